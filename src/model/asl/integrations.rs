@@ -1,0 +1,352 @@
+//! Typed constructors for the service integrations the workflows use.
+//!
+//! Each returns a [`Task`] whose `Resource` and `Parameters` follow the
+//! Step Functions integration's request shape, so a misspelt field name is a
+//! compile error here rather than a runtime States.Runtime error on AWS.
+
+use indexmap::IndexMap;
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
+use serde_json::{json, Value as Json};
+
+use super::{Retrier, Task};
+
+/// Error names raised by Step Functions itself.
+pub mod errors {
+    pub const ALL: &str = "States.ALL";
+    pub const TIMEOUT: &str = "States.Timeout";
+    pub const TASK_FAILED: &str = "States.TaskFailed";
+}
+
+/// A DynamoDB attribute value in a request: a literal, or taken from the
+/// state input by a path or an intrinsic function.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Attr {
+    S(String),
+    /// `{"S.$": path-or-intrinsic}`.
+    SFrom(String),
+    N(i64),
+    /// `{"N.$": path-or-intrinsic}`; the value must render as a string.
+    NFrom(String),
+}
+
+impl Attr {
+    pub fn s(value: &str) -> Self {
+        Attr::S(value.to_owned())
+    }
+
+    /// A string taken from the input at `path` (or a context path such as `$$.Execution.Name`).
+    pub fn s_at(path: &str) -> Self {
+        Attr::SFrom(path.to_owned())
+    }
+
+    /// A number taken from the input at `path`. DynamoDB wants numbers as
+    /// strings, so the value is passed through `States.Format`.
+    pub fn n_at(path: &str) -> Self {
+        Attr::NFrom(format!("States.Format('{{}}', {path})"))
+    }
+}
+
+impl Serialize for Attr {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(1))?;
+        match self {
+            Attr::S(v) => map.serialize_entry("S", v)?,
+            Attr::SFrom(p) => map.serialize_entry("S.$", p)?,
+            Attr::N(v) => map.serialize_entry("N", &v.to_string())?,
+            Attr::NFrom(p) => map.serialize_entry("N.$", p)?,
+        }
+        map.end()
+    }
+}
+
+/// An attribute map (a key or an item), in insertion order.
+pub type Item = IndexMap<String, Attr>;
+
+/// Builds an [`Item`] from `(name, value)` pairs.
+pub fn item<const N: usize>(pairs: [(&str, Attr); N]) -> Item {
+    pairs
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value))
+        .collect()
+}
+
+/// An UpdateItem request (also a TransactWriteItems `Update`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Update {
+    pub table_name: String,
+    pub key: Item,
+    pub update_expression: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub condition_expression: Option<String>,
+    #[serde(skip_serializing_if = "IndexMap::is_empty")]
+    pub expression_attribute_names: IndexMap<String, String>,
+    #[serde(skip_serializing_if = "IndexMap::is_empty")]
+    pub expression_attribute_values: Item,
+}
+
+impl Update {
+    pub fn new(table_name: &str, key: Item, update_expression: &str) -> Self {
+        Update {
+            table_name: table_name.to_owned(),
+            key,
+            update_expression: update_expression.to_owned(),
+            condition_expression: None,
+            expression_attribute_names: IndexMap::new(),
+            expression_attribute_values: Item::new(),
+        }
+    }
+
+    pub fn condition(mut self, expression: &str) -> Self {
+        self.condition_expression = Some(expression.to_owned());
+        self
+    }
+
+    /// `#placeholder` for an attribute name (needed for reserved words such as `status`).
+    pub fn name(mut self, placeholder: &str, attribute: &str) -> Self {
+        self.expression_attribute_names
+            .insert(placeholder.to_owned(), attribute.to_owned());
+        self
+    }
+
+    pub fn value(mut self, placeholder: &str, value: Attr) -> Self {
+        self.expression_attribute_values
+            .insert(placeholder.to_owned(), value);
+        self
+    }
+}
+
+/// A PutItem request (also a TransactWriteItems `Put`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Put {
+    pub table_name: String,
+    pub item: Item,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub condition_expression: Option<String>,
+}
+
+impl Put {
+    /// A put that only creates: it fails if an item with this key exists.
+    pub fn create_only(table_name: &str, item: Item, key_attribute: &str) -> Self {
+        Put {
+            table_name: table_name.to_owned(),
+            item,
+            condition_expression: Some(format!("attribute_not_exists({key_attribute})")),
+        }
+    }
+}
+
+/// One action of a TransactWriteItems call.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub enum TransactItem {
+    Update(Update),
+    Put(Put),
+}
+
+/// DynamoDB through the optimized integration (`arn:aws:states:::dynamodb:*`)
+/// and, for transactions, the AWS SDK integration.
+pub mod dynamodb {
+    use super::*;
+
+    /// The optimized integration names errors `DynamoDB.<Code>`; the AWS SDK
+    /// integration (used for transactions) names them `DynamoDb.<Code>`.
+    pub const CONDITIONAL_CHECK_FAILED: &str = "DynamoDB.ConditionalCheckFailedException";
+    pub const TRANSACTION_CANCELED: &str = "DynamoDb.TransactionCanceledException";
+
+    /// Transient errors worth retrying with back-off, in both spellings.
+    pub fn transient_errors() -> Vec<String> {
+        let codes = [
+            "ProvisionedThroughputExceededException",
+            "ThrottlingException",
+            "RequestLimitExceeded",
+            "InternalServerErrorException",
+            "TransactionInProgressException",
+            "TransactionConflictException",
+        ];
+        ["DynamoDB", "DynamoDb"]
+            .iter()
+            .flat_map(|prefix| codes.iter().map(move |code| format!("{prefix}.{code}")))
+            .collect()
+    }
+
+    fn retry() -> Retrier {
+        Retrier::backoff(transient_errors(), 1, 6)
+    }
+
+    /// A strongly consistent GetItem.
+    pub fn get_item(table_name: &str, key: Item) -> Task {
+        Task::new(
+            "arn:aws:states:::dynamodb:getItem",
+            json!({"TableName": table_name, "Key": key, "ConsistentRead": true}),
+        )
+        .retry(retry())
+    }
+
+    pub fn update_item(update: Update) -> Task {
+        Task::new(
+            "arn:aws:states:::dynamodb:updateItem",
+            serde_json::to_value(update).expect("requests serialize"),
+        )
+        .retry(retry())
+    }
+
+    pub fn put_item(put: Put) -> Task {
+        Task::new(
+            "arn:aws:states:::dynamodb:putItem",
+            serde_json::to_value(put).expect("requests serialize"),
+        )
+        .retry(retry())
+    }
+
+    /// All actions succeed together or none does.
+    pub fn transact_write_items(items: Vec<TransactItem>) -> Task {
+        Task::new(
+            "arn:aws:states:::aws-sdk:dynamodb:transactWriteItems",
+            json!({ "TransactItems": items }),
+        )
+        .retry(retry())
+    }
+}
+
+/// One entry of a PutEvents call.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct EventEntry {
+    pub event_bus_name: String,
+    pub source: String,
+    pub detail_type: String,
+    /// A payload template: keys ending in `.$` take values from the input.
+    pub detail: Json,
+}
+
+/// EventBridge through the optimized integration.
+pub mod events {
+    use super::*;
+
+    /// Raised by the integration when any entry of the call failed.
+    pub const FAILED_ENTRY: &str = "EventBridge.FailedEntry";
+
+    pub fn put_events(entries: Vec<EventEntry>) -> Task {
+        Task::new(
+            "arn:aws:states:::events:putEvents",
+            json!({ "Entries": entries }),
+        )
+        .retry(Retrier::backoff(
+            [
+                FAILED_ENTRY,
+                "EventBridge.InternalException",
+                "EventBridge.ThrottlingException",
+                "EventBridge.AmazonEventBridgeException",
+            ],
+            1,
+            5,
+        ))
+    }
+}
+
+/// SNS through the optimized integration.
+pub mod sns {
+    use super::*;
+
+    /// Publishes `message` (a path or intrinsic, e.g. `States.Format(...)`).
+    pub fn publish(topic_arn: &str, subject: &str, message: &str) -> Task {
+        Task::new(
+            "arn:aws:states:::sns:publish",
+            json!({"TopicArn": topic_arn, "Subject": subject, "Message.$": message}),
+        )
+        .retry(Retrier::backoff(
+            [
+                "SNS.ThrottledException",
+                "SNS.InternalErrorException",
+                "SNS.KMSThrottlingException",
+                "SNS.AmazonSNSException",
+            ],
+            1,
+            5,
+        ))
+    }
+}
+
+/// Lambda through the optimized integration.
+pub mod lambda {
+    use super::*;
+
+    pub fn transient_errors() -> [&'static str; 4] {
+        [
+            "Lambda.ServiceException",
+            "Lambda.AWSLambdaException",
+            "Lambda.SdkClientException",
+            "Lambda.TooManyRequestsException",
+        ]
+    }
+
+    /// Invokes `function` and pauses until something calls SendTaskSuccess or
+    /// SendTaskFailure with the task token, which is added to `payload` as `taskToken`.
+    pub fn invoke_wait_for_task_token(function: &str, mut payload: Json) -> Task {
+        payload
+            .as_object_mut()
+            .expect("a Lambda payload template is an object")
+            .insert("taskToken.$".to_owned(), json!("$$.Task.Token"));
+        Task::new(
+            "arn:aws:states:::lambda:invoke.waitForTaskToken",
+            json!({"FunctionName": function, "Payload": payload}),
+        )
+        .retry(Retrier::backoff(transient_errors(), 2, 6))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attribute_values_take_paths_or_literals() {
+        let key = item([
+            ("id", Attr::s_at("$.productId")),
+            ("stock", Attr::n_at("$.quantity")),
+            ("status", Attr::s("IN STOCK")),
+            ("count", Attr::N(3)),
+        ]);
+        assert_eq!(
+            serde_json::to_value(key).unwrap(),
+            json!({
+                "id": {"S.$": "$.productId"},
+                "stock": {"N.$": "States.Format('{}', $.quantity)"},
+                "status": {"S": "IN STOCK"},
+                "count": {"N": "3"}
+            })
+        );
+    }
+
+    #[test]
+    fn callback_tasks_carry_the_task_token() {
+        let task = lambda::invoke_wait_for_task_token("${Fn}", json!({"po.$": "$.po"}));
+        assert_eq!(
+            task.resource,
+            "arn:aws:states:::lambda:invoke.waitForTaskToken"
+        );
+        assert_eq!(
+            task.parameters.unwrap()["Payload"]["taskToken.$"],
+            json!("$$.Task.Token")
+        );
+    }
+
+    #[test]
+    fn transactions_use_the_sdk_request_shape() {
+        let task = dynamodb::transact_write_items(vec![TransactItem::Put(Put::create_only(
+            "T",
+            item([("id", Attr::s("a"))]),
+            "id",
+        ))]);
+        assert_eq!(
+            task.parameters.unwrap(),
+            json!({"TransactItems": [{"Put": {
+                "TableName": "T",
+                "Item": {"id": {"S": "a"}},
+                "ConditionExpression": "attribute_not_exists(id)"
+            }}]})
+        );
+    }
+}
