@@ -6,4 +6,72 @@
 //! ASL), [`stack`] (the inventory stack written with them), and
 //! [`commands`] (one module per subcommand).
 
+pub mod cli;
+pub mod commands;
 pub mod model;
+pub mod output;
+pub mod stack;
+
+use std::io::Write;
+
+/// Process exit codes (documented in README).
+pub mod exit {
+    pub const SUCCESS: i32 = 0;
+    /// The command ran and failed: invalid models, I/O, drift.
+    pub const FAILURE: i32 = 1;
+    /// The command line was wrong (clap reports these itself).
+    pub const USAGE: i32 = 2;
+    /// The command is listed but not built yet.
+    pub const NOT_BUILT: i32 = 3;
+}
+
+/// Any error a command can end with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Synth(#[from] commands::synth::Error),
+    #[error(transparent)]
+    NotBuilt(#[from] commands::planned::NotBuilt),
+}
+
+impl Error {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Synth(_) => exit::FAILURE,
+            Error::NotBuilt(_) => exit::NOT_BUILT,
+        }
+    }
+
+    /// True when the error is only that stdout went away (`invctl ... | head`).
+    pub fn is_broken_pipe(&self) -> bool {
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(self);
+        while let Some(error) = source {
+            if let Some(io) = error.downcast_ref::<std::io::Error>() {
+                return io.kind() == std::io::ErrorKind::BrokenPipe;
+            }
+            source = error.source();
+        }
+        false
+    }
+}
+
+/// Runs one parsed command line, writing its report to `out`.
+pub fn run(cli: cli::Cli, out: &mut dyn Write) -> Result<(), Error> {
+    use cli::Command;
+    match &cli.command {
+        Command::Synth(args) => commands::synth::run(args, out)?,
+        other => commands::planned::run(other.name())?,
+    }
+    Ok(())
+}
+
+/// The message printed for an error: the error, then each cause on its own line.
+pub fn describe(error: &dyn std::error::Error) -> String {
+    let mut text = format!("error: {error}");
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(&format!("\n  caused by: {cause}"));
+        source = cause.source();
+    }
+    text
+}

@@ -364,6 +364,16 @@ pub struct Wait {
     pub transition: Transition,
 }
 
+impl Wait {
+    pub fn for_seconds(seconds: u32) -> Self {
+        Wait {
+            comment: None,
+            seconds,
+            transition: Transition::End,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Succeed {

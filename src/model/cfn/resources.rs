@@ -318,6 +318,7 @@ pub struct LogGroup {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct StateMachine {
+    pub state_machine_name: Val,
     pub state_machine_type: &'static str,
     pub role_arn: Val,
     /// `Fn::Sub` of the ASL text: the form both AWS and the local emulator resolve.

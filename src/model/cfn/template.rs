@@ -200,6 +200,6 @@ impl Template {
     }
 
     pub fn to_yaml(&self) -> String {
-        serde_norway::to_string(self).expect("templates always serialize")
+        serde_saphyr::to_string(self).expect("templates always serialize")
     }
 }

@@ -1,0 +1,4 @@
+//! One module per subcommand, each with its clap arguments and a `run`.
+
+pub mod planned;
+pub mod synth;

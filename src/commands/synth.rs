@@ -1,0 +1,203 @@
+//! `invctl synth`: write the template and the three workflows.
+//!
+//! Output is byte-stable: the same invctl and the same flags give the same
+//! bytes, so a file whose content is unchanged is left alone (its mtime too),
+//! and `--check` can tell whether checked-in copies have drifted.
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use clap::{Args, ValueEnum};
+use serde::Serialize;
+
+use crate::output::OutputFormat;
+use crate::stack::{self, Architecture, SynthError, Synthesized};
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum TemplateFormat {
+    #[default]
+    Yaml,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct SynthArgs {
+    /// Folder to write into: the template at its top, workflows under asl/
+    #[arg(long, value_name = "DIR", default_value = "invctl.out")]
+    pub out: PathBuf,
+    /// Template format
+    #[arg(long, value_enum, default_value_t)]
+    pub format: TemplateFormat,
+    /// Lambda architecture the template declares (must match `invctl build`)
+    #[arg(long, value_enum, default_value_t)]
+    pub arch: Architecture,
+    /// Write nothing; fail (exit 1) if any file in DIR differs from what synth would write
+    #[arg(long)]
+    pub check: bool,
+    /// How to report what was written
+    #[arg(long, value_enum, default_value_t)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Synth(#[from] SynthError),
+    #[error("--out {0} exists and is not a folder")]
+    OutNotAFolder(PathBuf),
+    #[error("cannot write {path}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot read {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{} file(s) differ from the models: {}; run `invctl synth` to rewrite them", .0.len(), .0.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
+    Drift(Vec<PathBuf>),
+    #[error("cannot print the report")]
+    Report(#[source] io::Error),
+}
+
+/// One file synth produces, relative to the output folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Artifact {
+    pub path: PathBuf,
+    pub contents: String,
+}
+
+/// Every file of a synthesized stack: the template, then one ASL file per workflow.
+pub fn artifacts(synthesized: &Synthesized, format: TemplateFormat) -> Vec<Artifact> {
+    let template = match format {
+        TemplateFormat::Yaml => Artifact {
+            path: PathBuf::from("template.yaml"),
+            contents: synthesized.template.to_yaml(),
+        },
+        TemplateFormat::Json => Artifact {
+            path: PathBuf::from("template.json"),
+            contents: synthesized.template.to_json(),
+        },
+    };
+    std::iter::once(template)
+        .chain(synthesized.workflows.iter().map(|flow| Artifact {
+            path: Path::new("asl").join(flow.workflow.file_name()),
+            contents: flow.workflow.definition_json(),
+        }))
+        .collect()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileStatus {
+    Written,
+    Unchanged,
+    Differs,
+    Missing,
+}
+
+#[derive(Debug, Serialize)]
+struct FileReport {
+    path: PathBuf,
+    bytes: usize,
+    status: FileStatus,
+}
+
+fn read_existing(path: &Path) -> Result<Option<String>, Error> {
+    match fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        // Not UTF-8: treat as different content, to be replaced.
+        Err(e) if e.kind() == io::ErrorKind::InvalidData => Ok(Some(String::new())),
+        Err(source) => Err(Error::Read {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+/// Writes through a temporary file and a rename, so an interrupted synth
+/// never leaves a half-written template behind.
+fn write_atomically(path: &Path, contents: &str) -> Result<(), Error> {
+    let write_error = |source| Error::Write {
+        path: path.to_owned(),
+        source,
+    };
+    let folder = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(folder).map_err(write_error)?;
+    let mut temp = tempfile::NamedTempFile::new_in(folder).map_err(write_error)?;
+    temp.write_all(contents.as_bytes()).map_err(write_error)?;
+    // Temporary files are private (0600); generated files are ordinary ones.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        temp.as_file()
+            .set_permissions(fs::Permissions::from_mode(0o644))
+            .map_err(write_error)?;
+    }
+    temp.persist(path).map_err(|e| write_error(e.error))?;
+    Ok(())
+}
+
+pub fn run(args: &SynthArgs, out: &mut dyn Write) -> Result<(), Error> {
+    if args.out.exists() && !args.out.is_dir() {
+        return Err(Error::OutNotAFolder(args.out.clone()));
+    }
+    let synthesized = stack::synthesize(args.arch)?;
+    let mut reports = Vec::new();
+    for artifact in artifacts(&synthesized, args.format) {
+        let path = args.out.join(&artifact.path);
+        let existing = read_existing(&path)?;
+        let same = existing.as_deref() == Some(artifact.contents.as_str());
+        let status = match (args.check, same, existing.is_some()) {
+            (_, true, _) => FileStatus::Unchanged,
+            (true, false, true) => FileStatus::Differs,
+            (true, false, false) => FileStatus::Missing,
+            (false, false, _) => {
+                write_atomically(&path, &artifact.contents)?;
+                FileStatus::Written
+            }
+        };
+        reports.push(FileReport {
+            path,
+            bytes: artifact.contents.len(),
+            status,
+        });
+    }
+    report(&reports, args.output, out).map_err(Error::Report)?;
+    let drifted: Vec<PathBuf> = reports
+        .iter()
+        .filter(|r| matches!(r.status, FileStatus::Differs | FileStatus::Missing))
+        .map(|r| r.path.clone())
+        .collect();
+    if drifted.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Drift(drifted))
+    }
+}
+
+fn report(reports: &[FileReport], format: OutputFormat, out: &mut dyn Write) -> io::Result<()> {
+    match format {
+        OutputFormat::Json => {
+            serde_json::to_writer_pretty(&mut *out, &serde_json::json!({ "files": reports }))?;
+            writeln!(out)
+        }
+        OutputFormat::Text => {
+            for r in reports {
+                let status = match r.status {
+                    FileStatus::Written => "wrote",
+                    FileStatus::Unchanged => "unchanged",
+                    FileStatus::Differs => "DIFFERS",
+                    FileStatus::Missing => "MISSING",
+                };
+                writeln!(out, "{status:>9}  {}  ({} bytes)", r.path.display(), r.bytes)?;
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! Logical ids, output names and placeholder names of the inventory stack.
+//! Commands find the deployed resources through the outputs named here.
+
+pub const EVENT_BUS: &str = "EventBus";
+pub const ORDERS_QUEUE: &str = "OrdersQueue";
+pub const ORDERS_DEAD_LETTER_QUEUE: &str = "OrdersDeadLetterQueue";
+pub const EVENT_DELIVERY_DEAD_LETTER_QUEUE: &str = "EventDeliveryDeadLetterQueue";
+pub const STREAM_FAILURE_QUEUE: &str = "InventoryStreamFailureQueue";
+pub const QUEUE_POLICY: &str = "EventDeliveryQueuePolicy";
+pub const NEW_ORDER_RULE: &str = "NewOrderRule";
+pub const CREATE_PURCHASE_ORDER_RULE: &str = "CreatePurchaseOrderRule";
+pub const EVENTS_TO_WORKFLOW_ROLE: &str = "EventsToWorkflowRole";
+pub const ALERT_TOPIC: &str = "AlertTopic";
+pub const ALERT_SUBSCRIPTION: &str = "AlertEmailSubscription";
+pub const APPROVAL_TOPIC: &str = "ApprovalTopic";
+pub const APPROVAL_SUBSCRIPTION: &str = "ApprovalEmailSubscription";
+pub const INVENTORY_TABLE: &str = "InventoryTable";
+pub const RESERVATION_TABLE: &str = "ReservationTable";
+pub const PURCHASE_ORDER_TABLE: &str = "PurchaseOrderTable";
+pub const ORDER_GENERATOR_SCHEDULE: &str = "OrderGeneratorSchedule";
+pub const SCHEDULER_ROLE: &str = "OrderGeneratorSchedulerRole";
+pub const APPROVAL_FUNCTION_URL: &str = "ApprovalFunctionUrl";
+
+/// Template parameters.
+pub mod param {
+    pub const NOTIFICATION_EMAIL: &str = "NotificationEmail";
+    pub const ARTIFACT_BUCKET: &str = "ArtifactBucket";
+}
+
+/// `${Placeholder}` names used in the workflow definitions.
+pub mod placeholder {
+    pub const INVENTORY_TABLE: &str = "InventoryTableName";
+    pub const RESERVATION_TABLE: &str = "ReservationTableName";
+    pub const PURCHASE_ORDER_TABLE: &str = "PurchaseOrderTableName";
+    pub const EVENT_BUS: &str = "EventBusName";
+    pub const ALERT_TOPIC: &str = "AlertTopicArn";
+    pub const PURCHASE_ORDER_EMAIL_FUNCTION: &str = "PurchaseOrderEmailFunctionArn";
+
+    /// `${Name}`, as written inside a definition.
+    pub fn reference(name: &str) -> String {
+        format!("${{{name}}}")
+    }
+}
+
+/// Stack outputs.
+pub mod output {
+    pub const EVENT_BUS_NAME: &str = "EventBusName";
+    pub const EVENT_BUS_ARN: &str = "EventBusArn";
+    pub const ORDERS_QUEUE_URL: &str = "OrdersQueueUrl";
+    pub const ORDERS_DEAD_LETTER_QUEUE_URL: &str = "OrdersDeadLetterQueueUrl";
+    pub const INVENTORY_TABLE_NAME: &str = "InventoryTableName";
+    pub const RESERVATION_TABLE_NAME: &str = "ReservationTableName";
+    pub const PURCHASE_ORDER_TABLE_NAME: &str = "PurchaseOrderTableName";
+    pub const ALERT_TOPIC_ARN: &str = "AlertTopicArn";
+    pub const APPROVAL_TOPIC_ARN: &str = "ApprovalTopicArn";
+    pub const ORDER_GENERATOR_FUNCTION_NAME: &str = "OrderGeneratorFunctionName";
+    pub const APPROVAL_FUNCTION_NAME: &str = "ApprovalFunctionName";
+    pub const ORDER_GENERATOR_SCHEDULE_NAME: &str = "OrderGeneratorScheduleName";
+}
+
+/// Outputs of the state machines' ARNs.
+pub mod workflow_output {
+    pub const RESERVE_STOCK: &str = "ReserveStockStateMachineArn";
+    pub const CREATE_PURCHASE_ORDER: &str = "CreatePurchaseOrderStateMachineArn";
+    pub const CHECK_INVENTORY_LEVEL: &str = "CheckInventoryLevelStateMachineArn";
+}

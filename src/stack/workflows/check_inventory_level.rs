@@ -1,0 +1,118 @@
+//! check-inventory-level (EXPRESS): react to one Inventory item as written.
+//!
+//! Input: the item's new image as plain JSON (`{id, name, stock, threshold,
+//! status, minPOAmount, pendingPurchaseOrder?}`). Against the sample's flaws:
+//! stock at or below zero (not only exactly zero) is marked OUT OF STOCK and
+//! alerted, and no purchase order is requested while one is open for the
+//! product, so a burst of stream records does not raise a burst of orders.
+
+use serde_json::json;
+
+use super::common::{announce, input_checks, inventory_event, inventory_update, FieldKind};
+use crate::model::asl::integrations::{dynamodb, sns, Attr};
+use crate::model::asl::{Catcher, Choice, Condition, Fail, StateMachine, Succeed, Test};
+use crate::stack::ids::placeholder::{self, reference};
+use inventory_domain::{detail_type, inventory, purchase_reason};
+
+pub fn definition() -> StateMachine {
+    let pending = format!("$.{}", inventory::PENDING_PURCHASE_ORDER);
+    let validate = input_checks(
+        &[
+            ("$.id", FieldKind::Text),
+            ("$.name", FieldKind::Text),
+            ("$.stock", FieldKind::Number),
+            ("$.threshold", FieldKind::Number),
+            ("$.status", FieldKind::Text),
+        ],
+        "InvalidProductRecord",
+        "InvalidProductRecord",
+    );
+
+    let mark_out_of_stock = dynamodb::update_item(
+        inventory_update("$.id", "SET #status = :outOfStock")
+            .condition(&format!("#status = :inStock AND {} <= :zero", inventory::STOCK))
+            .name("#status", inventory::STATUS)
+            .value(":outOfStock", Attr::s(inventory::OUT_OF_STOCK))
+            .value(":inStock", Attr::s(inventory::IN_STOCK))
+            .value(":zero", Attr::N(0)),
+    )
+    .result_path(None)
+    .catch(Catcher::new(
+        [dynamodb::CONDITIONAL_CHECK_FAILED],
+        "$.markError",
+        "AlreadyHandled",
+    ))
+    .next("AlertOutOfStock");
+
+    StateMachine::new("ValidateProductRecord")
+        .comment("Check one Inventory item's stock level: mark and alert OUT OF STOCK, request a purchase order")
+        .timeout_seconds(60)
+        .state(
+            "ValidateProductRecord",
+            Choice::new(validate).default("CheckStockLevel"),
+        )
+        .state(
+            "InvalidProductRecord",
+            Fail::new(
+                "CheckInventoryLevel.InvalidRecord",
+                "The item needs id, name and status (strings) and stock and threshold (numbers)",
+            ),
+        )
+        .state(
+            "CheckStockLevel",
+            Choice::new(vec![
+                Condition::and(vec![
+                    Condition::string_equals("$.status", inventory::IN_STOCK),
+                    Condition::test("$.stock", Test::NumericLessThanEquals(0)),
+                ])
+                .then("MarkOutOfStock"),
+                Condition::and(vec![
+                    Condition::test("$.stock", Test::NumericLessThanEqualsPath("$.threshold".into())),
+                    Condition::is_absent(&pending),
+                ])
+                .then("RequestPurchaseOrder"),
+            ])
+            .default("StockLevelHealthy"),
+        )
+        .state(
+            "StockLevelHealthy",
+            Succeed::new("Above threshold, or a purchase order is already open"),
+        )
+        .state("MarkOutOfStock", mark_out_of_stock)
+        .state(
+            "AlreadyHandled",
+            Succeed::new("The item changed meanwhile or was marked already; its next record is checked anew"),
+        )
+        .state(
+            "AlertOutOfStock",
+            sns::publish(
+                &reference(placeholder::ALERT_TOPIC),
+                "Out of stock",
+                "States.Format('Product {} ({}) is out of stock and was marked OUT OF STOCK.', $.name, $.id)",
+            )
+            .result_path(None)
+            .next("CheckPurchaseOrderOpen"),
+        )
+        .state(
+            "CheckPurchaseOrderOpen",
+            Choice::new(vec![Condition::is_present(&pending).then("PurchaseOrderAlreadyOpen")])
+                .default("RequestPurchaseOrder"),
+        )
+        .state(
+            "PurchaseOrderAlreadyOpen",
+            Succeed::new("A purchase order for the product is open already"),
+        )
+        .state(
+            "RequestPurchaseOrder",
+            announce(vec![inventory_event(
+                detail_type::CREATE_PURCHASE_ORDER,
+                json!({
+                    "productId.$": "$.id",
+                    "requestedQuantity": 0,
+                    "reason": purchase_reason::BELOW_THRESHOLD
+                }),
+            )])
+            .next("PurchaseOrderRequested"),
+        )
+        .state("PurchaseOrderRequested", Succeed::new("create-purchase-order put on the bus"))
+}

@@ -1,0 +1,80 @@
+//! Pieces the three workflows share.
+
+use serde_json::{json, Value as Json};
+
+use crate::model::asl::integrations::{events, Attr, EventEntry, TransactItem, Update};
+use crate::model::asl::{Condition, Pass, Task, Test};
+use crate::stack::ids::placeholder;
+use inventory_domain::source;
+
+/// The JSON type a field of a workflow's input must have.
+#[derive(Clone, Copy, Debug)]
+pub enum FieldKind {
+    /// A string that is not empty.
+    Text,
+    Number,
+}
+
+/// Choice rules that send input with a missing or mistyped field to
+/// `on_missing` / `on_wrong_type`. Presence is tested first, and on its own:
+/// AWS raises a runtime error when a comparison names a path that is absent.
+pub fn input_checks(
+    fields: &[(&str, FieldKind)],
+    on_missing: &str,
+    on_wrong_type: &str,
+) -> Vec<crate::model::asl::ChoiceRule> {
+    let missing = fields
+        .iter()
+        .map(|(path, _)| Condition::is_absent(path))
+        .collect();
+    let wrong_type = fields
+        .iter()
+        .flat_map(|&(path, kind)| match kind {
+            FieldKind::Text => vec![
+                Condition::test(path, Test::IsString(false)),
+                Condition::string_equals(path, ""),
+            ],
+            FieldKind::Number => vec![Condition::test(path, Test::IsNumeric(false))],
+        })
+        .collect::<Vec<_>>();
+    vec![
+        Condition::or(missing).then(on_missing),
+        // Safe once presence is known: a comparison on a value of another
+        // type is false, not an error.
+        Condition::or(wrong_type).then(on_wrong_type),
+    ]
+}
+
+/// A Pass state that records why the input was refused at `$.rejection`.
+pub fn rejection(reason: &str, next: &str) -> Pass {
+    Pass::result(json!({ "reason": reason }), "$.rejection").next(next)
+}
+
+/// One `com.inventory` event on the stack's bus.
+pub fn inventory_event(detail_type: &str, detail: Json) -> EventEntry {
+    EventEntry {
+        event_bus_name: placeholder::reference(placeholder::EVENT_BUS),
+        source: source::INVENTORY.to_owned(),
+        detail_type: detail_type.to_owned(),
+        detail,
+    }
+}
+
+/// Puts events whose result is of no further use.
+pub fn announce(entries: Vec<EventEntry>) -> Task {
+    events::put_events(entries).result_path(None)
+}
+
+/// A TransactWriteItems `Update` on the Inventory table's item `product_path`.
+pub fn inventory_update(product_path: &str, expression: &str) -> Update {
+    Update::new(
+        &placeholder::reference(placeholder::INVENTORY_TABLE),
+        crate::model::asl::integrations::item([("id", Attr::s_at(product_path))]),
+        expression,
+    )
+}
+
+/// Shorthand for wrapping an update in a transaction item.
+pub fn tx(update: Update) -> TransactItem {
+    TransactItem::Update(update)
+}

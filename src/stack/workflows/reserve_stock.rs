@@ -1,0 +1,271 @@
+//! reserve-stock (EXPRESS): one order in, one outcome out.
+//!
+//! Unlike the sample (read, then three independent writes), the reservation
+//! is a single TransactWriteItems: the stock decrement is conditional on
+//! enough stock and the reservation row is created only if the order id is
+//! new, so stock never goes negative and a redelivered order never reserves
+//! twice. When the transaction is refused the workflow finds out why:
+//! - the order was reserved before (a redelivery): announce it again;
+//! - the product is unknown: reject the order;
+//! - the stock was enough after all (a transaction conflict): try again, bounded;
+//! - otherwise: stock unavailable, ask for a purchase order.
+//!
+//! Outcomes are business results, so every one of them ends in Succeed; a
+//! Fail means a technical problem the caller should retry.
+
+use serde_json::json;
+
+use super::common::{
+    announce, input_checks, inventory_event, inventory_update, rejection, tx, FieldKind,
+};
+use crate::model::asl::integrations::{dynamodb, item, sns, Attr, Put, TransactItem};
+use crate::model::asl::{
+    Catcher, Choice, Condition, Fail, Parallel, Pass, StateMachine, Succeed, Test, Wait,
+};
+use crate::stack::ids::placeholder::{self, reference};
+use inventory_domain::{detail_type, inventory, purchase_reason, reservation};
+
+/// How often a reservation that lost a race with another transaction on the
+/// same product is tried again before the execution fails (and SQS retries).
+pub const MAX_RESERVATION_ATTEMPTS: i64 = 4;
+
+pub fn definition() -> StateMachine {
+    let inventory_table = reference(placeholder::INVENTORY_TABLE);
+    let reservation_table = reference(placeholder::RESERVATION_TABLE);
+    let alert_topic = reference(placeholder::ALERT_TOPIC);
+
+    let mut validate = input_checks(
+        &[
+            ("$.orderId", FieldKind::Text),
+            ("$.productId", FieldKind::Text),
+            ("$.quantity", FieldKind::Number),
+        ],
+        "RejectMissingField",
+        "RejectWrongType",
+    );
+    validate.push(
+        Condition::test("$.quantity", Test::NumericLessThanEquals(0)).then("RejectQuantityNotPositive"),
+    );
+
+    let reserve = dynamodb::transact_write_items(vec![
+        tx(inventory_update(
+            "$.productId",
+            &format!("SET {s} = {s} - :quantity", s = inventory::STOCK),
+        )
+        .condition(&format!(
+            "attribute_exists({id}) AND #status = :inStock AND {stock} >= :quantity",
+            id = inventory::ID,
+            stock = inventory::STOCK
+        ))
+        .name("#status", inventory::STATUS)
+        .value(":quantity", Attr::n_at("$.quantity"))
+        .value(":inStock", Attr::s(inventory::IN_STOCK))),
+        TransactItem::Put(Put::create_only(
+            &reservation_table,
+            item([
+                (reservation::ID, Attr::s_at("$.orderId")),
+                (reservation::PRODUCT_ID, Attr::s_at("$.productId")),
+                (reservation::RESERVED_QUANTITY, Attr::n_at("$.quantity")),
+            ]),
+            reservation::ID,
+        )),
+    ])
+    .with_comment("Decrement stock and record the reservation atomically, only if stock suffices and the order is new")
+    .result_path(None)
+    .catch(Catcher::new(
+        [dynamodb::TRANSACTION_CANCELED],
+        "$.reservationError",
+        "FindExistingReservation",
+    ))
+    .next("AnnounceStockReserved");
+
+    let order_detail = json!({
+        "orderId.$": "$.orderId",
+        "productId.$": "$.productId",
+        "quantity.$": "$.quantity"
+    });
+
+    let unavailable = Parallel::new(vec![
+        StateMachine::new("AnnounceStockUnavailable").state(
+            "AnnounceStockUnavailable",
+            announce(vec![
+                inventory_event(
+                    detail_type::CREATE_PURCHASE_ORDER,
+                    json!({
+                        "productId.$": "$.productId",
+                        "requestedQuantity.$": "$.quantity",
+                        "orderId.$": "$.orderId",
+                        "reason": purchase_reason::STOCK_UNAVAILABLE
+                    }),
+                ),
+                inventory_event(detail_type::STOCK_UNAVAILABLE, order_detail.clone()),
+            ])
+            .end(),
+        ),
+        StateMachine::new("AlertStockUnavailable").state(
+            "AlertStockUnavailable",
+            sns::publish(
+                &alert_topic,
+                "Stock unavailable",
+                "States.Format('Order {} asked for {} of product {}, more than can be served from stock. A purchase order has been requested.', $.orderId, $.quantity, $.productId)",
+            )
+            .result_path(None)
+            .end(),
+        ),
+    ])
+    .result_path(None)
+    .next("OrderUnavailable");
+
+    StateMachine::new("ValidateOrder")
+        .comment("Reserve stock for one new-order-received order: {orderId, productId, quantity}")
+        .timeout_seconds(60)
+        .state("ValidateOrder", Choice::new(validate).default("CheckQuantityIsWhole"))
+        .state(
+            "CheckQuantityIsWhole",
+            Pass::parameters(
+                json!({"quantityParts.$": "States.ArrayLength(States.StringSplit(States.Format('{}', $.quantity), '.'))"}),
+                "$.validation",
+            )
+            .next("ValidateQuantityIsWhole"),
+        )
+        .state(
+            "ValidateQuantityIsWhole",
+            Choice::new(vec![Condition::test(
+                "$.validation.quantityParts",
+                Test::NumericGreaterThan(1),
+            )
+            .then("RejectQuantityNotWhole")])
+            .default("StartReservationAttempts"),
+        )
+        .state(
+            "StartReservationAttempts",
+            Pass::result(json!({"count": 1}), "$.attempts").next("ReserveStock"),
+        )
+        .state("ReserveStock", reserve)
+        .state(
+            "AnnounceStockReserved",
+            announce(vec![inventory_event(detail_type::STOCK_RESERVED, order_detail.clone())])
+                .next("OrderReserved"),
+        )
+        .state("OrderReserved", Succeed::new("Stock reserved and announced"))
+        .state(
+            "FindExistingReservation",
+            dynamodb::get_item(&reservation_table, item([(reservation::ID, Attr::s_at("$.orderId"))]))
+                .result_path(Some("$.existingReservation"))
+                .next("CheckExistingReservation"),
+        )
+        .state(
+            "CheckExistingReservation",
+            Choice::new(vec![
+                Condition::is_absent("$.existingReservation.Item")
+                    .then("LookUpProduct"),
+                Condition::test(
+                    "$.existingReservation.Item.productId.S",
+                    Test::StringEqualsPath("$.productId".into()),
+                )
+                .then("AnnounceStockReserved"),
+            ])
+            .default("RejectOrderIdReused"),
+        )
+        .state(
+            "LookUpProduct",
+            dynamodb::get_item(&inventory_table, item([(inventory::ID, Attr::s_at("$.productId"))]))
+                .result_path(Some("$.lookup"))
+                .next("CheckProductExists"),
+        )
+        .state(
+            "CheckProductExists",
+            Choice::new(vec![Condition::is_absent("$.lookup.Item").then("RejectUnknownProduct")])
+                .default("ReadProduct"),
+        )
+        .state(
+            "ReadProduct",
+            Pass::parameters(
+                json!({
+                    "stock.$": "States.StringToJson($.lookup.Item.stock.N)",
+                    "status.$": "$.lookup.Item.status.S"
+                }),
+                "$.product",
+            )
+            .next("CheckWhyReservationFailed"),
+        )
+        .state(
+            "CheckWhyReservationFailed",
+            Choice::new(vec![
+                Condition::and(vec![
+                    Condition::string_equals("$.product.status", inventory::IN_STOCK),
+                    Condition::test("$.product.stock", Test::NumericGreaterThanEqualsPath("$.quantity".into())),
+                    Condition::test("$.attempts.count", Test::NumericLessThan(MAX_RESERVATION_ATTEMPTS)),
+                ])
+                .then("WaitBeforeRetry"),
+                Condition::and(vec![
+                    Condition::string_equals("$.product.status", inventory::IN_STOCK),
+                    Condition::test("$.product.stock", Test::NumericGreaterThanEqualsPath("$.quantity".into())),
+                ])
+                .then("ReservationContended"),
+            ])
+            .default("StockUnavailable"),
+        )
+        .state(
+            "WaitBeforeRetry",
+            Wait::for_seconds(1)
+                .with_comment("The stock suffices: the transaction lost a race with another one")
+                .next("CountReservationAttempt"),
+        )
+        .state(
+            "CountReservationAttempt",
+            Pass::parameters(json!({"count.$": "States.MathAdd($.attempts.count, 1)"}), "$.attempts")
+                .next("ReserveStock"),
+        )
+        .state(
+            "ReservationContended",
+            Fail::new(
+                "ReserveStock.Contended",
+                "The reservation kept conflicting with concurrent transactions on the same product; retry the order",
+            ),
+        )
+        .state("StockUnavailable", unavailable)
+        .state(
+            "OrderUnavailable",
+            Succeed::new("Not enough stock: announced, alerted, purchase order requested"),
+        )
+        .state(
+            "RejectMissingField",
+            rejection("orderId, productId and quantity are all required", "AnnounceOrderRejected"),
+        )
+        .state(
+            "RejectWrongType",
+            rejection(
+                "orderId and productId must be non-empty strings and quantity a number",
+                "AnnounceOrderRejected",
+            ),
+        )
+        .state(
+            "RejectQuantityNotPositive",
+            rejection("quantity must be greater than zero", "AnnounceOrderRejected"),
+        )
+        .state(
+            "RejectQuantityNotWhole",
+            rejection("quantity must be a whole number", "AnnounceOrderRejected"),
+        )
+        .state(
+            "RejectUnknownProduct",
+            rejection("productId names no product in the inventory", "AnnounceOrderRejected"),
+        )
+        .state(
+            "RejectOrderIdReused",
+            rejection(
+                "orderId was already used by an order for another product",
+                "AnnounceOrderRejected",
+            ),
+        )
+        .state(
+            "AnnounceOrderRejected",
+            announce(vec![inventory_event(
+                detail_type::ORDER_REJECTED,
+                json!({"order.$": "$$.Execution.Input", "reason.$": "$.rejection.reason"}),
+            )])
+            .next("OrderRejected"),
+        )
+        .state("OrderRejected", Succeed::new("The order was malformed or named an unknown product"))
+}
