@@ -125,7 +125,7 @@ pub fn definition() -> StateMachine {
                 ),
                 (purchase_order::STATUS, Attr::s(purchase_order::PENDING)),
                 (purchase_order::REASON, Attr::s_at("$.reason")),
-                (purchase_order::CREATED_AT, Attr::s_at("$$.Execution.StartTime")),
+                (purchase_order::CREATED_AT, Attr::s_at("$$.State.EnteredTime")),
                 (purchase_order::EXECUTION_ARN, Attr::s_at("$$.Execution.Id")),
             ]),
             purchase_order::ID,
