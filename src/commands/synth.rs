@@ -110,7 +110,16 @@ struct FileReport {
 fn read_existing(path: &Path) -> Result<Option<String>, Error> {
     match fs::read_to_string(path) {
         Ok(text) => Ok(Some(text)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        // A file where a folder should be: nothing to compare with; writing
+        // will report the real problem.
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+            ) =>
+        {
+            Ok(None)
+        }
         // Not UTF-8: treat as different content, to be replaced.
         Err(e) if e.kind() == io::ErrorKind::InvalidData => Ok(Some(String::new())),
         Err(source) => Err(Error::Read {
@@ -128,7 +137,6 @@ fn write_atomically(path: &Path, contents: &str) -> Result<(), Error> {
         source,
     };
     let folder = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(folder).map_err(write_error)?;
     let mut temp = tempfile::NamedTempFile::new_in(folder).map_err(write_error)?;
     temp.write_all(contents.as_bytes()).map_err(write_error)?;
     // Temporary files are private (0600); generated files are ordinary ones.
@@ -148,19 +156,17 @@ pub fn run(args: &SynthArgs, out: &mut dyn Write) -> Result<(), Error> {
         return Err(Error::OutNotAFolder(args.out.clone()));
     }
     let synthesized = stack::synthesize(args.arch)?;
+    let artifacts = artifacts(&synthesized, args.format);
+
+    // Compare everything before writing anything.
     let mut reports = Vec::new();
-    for artifact in artifacts(&synthesized, args.format) {
+    for artifact in &artifacts {
         let path = args.out.join(&artifact.path);
-        let existing = read_existing(&path)?;
-        let same = existing.as_deref() == Some(artifact.contents.as_str());
-        let status = match (args.check, same, existing.is_some()) {
-            (_, true, _) => FileStatus::Unchanged,
-            (true, false, true) => FileStatus::Differs,
-            (true, false, false) => FileStatus::Missing,
-            (false, false, _) => {
-                write_atomically(&path, &artifact.contents)?;
-                FileStatus::Written
-            }
+        let status = match read_existing(&path)? {
+            Some(existing) if existing == artifact.contents => FileStatus::Unchanged,
+            Some(_) if args.check => FileStatus::Differs,
+            None if args.check => FileStatus::Missing,
+            _ => FileStatus::Written,
         };
         reports.push(FileReport {
             path,
@@ -168,6 +174,25 @@ pub fn run(args: &SynthArgs, out: &mut dyn Write) -> Result<(), Error> {
             status,
         });
     }
+
+    let to_write: Vec<(&FileReport, &Artifact)> = reports
+        .iter()
+        .zip(&artifacts)
+        .filter(|(report, _)| report.status == FileStatus::Written)
+        .collect();
+    // Every folder first, so a folder that cannot be made stops synth
+    // before any file is replaced.
+    for (report, _) in &to_write {
+        let folder = report.path.parent().unwrap_or(Path::new("."));
+        fs::create_dir_all(folder).map_err(|source| Error::Write {
+            path: folder.to_owned(),
+            source,
+        })?;
+    }
+    for (report, artifact) in &to_write {
+        write_atomically(&report.path, &artifact.contents)?;
+    }
+
     report(&reports, args.output, out).map_err(Error::Report)?;
     let drifted: Vec<PathBuf> = reports
         .iter()
@@ -195,7 +220,12 @@ fn report(reports: &[FileReport], format: OutputFormat, out: &mut dyn Write) -> 
                     FileStatus::Differs => "DIFFERS",
                     FileStatus::Missing => "MISSING",
                 };
-                writeln!(out, "{status:>9}  {}  ({} bytes)", r.path.display(), r.bytes)?;
+                writeln!(
+                    out,
+                    "{status:>9}  {}  ({} bytes)",
+                    r.path.display(),
+                    r.bytes
+                )?;
             }
             Ok(())
         }

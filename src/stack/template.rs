@@ -144,7 +144,11 @@ fn messaging(t: &mut Template) {
         encrypted_queue(FOURTEEN_DAYS, None, None),
     );
     for (topic, subscription, display_name) in [
-        (ids::ALERT_TOPIC, ids::ALERT_SUBSCRIPTION, "Inventory alerts"),
+        (
+            ids::ALERT_TOPIC,
+            ids::ALERT_SUBSCRIPTION,
+            "Inventory alerts",
+        ),
         (
             ids::APPROVAL_TOPIC,
             ids::APPROVAL_SUBSCRIPTION,
@@ -259,17 +263,19 @@ fn function_environment(function: &FunctionSpec) -> IndexMap<String, Val> {
             ("INVENTORY_TABLE", Val::r#ref(ids::INVENTORY_TABLE)),
             ("EVENT_BUS_NAME", Val::get_att(ids::EVENT_BUS, "Name")),
         ],
-        id if id == functions::RESERVE_STOCK.logical_id => vec![(
-            "STATE_MACHINE_ARN",
-            Val::r#ref(workflows::RESERVE_STOCK),
-        )],
+        id if id == functions::RESERVE_STOCK.logical_id => {
+            vec![("STATE_MACHINE_ARN", Val::r#ref(workflows::RESERVE_STOCK))]
+        }
         id if id == functions::INVENTORY_STREAM.logical_id => vec![(
             "STATE_MACHINE_ARN",
             Val::r#ref(workflows::CHECK_INVENTORY_LEVEL),
         )],
         id if id == functions::PURCHASE_ORDER_EMAIL.logical_id => vec![
             ("APPROVAL_TOPIC_ARN", Val::r#ref(ids::APPROVAL_TOPIC)),
-            ("PURCHASE_ORDER_TABLE", Val::r#ref(ids::PURCHASE_ORDER_TABLE)),
+            (
+                "PURCHASE_ORDER_TABLE",
+                Val::r#ref(ids::PURCHASE_ORDER_TABLE),
+            ),
             (
                 "APPROVAL_FUNCTION_NAME",
                 Val::r#ref(functions::APPROVAL.logical_id),
@@ -313,7 +319,7 @@ fn lambda_functions(t: &mut Template, architecture: Architecture) {
                 architectures: vec![architecture.as_str().to_owned()],
                 code: FunctionCode {
                     s3_bucket: Val::r#ref(param::ARTIFACT_BUCKET),
-                    s3_key: Val::r#ref(&function.code_key_parameter()),
+                    s3_key: Val::r#ref(function.code_key_parameter()),
                 },
                 role: arn(&function.role_id()),
                 memory_size: function.memory_mb,
@@ -470,10 +476,7 @@ fn workflow_statements(flow: &StackWorkflow) -> Vec<Statement> {
             alert,
         ],
         workflows::CHECK_INVENTORY_LEVEL => vec![
-            Statement::allow(
-                ["dynamodb:UpdateItem"],
-                vec![arn(ids::INVENTORY_TABLE)],
-            ),
+            Statement::allow(["dynamodb:UpdateItem"], vec![arn(ids::INVENTORY_TABLE)]),
             put_events,
             alert,
         ],
@@ -623,22 +626,82 @@ fn routing(t: &mut Template) {
 
 fn outputs(t: &mut Template) {
     let entries: [(&str, &str, Val); 15] = [
-        (output::EVENT_BUS_NAME, "Event bus that receives orders", Val::get_att(ids::EVENT_BUS, "Name")),
-        (output::EVENT_BUS_ARN, "ARN of the event bus", arn(ids::EVENT_BUS)),
-        (output::ORDERS_QUEUE_URL, "Queue of orders waiting for reservation", Val::r#ref(ids::ORDERS_QUEUE)),
-        (output::ORDERS_DEAD_LETTER_QUEUE_URL, "Orders that failed reservation repeatedly", Val::r#ref(ids::ORDERS_DEAD_LETTER_QUEUE)),
-        (output::INVENTORY_TABLE_NAME, "Inventory table (products and stock)", Val::r#ref(ids::INVENTORY_TABLE)),
-        (output::RESERVATION_TABLE_NAME, "Reservation table (one item per order)", Val::r#ref(ids::RESERVATION_TABLE)),
-        (output::PURCHASE_ORDER_TABLE_NAME, "Purchase order table", Val::r#ref(ids::PURCHASE_ORDER_TABLE)),
-        (output::ALERT_TOPIC_ARN, "Topic of stock alerts", Val::r#ref(ids::ALERT_TOPIC)),
-        (output::APPROVAL_TOPIC_ARN, "Topic of purchase-order approval requests", Val::r#ref(ids::APPROVAL_TOPIC)),
-        (output::ORDER_GENERATOR_FUNCTION_NAME, "Function that generates sample orders", Val::r#ref(functions::ORDER_GENERATOR.logical_id)),
-        (output::APPROVAL_FUNCTION_NAME, "Function behind the approval URL", Val::r#ref(functions::APPROVAL.logical_id)),
+        (
+            output::EVENT_BUS_NAME,
+            "Event bus that receives orders",
+            Val::get_att(ids::EVENT_BUS, "Name"),
+        ),
+        (
+            output::EVENT_BUS_ARN,
+            "ARN of the event bus",
+            arn(ids::EVENT_BUS),
+        ),
+        (
+            output::ORDERS_QUEUE_URL,
+            "Queue of orders waiting for reservation",
+            Val::r#ref(ids::ORDERS_QUEUE),
+        ),
+        (
+            output::ORDERS_DEAD_LETTER_QUEUE_URL,
+            "Orders that failed reservation repeatedly",
+            Val::r#ref(ids::ORDERS_DEAD_LETTER_QUEUE),
+        ),
+        (
+            output::INVENTORY_TABLE_NAME,
+            "Inventory table (products and stock)",
+            Val::r#ref(ids::INVENTORY_TABLE),
+        ),
+        (
+            output::RESERVATION_TABLE_NAME,
+            "Reservation table (one item per order)",
+            Val::r#ref(ids::RESERVATION_TABLE),
+        ),
+        (
+            output::PURCHASE_ORDER_TABLE_NAME,
+            "Purchase order table",
+            Val::r#ref(ids::PURCHASE_ORDER_TABLE),
+        ),
+        (
+            output::ALERT_TOPIC_ARN,
+            "Topic of stock alerts",
+            Val::r#ref(ids::ALERT_TOPIC),
+        ),
+        (
+            output::APPROVAL_TOPIC_ARN,
+            "Topic of purchase-order approval requests",
+            Val::r#ref(ids::APPROVAL_TOPIC),
+        ),
+        (
+            output::ORDER_GENERATOR_FUNCTION_NAME,
+            "Function that generates sample orders",
+            Val::r#ref(functions::ORDER_GENERATOR.logical_id),
+        ),
+        (
+            output::APPROVAL_FUNCTION_NAME,
+            "Function behind the approval URL",
+            Val::r#ref(functions::APPROVAL.logical_id),
+        ),
         // Written out rather than a Ref: the emulator does not resolve schedules.
-        (output::ORDER_GENERATOR_SCHEDULE_NAME, "Schedule of the order generator", Val::stack_scoped_name("order-generator")),
-        (workflow_output::RESERVE_STOCK, "reserve-stock workflow (EXPRESS)", Val::r#ref(workflows::RESERVE_STOCK)),
-        (workflow_output::CREATE_PURCHASE_ORDER, "create-purchase-order workflow (STANDARD)", Val::r#ref(workflows::CREATE_PURCHASE_ORDER)),
-        (workflow_output::CHECK_INVENTORY_LEVEL, "check-inventory-level workflow (EXPRESS)", Val::r#ref(workflows::CHECK_INVENTORY_LEVEL)),
+        (
+            output::ORDER_GENERATOR_SCHEDULE_NAME,
+            "Schedule of the order generator",
+            Val::stack_scoped_name("order-generator"),
+        ),
+        (
+            workflow_output::RESERVE_STOCK,
+            "reserve-stock workflow (EXPRESS)",
+            Val::r#ref(workflows::RESERVE_STOCK),
+        ),
+        (
+            workflow_output::CREATE_PURCHASE_ORDER,
+            "create-purchase-order workflow (STANDARD)",
+            Val::r#ref(workflows::CREATE_PURCHASE_ORDER),
+        ),
+        (
+            workflow_output::CHECK_INVENTORY_LEVEL,
+            "check-inventory-level workflow (EXPRESS)",
+            Val::r#ref(workflows::CHECK_INVENTORY_LEVEL),
+        ),
     ];
     for (name, description, value) in entries {
         t.output(name, description, value);

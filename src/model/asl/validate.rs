@@ -150,7 +150,10 @@ fn scan_scope(
     for (name, state) in &machine.states {
         let mut value = serde_json::to_value(state).expect("states serialize");
         if let State::Parallel(parallel) = state {
-            value.as_object_mut().expect("a state is an object").remove("Branches");
+            value
+                .as_object_mut()
+                .expect("a state is an object")
+                .remove("Branches");
             for branch in &parallel.branches {
                 scan_scope(branch, bindings, used, errors);
             }

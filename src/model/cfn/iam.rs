@@ -65,7 +65,10 @@ pub struct Statement {
 
 impl Statement {
     /// Allows `actions` on `resources`.
-    pub fn allow<A: Into<String>>(actions: impl IntoIterator<Item = A>, resources: Vec<Val>) -> Self {
+    pub fn allow<A: Into<String>>(
+        actions: impl IntoIterator<Item = A>,
+        resources: Vec<Val>,
+    ) -> Self {
         Statement {
             sid: None,
             effect: Effect::Allow,

@@ -147,6 +147,6 @@ mod tests {
     #[test]
     fn yaml_uses_the_long_form_too() {
         let yaml = serde_saphyr::to_string(&Val::get_att("Bus", "Name")).unwrap();
-        assert_eq!(yaml, "Fn::GetAtt:\n- Bus\n- Name\n");
+        assert_eq!(yaml, "\"Fn::GetAtt\":\n- Bus\n- Name\n");
     }
 }

@@ -10,7 +10,9 @@ use super::Template;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TemplateError {
-    #[error("{location}: Ref to '{target}', which is not a resource, parameter or pseudo parameter")]
+    #[error(
+        "{location}: Ref to '{target}', which is not a resource, parameter or pseudo parameter"
+    )]
     UnknownRef { location: String, target: String },
     #[error("{location}: Fn::GetAtt on '{target}', which is not a resource")]
     UnknownGetAtt { location: String, target: String },
@@ -72,11 +74,11 @@ impl Checker<'_> {
         }
     }
 
-    fn walk(&mut self, location: &str, value: &Json, sub_locals: &BTreeSet<String>) {
+    fn walk(&mut self, location: &str, value: &Json) {
         match value {
             Json::Array(items) => {
                 for item in items {
-                    self.walk(location, item, sub_locals);
+                    self.walk(location, item);
                 }
             }
             Json::Object(map) if map.len() == 1 => {
@@ -85,12 +87,12 @@ impl Checker<'_> {
                     "Ref" => self.check_ref(location, arg),
                     "Fn::GetAtt" => self.check_get_att(location, arg),
                     "Fn::Sub" => self.check_sub(location, arg),
-                    _ => self.walk(location, arg, sub_locals),
+                    _ => self.walk(location, arg),
                 }
             }
             Json::Object(map) => {
                 for item in map.values() {
-                    self.walk(location, item, sub_locals);
+                    self.walk(location, item);
                 }
             }
             _ => {}
@@ -138,7 +140,7 @@ impl Checker<'_> {
         };
         let local_names: BTreeSet<String> = locals.keys().cloned().collect();
         for value in locals.values() {
-            self.walk(location, value, &BTreeSet::new());
+            self.walk(location, value);
         }
         for variable in sub_variables(text) {
             if local_names.contains(variable) {
@@ -180,12 +182,12 @@ impl Template {
                 }
             }
             let value = serde_json::to_value(resource).expect("resources serialize");
-            checker.walk(&format!("resource '{id}'"), &value, &BTreeSet::new());
+            checker.walk(&format!("resource '{id}'"), &value);
         }
         for (name, output) in &self.outputs {
             let value = serde_json::to_value(&output.value).expect("values serialize");
             let before = checker.errors.len();
-            checker.walk(&format!("output '{name}'"), &value, &BTreeSet::new());
+            checker.walk(&format!("output '{name}'"), &value);
             // Report output problems as such: the user reads outputs, not resources.
             for error in checker.errors.drain(before..).collect::<Vec<_>>() {
                 let target = match error {

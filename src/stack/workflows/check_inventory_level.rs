@@ -30,7 +30,10 @@ pub fn definition() -> StateMachine {
 
     let mark_out_of_stock = dynamodb::update_item(
         inventory_update("$.id", "SET #status = :outOfStock")
-            .condition(&format!("#status = :inStock AND {} <= :zero", inventory::STOCK))
+            .condition(&format!(
+                "#status = :inStock AND {} <= :zero",
+                inventory::STOCK
+            ))
             .name("#status", inventory::STATUS)
             .value(":outOfStock", Attr::s(inventory::OUT_OF_STOCK))
             .value(":inStock", Attr::s(inventory::IN_STOCK))

@@ -125,7 +125,10 @@ pub fn definition() -> StateMachine {
                 ),
                 (purchase_order::STATUS, Attr::s(purchase_order::PENDING)),
                 (purchase_order::REASON, Attr::s_at("$.reason")),
-                (purchase_order::CREATED_AT, Attr::s_at("$$.State.EnteredTime")),
+                (
+                    purchase_order::CREATED_AT,
+                    Attr::s_at("$$.State.EnteredTime"),
+                ),
                 (purchase_order::EXECUTION_ARN, Attr::s_at("$$.Execution.Id")),
             ]),
             purchase_order::ID,
@@ -150,11 +153,21 @@ pub fn definition() -> StateMachine {
             "orderQuantity.$": "$.purchaseOrder.orderQuantity"
         }),
     )
-    .with_comment("Email the approver and wait for the decision (SendTaskSuccess with {decision, reason})")
+    .with_comment(
+        "Email the approver and wait for the decision (SendTaskSuccess with {decision, reason})",
+    )
     .timeout_seconds(APPROVAL_TIMEOUT_SECONDS)
     .result_path(Some("$.approval"))
-    .catch(Catcher::new([errors::TIMEOUT], "$.error", "ExpirePurchaseOrder"))
-    .catch(Catcher::new([errors::ALL], "$.error", "ReleaseFailedPurchaseOrder"))
+    .catch(Catcher::new(
+        [errors::TIMEOUT],
+        "$.error",
+        "ExpirePurchaseOrder",
+    ))
+    .catch(Catcher::new(
+        [errors::ALL],
+        "$.error",
+        "ReleaseFailedPurchaseOrder",
+    ))
     .next("CheckDecision");
 
     let decision = format!("$.approval.{}", approval::DECISION);

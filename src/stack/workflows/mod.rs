@@ -32,9 +32,10 @@ fn binding(name: &str) -> (String, Val) {
         placeholder::PURCHASE_ORDER_TABLE => Val::r#ref(ids::PURCHASE_ORDER_TABLE),
         placeholder::EVENT_BUS => Val::get_att(ids::EVENT_BUS, "Name"),
         placeholder::ALERT_TOPIC => Val::r#ref(ids::ALERT_TOPIC),
-        placeholder::PURCHASE_ORDER_EMAIL_FUNCTION => {
-            Val::get_att(crate::stack::functions::PURCHASE_ORDER_EMAIL.logical_id, "Arn")
-        }
+        placeholder::PURCHASE_ORDER_EMAIL_FUNCTION => Val::get_att(
+            crate::stack::functions::PURCHASE_ORDER_EMAIL.logical_id,
+            "Arn",
+        ),
         other => unreachable!("no binding is defined for placeholder {other}"),
     };
     (name.to_owned(), value)

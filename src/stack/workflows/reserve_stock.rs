@@ -44,7 +44,8 @@ pub fn definition() -> StateMachine {
         "RejectWrongType",
     );
     validate.push(
-        Condition::test("$.quantity", Test::NumericLessThanEquals(0)).then("RejectQuantityNotPositive"),
+        Condition::test("$.quantity", Test::NumericLessThanEquals(0))
+            .then("RejectQuantityNotPositive"),
     );
 
     let reserve = dynamodb::transact_write_items(vec![

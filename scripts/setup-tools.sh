@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the third-party validators the tests run, into the project only:
+# a Python venv at .venv (cfn-lint) and npm packages under tools/validators
+# (asl-validator, amazon-states-language-service), both pinned.
+# Safe to re-run: it does nothing when everything is in place.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need() {
+    command -v "$1" >/dev/null 2>&1 || { echo "setup-tools: $1 is required but not installed" >&2; exit 1; }
+}
+need python3
+need node
+need npm
+
+if [ ! -x .venv/bin/python ]; then
+    echo "setup-tools: creating .venv"
+    python3 -m venv .venv
+fi
+stamp=.venv/.requirements.installed
+if ! cmp -s tools/requirements.txt "$stamp" 2>/dev/null; then
+    echo "setup-tools: installing tools/requirements.txt into .venv"
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -r tools/requirements.txt
+    cp tools/requirements.txt "$stamp"
+fi
+
+lock=tools/validators/package-lock.json
+installed=tools/validators/node_modules/.package-lock.json
+if [ ! -f "$installed" ] || [ "$lock" -nt "$installed" ]; then
+    echo "setup-tools: installing npm validators (npm ci)"
+    (cd tools/validators && npm ci --no-audit --no-fund --loglevel=error)
+fi

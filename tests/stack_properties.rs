@@ -1,0 +1,342 @@
+//! Properties the synthesized stack must have whatever its details: the
+//! sample's flaws stay fixed, security settings stay on, names stay scoped.
+
+mod util;
+
+use invctl::model::asl::{State, StateMachine, Transition};
+use invctl::stack::{self, Architecture, StackWorkflow};
+use serde_json::Value as Json;
+
+fn template() -> Json {
+    let stack = stack::synthesize(Architecture::Arm64).unwrap();
+    serde_json::from_str(&stack.template.to_json()).unwrap()
+}
+
+fn resources_of_type<'a>(template: &'a Json, kind: &str) -> Vec<(&'a String, &'a Json)> {
+    template["Resources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == kind)
+        .collect()
+}
+
+fn workflow(name: &str) -> StackWorkflow {
+    stack::workflows::all()
+        .into_iter()
+        .find(|f| f.workflow.name == name)
+        .unwrap()
+}
+
+/// Every state of a machine and its branches, with its name.
+fn all_states(machine: &StateMachine) -> Vec<(String, State)> {
+    let mut found = Vec::new();
+    for (name, state) in &machine.states {
+        found.push((name.clone(), state.clone()));
+        if let State::Parallel(parallel) = state {
+            for branch in &parallel.branches {
+                found.extend(all_states(branch));
+            }
+        }
+    }
+    found
+}
+
+/// Follows Next transitions from `start` until a state that ends the
+/// machine; the names of the states visited, the last one terminal.
+fn follow(machine: &StateMachine, start: &str) -> Vec<String> {
+    let mut path = vec![start.to_owned()];
+    let mut current = start.to_owned();
+    loop {
+        let next = match &machine.states[&current] {
+            State::Task(t) => &t.transition,
+            State::Pass(p) => &p.transition,
+            State::Parallel(p) => &p.transition,
+            State::Wait(w) => &w.transition,
+            _ => return path,
+        };
+        match next {
+            Transition::Next(name) => {
+                assert!(path.len() < 50, "no end after {path:?}");
+                path.push(name.clone());
+                current = name.clone();
+            }
+            Transition::End => return path,
+        }
+    }
+}
+
+#[test]
+fn iam_policies_name_actions_and_stack_resources() {
+    let template = template();
+    let roles = resources_of_type(&template, "AWS::IAM::Role");
+    assert_eq!(
+        roles.len(),
+        10,
+        "one role per function and workflow, one for the rule, one for the schedule"
+    );
+    for (id, role) in roles {
+        for policy in role["Properties"]["Policies"].as_array().unwrap() {
+            for statement in policy["PolicyDocument"]["Statement"].as_array().unwrap() {
+                let actions: Vec<&str> = statement["Action"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|a| a.as_str().unwrap())
+                    .collect();
+                for action in &actions {
+                    assert!(!action.contains('*'), "{id}: wildcard action {action}");
+                }
+                for resource in statement["Resource"].as_array().unwrap() {
+                    if resource == "*" {
+                        // Only the CloudWatch Logs delivery API, which has no
+                        // resource-level permissions, may use "*".
+                        assert!(
+                            actions.iter().all(|a| a.starts_with("logs:")
+                                && !["logs:PutLogEvents", "logs:CreateLogStream"].contains(a)),
+                            "{id}: '*' resource for {actions:?}"
+                        );
+                    } else {
+                        assert!(
+                            resource.is_object(),
+                            "{id}: resource {resource} is not a reference into the stack"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn physical_names_derive_from_the_stack_name() {
+    let template = template();
+    // The properties by which each resource type names itself.
+    let own_name = |kind: &str| -> &'static [&'static str] {
+        match kind {
+            "AWS::Events::EventBus" | "AWS::Events::Rule" | "AWS::Scheduler::Schedule" => &["Name"],
+            "AWS::StepFunctions::StateMachine" => &["StateMachineName"],
+            "AWS::DynamoDB::Table" => &["TableName"],
+            "AWS::SQS::Queue" => &["QueueName"],
+            "AWS::SNS::Topic" => &["TopicName"],
+            "AWS::Lambda::Function" => &["FunctionName"],
+            "AWS::IAM::Role" => &["RoleName"],
+            "AWS::Logs::LogGroup" => &["LogGroupName"],
+            _ => &[],
+        }
+    };
+    let mut named = 0;
+    for (id, resource) in template["Resources"].as_object().unwrap() {
+        for key in own_name(resource["Type"].as_str().unwrap()) {
+            if let Some(name) = resource["Properties"].get(*key) {
+                named += 1;
+                let sub = name["Fn::Sub"].as_str().unwrap_or_default();
+                assert!(
+                    sub.starts_with("${AWS::StackName}-"),
+                    "{id}.{key} is not derived from the stack name: {name}"
+                );
+            }
+        }
+    }
+    assert_eq!(named, 5, "bus, schedule and three state machines are named");
+}
+
+#[test]
+fn data_and_messages_are_encrypted_and_recoverable() {
+    let template = template();
+    let tables = resources_of_type(&template, "AWS::DynamoDB::Table");
+    assert_eq!(tables.len(), 3);
+    for (id, table) in tables {
+        let p = &table["Properties"];
+        assert_eq!(
+            p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"], true,
+            "{id}"
+        );
+        assert_eq!(p["SSESpecification"]["SSEEnabled"], true, "{id}");
+        assert_eq!(p["BillingMode"], "PAY_PER_REQUEST", "{id}");
+    }
+    for (id, queue) in resources_of_type(&template, "AWS::SQS::Queue") {
+        assert_eq!(queue["Properties"]["SqsManagedSseEnabled"], true, "{id}");
+    }
+    for (id, topic) in resources_of_type(&template, "AWS::SNS::Topic") {
+        assert!(topic["Properties"]["KmsMasterKeyId"].is_string(), "{id}");
+    }
+    let log_groups = resources_of_type(&template, "AWS::Logs::LogGroup");
+    assert_eq!(log_groups.len(), 8, "one per function and per workflow");
+    for (id, group) in log_groups {
+        assert!(
+            group["Properties"]["RetentionInDays"].as_u64().unwrap() > 0,
+            "{id}"
+        );
+    }
+    let orders = &template["Resources"]["OrdersQueue"]["Properties"];
+    assert_eq!(
+        orders["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0],
+        "OrdersDeadLetterQueue"
+    );
+}
+
+#[test]
+fn the_bus_is_referenced_by_name_and_arn_attributes_never_by_ref() {
+    let text = template().to_string();
+    assert!(!text.contains(r#"{"Ref":"EventBus"}"#));
+    assert!(text.contains(r#"{"Fn::GetAtt":["EventBus","Name"]}"#));
+    assert!(text.contains(r#"{"Fn::GetAtt":["EventBus","Arn"]}"#));
+}
+
+#[test]
+fn state_machines_have_the_sample_types_and_substituted_definitions() {
+    let template = template();
+    for (id, kind) in [
+        ("ReserveStockStateMachine", "EXPRESS"),
+        ("CreatePurchaseOrderStateMachine", "STANDARD"),
+        ("CheckInventoryLevelStateMachine", "EXPRESS"),
+    ] {
+        let p = &template["Resources"][id]["Properties"];
+        assert_eq!(p["StateMachineType"], kind, "{id}");
+        assert!(p["DefinitionString"]["Fn::Sub"].is_array(), "{id}");
+        assert!(p.get("Definition").is_none(), "{id}");
+        assert_eq!(
+            p["LoggingConfiguration"]["IncludeExecutionData"], false,
+            "{id}"
+        );
+    }
+}
+
+#[test]
+fn queues_report_partial_batch_failures() {
+    let template = template();
+    let mappings = resources_of_type(&template, "AWS::Lambda::EventSourceMapping");
+    assert_eq!(mappings.len(), 2);
+    for (id, mapping) in mappings {
+        assert_eq!(
+            mapping["Properties"]["FunctionResponseTypes"],
+            serde_json::json!(["ReportBatchItemFailures"]),
+            "{id}"
+        );
+    }
+}
+
+#[test]
+fn every_task_retries() {
+    for flow in stack::workflows::all() {
+        for (name, state) in all_states(&flow.workflow.definition) {
+            if let State::Task(task) = state {
+                assert!(
+                    !task.retry.is_empty(),
+                    "{}: task {name} has no Retry",
+                    flow.workflow.name
+                );
+                for retrier in &task.retry {
+                    assert!(
+                        !retrier.error_equals.iter().any(|e| e == "States.ALL"),
+                        "{}: {name} retries every error, business failures included",
+                        flow.workflow.name
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn reservation_is_one_conditional_transaction() {
+    let flow = workflow("reserve-stock");
+    let State::Task(task) = &flow.workflow.definition.states["ReserveStock"] else {
+        panic!("ReserveStock is a task");
+    };
+    assert_eq!(
+        task.resource,
+        "arn:aws:states:::aws-sdk:dynamodb:transactWriteItems"
+    );
+    let items = task.parameters.as_ref().unwrap()["TransactItems"]
+        .as_array()
+        .unwrap();
+    assert_eq!(items.len(), 2);
+    let update = &items[0]["Update"];
+    assert!(update["UpdateExpression"]
+        .as_str()
+        .unwrap()
+        .contains("stock = stock - :quantity"));
+    let condition = update["ConditionExpression"].as_str().unwrap();
+    assert!(condition.contains("stock >= :quantity"), "{condition}");
+    assert!(condition.contains("#status = :inStock"), "{condition}");
+    let put = &items[1]["Put"];
+    assert_eq!(put["Item"]["id"]["S.$"], "$.orderId");
+    assert_eq!(put["ConditionExpression"], "attribute_not_exists(id)");
+    // Nothing reads stock before the transaction: no read-then-decrement.
+    assert_eq!(
+        follow(&flow.workflow.definition, "StartReservationAttempts"),
+        [
+            "StartReservationAttempts",
+            "ReserveStock",
+            "AnnounceStockReserved",
+            "OrderReserved"
+        ]
+    );
+}
+
+#[test]
+fn the_approval_callback_keeps_the_order_and_has_a_deadline() {
+    let flow = workflow("create-purchase-order");
+    let machine = &flow.workflow.definition;
+    let State::Task(task) = &machine.states["RequestApproval"] else {
+        panic!("RequestApproval is a task");
+    };
+    assert!(task.resource.ends_with(".waitForTaskToken"));
+    assert_eq!(
+        task.result_path,
+        Some(invctl::model::asl::Path::At("$.approval".into()))
+    );
+    assert_eq!(
+        task.timeout_seconds,
+        Some(stack::workflows::APPROVAL_TIMEOUT_SECONDS)
+    );
+    assert!(task
+        .catch
+        .iter()
+        .any(|c| c.error_equals == ["States.Timeout"] && c.next == "ExpirePurchaseOrder"));
+}
+
+#[test]
+fn approve_reject_and_timeout_each_end_in_their_own_success() {
+    let flow = workflow("create-purchase-order");
+    let machine = &flow.workflow.definition;
+    for (start, end) in [
+        ("ReceiveStock", "PurchaseOrderApproved"),
+        ("CloseRejectedPurchaseOrder", "PurchaseOrderRejected"),
+        ("ExpirePurchaseOrder", "PurchaseOrderExpired"),
+    ] {
+        let path = follow(machine, start);
+        assert_eq!(path.last().unwrap(), end, "{path:?}");
+        assert!(matches!(machine.states[end], State::Succeed(_)));
+    }
+    let State::Choice(decision) = &machine.states["CheckDecision"] else {
+        panic!("CheckDecision is a choice");
+    };
+    let targets: Vec<&str> = decision.choices.iter().map(|r| r.next.as_str()).collect();
+    assert!(targets.contains(&"ReceiveStock"));
+    assert!(targets.contains(&"CloseRejectedPurchaseOrder"));
+}
+
+#[test]
+fn out_of_stock_is_stock_at_or_below_zero() {
+    let flow = workflow("check-inventory-level");
+    let text = flow.workflow.definition_json();
+    assert!(!text.contains("\"NumericEquals\": 0"));
+    assert!(text.contains("\"NumericLessThanEquals\": 0"));
+    // No purchase order is requested while one is open for the product.
+    let State::Choice(check) = &flow.workflow.definition.states["CheckStockLevel"] else {
+        panic!("CheckStockLevel is a choice");
+    };
+    let request = check
+        .choices
+        .iter()
+        .find(|rule| rule.next == "RequestPurchaseOrder")
+        .unwrap();
+    let rule = serde_json::to_value(request).unwrap().to_string();
+    assert!(
+        rule.contains(r#"{"Variable":"$.pendingPurchaseOrder","IsPresent":false}"#),
+        "{rule}"
+    );
+}

@@ -1,0 +1,98 @@
+//! Helpers shared by the integration tests: where the repository and the
+//! third-party validators are, and how to run them.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use invctl::commands::synth::{artifacts, Artifact, TemplateFormat};
+use invctl::stack::{self, Architecture};
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Set `INVCTL_BLESS=1` to rewrite golden files from the models instead of
+/// comparing against them.
+pub fn blessing() -> bool {
+    std::env::var_os("INVCTL_BLESS").is_some_and(|v| v == "1")
+}
+
+/// The synthesized files, as `invctl synth` would write them.
+pub fn synthesized(format: TemplateFormat) -> Vec<Artifact> {
+    let stack = stack::synthesize(Architecture::Arm64).expect("the stack synthesizes");
+    artifacts(&stack, format)
+}
+
+/// Writes the synthesized files into a fresh temporary folder.
+pub fn synth_into_tempdir(format: TemplateFormat) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    for artifact in synthesized(format) {
+        let path = dir.path().join(&artifact.path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, artifact.contents).unwrap();
+    }
+    dir
+}
+
+/// A tool installed by `scripts/setup-tools.sh`; the test fails (never
+/// skips) when it is missing, since a skipped validator proves nothing.
+pub fn tool(env_override: &str, relative: &str) -> PathBuf {
+    if let Some(path) = std::env::var_os(env_override) {
+        return PathBuf::from(path);
+    }
+    let path = repo_root().join(relative);
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/setup-tools.sh (or set {env_override})",
+        path.display()
+    );
+    path
+}
+
+pub fn cfn_lint() -> PathBuf {
+    tool("INVCTL_CFN_LINT", ".venv/bin/cfn-lint")
+}
+
+pub fn asl_validator() -> PathBuf {
+    tool(
+        "INVCTL_ASL_VALIDATOR",
+        "tools/validators/node_modules/.bin/asl-validator",
+    )
+}
+
+pub fn asl_language_service_script() -> PathBuf {
+    let script = repo_root().join("tools/validators/asl-language-service.mjs");
+    // The script imports from node_modules beside it.
+    tool(
+        "INVCTL_ASL_SERVICE_MODULES",
+        "tools/validators/node_modules/amazon-states-language-service",
+    );
+    script
+}
+
+pub fn run(command: &mut Command) -> Output {
+    command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"))
+}
+
+pub fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+pub fn cfn_lint_on(path: &Path) -> Output {
+    // Fixed region list: cfn-lint otherwise checks us-east-1 only, and the
+    // template must stay valid where the resource types exist.
+    run(Command::new(cfn_lint())
+        .arg("--regions")
+        .arg("us-east-1")
+        .arg("eu-west-1")
+        .arg("--")
+        .arg(path))
+}
