@@ -255,6 +255,10 @@ impl Task {
 pub struct Choice {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_path: Option<Path>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_path: Option<Path>,
     pub choices: Vec<ChoiceRule>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub default: Option<String>,
@@ -264,6 +268,8 @@ impl Choice {
     pub fn new(choices: Vec<ChoiceRule>) -> Self {
         Choice {
             comment: None,
+            input_path: None,
+            output_path: None,
             choices,
             default: None,
         }
@@ -282,11 +288,15 @@ pub struct Parallel {
     pub comment: Option<String>,
     pub branches: Vec<StateMachine>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_path: Option<Path>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameters: Option<Json>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub result_selector: Option<Json>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub result_path: Option<Path>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_path: Option<Path>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub retry: Vec<Retrier>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -300,9 +310,11 @@ impl Parallel {
         Parallel {
             comment: None,
             branches,
+            input_path: None,
             parameters: None,
             result_selector: None,
             result_path: None,
+            output_path: None,
             retry: Vec::new(),
             catch: Vec::new(),
             transition: Transition::End,
@@ -321,11 +333,15 @@ pub struct Pass {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_path: Option<Path>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameters: Option<Json>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub result: Option<Json>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub result_path: Option<Path>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_path: Option<Path>,
     #[serde(flatten)]
     pub transition: Transition,
 }
@@ -335,9 +351,11 @@ impl Pass {
     pub fn parameters(parameters: Json, result_path: &str) -> Self {
         Pass {
             comment: None,
+            input_path: None,
             parameters: Some(parameters),
             result: None,
             result_path: Some(Path::from(result_path)),
+            output_path: None,
             transition: Transition::End,
         }
     }
@@ -346,9 +364,11 @@ impl Pass {
     pub fn result(result: Json, result_path: &str) -> Self {
         Pass {
             comment: None,
+            input_path: None,
             parameters: None,
             result: Some(result),
             result_path: Some(Path::from(result_path)),
+            output_path: None,
             transition: Transition::End,
         }
     }
@@ -359,7 +379,11 @@ impl Pass {
 pub struct Wait {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_path: Option<Path>,
     pub seconds: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_path: Option<Path>,
     #[serde(flatten)]
     pub transition: Transition,
 }
@@ -368,7 +392,9 @@ impl Wait {
     pub fn for_seconds(seconds: u32) -> Self {
         Wait {
             comment: None,
+            input_path: None,
             seconds,
+            output_path: None,
             transition: Transition::End,
         }
     }
@@ -380,6 +406,8 @@ pub struct Succeed {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_path: Option<Path>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub output_path: Option<Path>,
 }
 
@@ -387,6 +415,7 @@ impl Succeed {
     pub fn new(comment: &str) -> Self {
         Succeed {
             comment: Some(comment.to_owned()),
+            input_path: None,
             output_path: None,
         }
     }
@@ -423,6 +452,25 @@ macro_rules! common_builders {
     )*};
 }
 common_builders!(Task, Choice, Parallel, Pass, Wait, Succeed, Fail);
+
+macro_rules! path_builders {
+    ($($t:ident),*) => {$(
+        impl $t {
+            /// The part of the state's input it works on; `None` passes `{}`.
+            pub fn input_path(mut self, path: Option<&str>) -> Self {
+                self.input_path = Some(path.map_or(Path::Null, Path::from));
+                self
+            }
+
+            /// The part of the state's output passed on; `None` passes `{}`.
+            pub fn output_path(mut self, path: Option<&str>) -> Self {
+                self.output_path = Some(path.map_or(Path::Null, Path::from));
+                self
+            }
+        }
+    )*};
+}
+path_builders!(Task, Choice, Parallel, Pass, Wait, Succeed);
 
 macro_rules! transition_builders {
     ($($t:ident),*) => {$(
@@ -497,5 +545,63 @@ impl State {
             | State::Wait(Wait { transition, .. }) => *transition == Transition::End,
             State::Choice(_) => false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_task_serializes_every_field_in_asl_order() {
+        let task = Task::new("arn:aws:states:::sns:publish", json!({"TopicArn": "t"}))
+            .with_comment("c")
+            .input_path(Some("$.in"))
+            .result_selector(json!({"id.$": "$.MessageId"}))
+            .result_path(Some("$.sent"))
+            .output_path(Some("$"))
+            .timeout_seconds(10)
+            .heartbeat_seconds(5)
+            .retry(Retrier::backoff(["SNS.ThrottledException"], 1, 3))
+            .catch(Catcher::new(["States.ALL"], "$.error", "Failed"))
+            .next("Done");
+        assert_eq!(
+            serde_json::to_string(&State::from(task)).unwrap(),
+            concat!(
+                r#"{"Type":"Task","Comment":"c","Resource":"arn:aws:states:::sns:publish","#,
+                r#""InputPath":"$.in","Parameters":{"TopicArn":"t"},"ResultSelector":{"id.$":"$.MessageId"},"#,
+                r#""ResultPath":"$.sent","OutputPath":"$","TimeoutSeconds":10,"HeartbeatSeconds":5,"#,
+                r#""Retry":[{"ErrorEquals":["SNS.ThrottledException"],"IntervalSeconds":1,"MaxAttempts":3,"BackoffRate":2.0,"MaxDelaySeconds":30,"JitterStrategy":"FULL"}],"#,
+                r#""Catch":[{"ErrorEquals":["States.ALL"],"ResultPath":"$.error","Next":"Failed"}],"Next":"Done"}"#
+            )
+        );
+    }
+
+    #[test]
+    fn null_paths_and_end_serialize_as_asl_expects() {
+        let pass = Pass::result(json!(1), "$.x")
+            .input_path(None)
+            .output_path(None)
+            .result_path(None)
+            .end();
+        assert_eq!(
+            serde_json::to_value(State::from(pass)).unwrap(),
+            json!({"Type": "Pass", "InputPath": null, "Result": 1, "ResultPath": null, "OutputPath": null, "End": true})
+        );
+        let wait = Wait::for_seconds(3).next("A");
+        assert_eq!(
+            serde_json::to_value(State::from(wait)).unwrap(),
+            json!({"Type": "Wait", "Seconds": 3, "Next": "A"})
+        );
+    }
+
+    #[test]
+    fn terminal_states_are_recognized() {
+        assert!(State::from(Succeed::default()).is_terminal());
+        assert!(State::from(Fail::new("E", "c")).is_terminal());
+        assert!(State::from(Pass::result(json!(1), "$").end()).is_terminal());
+        assert!(!State::from(Pass::result(json!(1), "$").next("B")).is_terminal());
+        assert!(!State::from(Choice::new(vec![]).default("B")).is_terminal());
     }
 }
