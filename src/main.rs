@@ -11,13 +11,13 @@ fn main() -> ExitCode {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let result = run(cli, &mut out);
-    let flushed = out.flush();
+    // A failed flush can only be a closed or broken stdout; nothing to add.
+    let _ = out.flush();
     match result {
         Ok(()) => ExitCode::from(exit::SUCCESS as u8),
         // A closed pipe means the reader has what it wanted.
         Err(error) if error.is_broken_pipe() => ExitCode::from(exit::SUCCESS as u8),
         Err(error) => {
-            let _ = flushed;
             eprintln!("{}", describe(&error));
             ExitCode::from(error.exit_code() as u8)
         }

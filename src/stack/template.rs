@@ -52,7 +52,7 @@ fn log_group() -> LogGroup {
     }
 }
 
-/// The `Fn::Sub` text of an event pattern on the stack's bus.
+/// An event pattern matching one source and detail-type.
 fn pattern(source: &str, detail_type: &str) -> serde_json::Value {
     json!({"source": [source], "detail-type": [detail_type]})
 }

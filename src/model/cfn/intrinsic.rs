@@ -5,7 +5,7 @@
 //! uses the long `Fn::` form in both JSON and YAML, which every tool reads.
 
 use indexmap::IndexMap;
-use serde::ser::{SerializeMap, SerializeSeq, Serializer};
+use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
 /// A string-valued CloudFormation expression.
@@ -41,8 +41,8 @@ impl Val {
     pub fn join(delimiter: impl Into<String>, parts: Vec<Val>) -> Self {
         Val::Join(delimiter.into(), parts)
     }
-    /// `arn:${AWS::Partition}:...`-style ARNs are written with Sub; this is the
-    /// stack's name-derived physical name, so two stacks never collide.
+    /// `${AWS::StackName}-suffix`: a physical name that cannot collide with
+    /// another stack's in the same account and region.
     pub fn stack_scoped_name(suffix: &str) -> Self {
         Val::sub(format!("${{AWS::StackName}}-{suffix}"))
     }
@@ -79,38 +79,16 @@ impl Serialize for Val {
                 if vars.is_empty() {
                     map.serialize_entry("Fn::Sub", template)?;
                 } else {
-                    map.serialize_entry("Fn::Sub", &SubArgs(template, vars))?;
+                    map.serialize_entry("Fn::Sub", &(template, vars))?;
                 }
                 map.end()
             }
             Val::Join(delimiter, parts) => {
                 let mut map = serializer.serialize_map(Some(1))?;
-                map.serialize_entry("Fn::Join", &JoinArgs(delimiter, parts))?;
+                map.serialize_entry("Fn::Join", &(delimiter, parts))?;
                 map.end()
             }
         }
-    }
-}
-
-struct SubArgs<'a>(&'a str, &'a IndexMap<String, Val>);
-
-impl Serialize for SubArgs<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut seq = serializer.serialize_seq(Some(2))?;
-        seq.serialize_element(self.0)?;
-        seq.serialize_element(self.1)?;
-        seq.end()
-    }
-}
-
-struct JoinArgs<'a>(&'a str, &'a [Val]);
-
-impl Serialize for JoinArgs<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut seq = serializer.serialize_seq(Some(2))?;
-        seq.serialize_element(self.0)?;
-        seq.serialize_element(self.1)?;
-        seq.end()
     }
 }
 
