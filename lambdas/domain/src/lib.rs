@@ -99,3 +99,9 @@ pub mod purchase_reason {
     pub const STOCK_UNAVAILABLE: &str = "stock-unavailable";
     pub const BELOW_THRESHOLD: &str = "below-threshold";
 }
+
+mod order;
+mod product;
+
+pub use order::{execution_name, order_from_message, NewOrder, OrderMessageError};
+pub use product::{Product, PurchaseOrderRequest};

@@ -1,0 +1,83 @@
+//! The stream handler against moto: which records start which executions.
+
+use aws_lambda_events::event::dynamodb::Event;
+use inventory_domain::execution_name;
+use inventory_stream::StockChecker;
+use lambda_support::{StartMode, WorkflowStarter};
+use serde_json::{json, Value};
+use testkit::{create_state_machine, executions, Moto, PASS_MACHINE};
+
+/// A stream record as Lambda delivers it.
+fn record(event_id: &str, sequence: &str, event_name: &str, new_image: Option<Value>) -> Value {
+    let mut change = json!({
+        "Keys": {"id": {"S": "tv"}},
+        "SequenceNumber": sequence,
+        "SizeBytes": 100,
+        "StreamViewType": "NEW_AND_OLD_IMAGES",
+        "ApproximateCreationDateTime": 1_700_000_000
+    });
+    if let Some(image) = new_image {
+        change["NewImage"] = image;
+    }
+    json!({
+        "eventID": event_id,
+        "eventName": event_name,
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "us-east-1",
+        "dynamodb": change,
+        "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/inventory/stream/2026"
+    })
+}
+
+fn image(stock: &str) -> Value {
+    json!({
+        "id": {"S": "tv"}, "name": {"S": "TV"}, "stock": {"N": stock},
+        "threshold": {"N": "2"}, "status": {"S": "IN STOCK"}, "minPOAmount": {"N": "10"}
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn changed_items_start_checks_and_malformed_ones_fail_by_sequence() {
+    let config = Moto::shared().sdk_config().await;
+    let arn = create_state_machine(&config, PASS_MACHINE).await;
+    let checker = StockChecker {
+        workflow: WorkflowStarter {
+            client: aws_sdk_sfn::Client::new(&config),
+            state_machine_arn: arn.clone(),
+            mode: StartMode::Async,
+        },
+    };
+    let mut pending = image("1");
+    pending["pendingPurchaseOrder"] = json!({"S": "po-1"});
+    let mut wrong_type = image("3");
+    wrong_type["stock"] = json!({"S": "three"});
+    let event: Event = serde_json::from_value(json!({"Records": [
+        record("e1", "100", "MODIFY", Some(image("2"))),
+        record("e2", "200", "INSERT", Some(pending)),
+        record("e3", "300", "MODIFY", Some(wrong_type)),
+        record("e4", "400", "REMOVE", None),
+    ]}))
+    .unwrap();
+
+    let response = checker.handle(event).await;
+    let failed: Vec<_> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone().unwrap())
+        .collect();
+    assert_eq!(failed, ["300"]);
+
+    let mut expected = vec![
+        (
+            execution_name("stock", "e1"),
+            json!({"id":"tv","name":"TV","stock":2,"threshold":2,"status":"IN STOCK","minPOAmount":10}),
+        ),
+        (
+            execution_name("stock", "e2"),
+            json!({"id":"tv","name":"TV","stock":1,"threshold":2,"status":"IN STOCK","minPOAmount":10,"pendingPurchaseOrder":"po-1"}),
+        ),
+    ];
+    expected.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(executions(&config, &arn).await, expected);
+}

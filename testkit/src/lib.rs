@@ -1,0 +1,193 @@
+//! A moto server (the local AWS stand-in) started on a free loopback port
+//! for the tests that need one, and stopped when they are done.
+//!
+//! moto comes from the project's `.venv` (see `scripts/setup-tools.sh`), or
+//! from `INVCTL_MOTO_SERVER`. A test that needs it fails, never skips, when
+//! it is missing.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+
+/// The account moto answers for.
+pub const ACCOUNT: &str = "123456789012";
+pub const REGION: &str = "us-east-1";
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("testkit lives in the workspace")
+        .to_owned()
+}
+
+fn moto_server_command() -> PathBuf {
+    if let Some(path) = std::env::var_os("INVCTL_MOTO_SERVER") {
+        return PathBuf::from(path);
+    }
+    let path = repo_root().join(".venv/bin/moto_server");
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/setup-tools.sh (or set INVCTL_MOTO_SERVER)",
+        path.display()
+    );
+    path
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free loopback port")
+}
+
+/// A running moto server; stopped when dropped, and also when the test
+/// process ends without dropping it (a static, a panic, a kill): moto runs
+/// under a shell that stops it as soon as its stdin, a pipe from the test
+/// process, closes.
+pub struct Moto {
+    child: Child,
+    pub endpoint: String,
+}
+
+static SHARED: OnceLock<Moto> = OnceLock::new();
+
+impl Moto {
+    /// One server for the whole test binary; tests keep apart by naming
+    /// their resources uniquely (see [`unique`]).
+    pub fn shared() -> &'static Moto {
+        SHARED.get_or_init(Moto::start)
+    }
+
+    /// Starts moto with Step Functions execution on and Docker-free Lambda.
+    pub fn start() -> Moto {
+        let port = free_port();
+        let child = Command::new("sh")
+            .arg("-c")
+            .arg(r#""$0" -H 127.0.0.1 -p "$1" </dev/null >/dev/null 2>&1 & pid=$!; read -r _; kill "$pid"; wait "$pid""#)
+            .arg(moto_server_command())
+            .arg(port.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto_server starts");
+        let moto = Moto {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        moto.wait_until_ready();
+        moto.post(
+            "/moto-api/config",
+            serde_json::json!({
+                "stepfunctions": {"execute_state_machine": true},
+                "lambda": {"use_docker": false}
+            }),
+        );
+        moto
+    }
+
+    fn wait_until_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let url = format!("{}/moto-api/data.json", self.endpoint);
+        while Instant::now() < deadline {
+            if ureq::get(&url).call().is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("moto did not answer on {} within 60 s", self.endpoint);
+    }
+
+    fn post(&self, path: &str, body: serde_json::Value) {
+        ureq::post(&format!("{}{path}", self.endpoint))
+            .send_json(body)
+            .unwrap_or_else(|e| panic!("POST {path} to moto failed: {e}"));
+    }
+
+    /// Everything moto recorded (e.g. `sns.Topic[].sent_notifications`).
+    pub fn data(&self) -> serde_json::Value {
+        ureq::get(&format!("{}/moto-api/data.json", self.endpoint))
+            .call()
+            .and_then(|mut r| r.body_mut().read_json())
+            .expect("moto's data")
+    }
+
+    /// An SDK configuration that talks to this server with fake credentials.
+    pub async fn sdk_config(&self) -> SdkConfig {
+        aws_config::defaults(BehaviorVersion::latest())
+            .http_client(lambda_support::https_client())
+            .region(Region::new(REGION))
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
+            .endpoint_url(&self.endpoint)
+            .load()
+            .await
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        // Closing the pipe lets the shell stop moto and exit.
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+    }
+}
+
+/// A name no other test in this run uses: `prefix-<process>-<counter>`.
+pub fn unique(prefix: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A state machine created through the Step Functions API (the only way
+/// moto can run one); `definition` is ASL text with placeholders resolved.
+pub async fn create_state_machine(config: &SdkConfig, definition: &str) -> String {
+    aws_sdk_sfn::Client::new(config)
+        .create_state_machine()
+        .name(unique("machine"))
+        .definition(definition)
+        .role_arn(format!("arn:aws:iam::{ACCOUNT}:role/states"))
+        .send()
+        .await
+        .expect("the state machine is created")
+        .state_machine_arn
+}
+
+/// The executions of a state machine as (name, input), sorted by name.
+pub async fn executions(
+    config: &SdkConfig,
+    state_machine_arn: &str,
+) -> Vec<(String, serde_json::Value)> {
+    let client = aws_sdk_sfn::Client::new(config);
+    let listed = client
+        .list_executions()
+        .state_machine_arn(state_machine_arn)
+        .send()
+        .await
+        .expect("executions are listed");
+    let mut found = Vec::new();
+    for execution in listed.executions() {
+        let described = client
+            .describe_execution()
+            .execution_arn(execution.execution_arn())
+            .send()
+            .await
+            .expect("the execution is described");
+        let input = serde_json::from_str(described.input().unwrap_or("null")).expect("JSON input");
+        found.push((execution.name().to_owned(), input));
+    }
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    found
+}
+
+/// A workflow that does nothing, for tests of what starts executions.
+pub const PASS_MACHINE: &str = r#"{"StartAt":"Done","States":{"Done":{"Type":"Pass","End":true}}}"#;
