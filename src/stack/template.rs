@@ -280,6 +280,10 @@ fn function_environment(function: &FunctionSpec) -> IndexMap<String, Val> {
                 "APPROVAL_FUNCTION_NAME",
                 Val::r#ref(functions::APPROVAL.logical_id),
             ),
+            (
+                "APPROVAL_DEADLINE_HOURS",
+                Val::lit((workflows::APPROVAL_TIMEOUT_SECONDS / 3600).to_string()),
+            ),
         ],
         id if id == functions::APPROVAL.logical_id => vec![(
             "PURCHASE_ORDER_TABLE",

@@ -191,3 +191,107 @@ pub async fn executions(
 
 /// A workflow that does nothing, for tests of what starts executions.
 pub const PASS_MACHINE: &str = r#"{"StartAt":"Done","States":{"Done":{"Type":"Pass","End":true}}}"#;
+
+/// A Lambda function that moto runs without Docker: it echoes its payload.
+/// Returns its ARN. `name` must be unique in the run.
+pub async fn echo_function(config: &SdkConfig, name: &str) -> String {
+    let role = aws_sdk_iam::Client::new(config)
+        .create_role()
+        .role_name(unique("lambda-role"))
+        .assume_role_policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
+        )
+        .send()
+        .await
+        .expect("the role is created")
+        .role
+        .expect("a role")
+        .arn;
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    zip.start_file("bootstrap", zip::write::SimpleFileOptions::default())
+        .expect("a zip entry");
+    std::io::Write::write_all(&mut zip, b"#!/bin/sh\n").expect("zip content");
+    let bytes = zip.finish().expect("a zip").into_inner();
+    aws_sdk_lambda::Client::new(config)
+        .create_function()
+        .function_name(name)
+        .runtime(aws_sdk_lambda::types::Runtime::Providedal2023)
+        .handler("bootstrap")
+        .role(role)
+        .code(
+            aws_sdk_lambda::types::FunctionCode::builder()
+                .zip_file(aws_sdk_lambda::primitives::Blob::new(bytes))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("the function is created")
+        .function_arn
+        .expect("a function ARN")
+}
+
+/// An SNS topic whose messages land, raw, in an SQS queue the test reads
+/// (moto's own record of messages is not readable once a Lambda exists).
+/// Returns (topic ARN, queue URL).
+pub async fn topic_with_capture(config: &SdkConfig) -> (String, String) {
+    let sns = aws_sdk_sns::Client::new(config);
+    let sqs = aws_sdk_sqs::Client::new(config);
+    let topic = sns
+        .create_topic()
+        .name(unique("topic"))
+        .send()
+        .await
+        .expect("the topic is created")
+        .topic_arn
+        .expect("a topic ARN");
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(unique("capture"))
+        .send()
+        .await
+        .expect("the queue is created")
+        .queue_url
+        .expect("a queue URL");
+    let queue_arn = format!(
+        "arn:aws:sqs:{REGION}:{ACCOUNT}:{}",
+        queue_url.rsplit('/').next().expect("a queue name")
+    );
+    sns.subscribe()
+        .topic_arn(&topic)
+        .protocol("sqs")
+        .endpoint(queue_arn)
+        .attributes("RawMessageDelivery", "true")
+        .send()
+        .await
+        .expect("the queue is subscribed");
+    (topic, queue_url)
+}
+
+/// Every message now in the queue (bodies), removing them.
+pub async fn drain(config: &SdkConfig, queue_url: &str) -> Vec<String> {
+    let sqs = aws_sdk_sqs::Client::new(config);
+    let mut bodies = Vec::new();
+    loop {
+        let messages = sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .expect("messages are received")
+            .messages
+            .unwrap_or_default();
+        if messages.is_empty() {
+            return bodies;
+        }
+        for message in messages {
+            bodies.push(message.body.clone().unwrap_or_default());
+            sqs.delete_message()
+                .queue_url(queue_url)
+                .receipt_handle(message.receipt_handle.unwrap_or_default())
+                .send()
+                .await
+                .expect("the message is deleted");
+        }
+    }
+}

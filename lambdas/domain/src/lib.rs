@@ -76,6 +76,15 @@ pub mod purchase_order {
     pub const CREATED_AT: &str = "createdAt";
     pub const DECIDED_AT: &str = "decidedAt";
     pub const EXECUTION_ARN: &str = "executionArn";
+    /// Written by the email function: the name shown to the approver.
+    pub const PRODUCT_NAME: &str = "productName";
+    /// The waiting execution's task token (S). Secret; removed once used.
+    pub const TASK_TOKEN: &str = "taskToken";
+    /// SHA-256 (hex) of the secret in the emailed link; the secret itself is never stored.
+    pub const APPROVAL_SECRET_HASH: &str = "approvalSecretHash";
+    /// The approver's answer, `APPROVED` or `REJECTED`, set once.
+    pub const DECISION: &str = "decision";
+    pub const DECISION_REASON: &str = "decisionReason";
 
     pub const PENDING: &str = "PENDING";
     pub const APPROVED: &str = "APPROVED";
@@ -102,6 +111,8 @@ pub mod purchase_reason {
 
 mod order;
 mod product;
+mod secret;
 
 pub use order::{execution_name, order_from_message, NewOrder, OrderMessageError};
 pub use product::{Product, PurchaseOrderRequest};
+pub use secret::{new_secret, secret_hash};

@@ -1,0 +1,189 @@
+//! The review page behind the Function URL.
+//!
+//! GET shows the purchase order and two buttons; only POST decides, because
+//! mail scanners and link previews fetch GET links on their own. Both the id
+//! and the one-time secret must match before anything is shown or decided.
+
+use aws_lambda_events::event::lambda_function_urls::{
+    LambdaFunctionUrlRequest, LambdaFunctionUrlResponse,
+};
+use aws_lambda_events::http::{HeaderMap, HeaderValue};
+use serde::Serialize;
+
+use crate::decide::{DecideError, Decider, Decision, PurchaseOrderView};
+
+const PAGE_TEMPLATE: &str = include_str!("../../../templates/approval-page.html.tera");
+
+/// What a page shows.
+#[derive(Serialize)]
+pub struct Page<'a> {
+    pub title: &'a str,
+    pub message: String,
+    pub purchase_order: Option<PurchaseOrderView>,
+    /// Show the approve and reject forms.
+    pub can_decide: bool,
+    /// Carried in the forms' hidden fields.
+    pub secret: &'a str,
+}
+
+/// A request's form fields: the query string of a GET, the body of a POST.
+fn fields(pairs: &[u8]) -> std::collections::HashMap<String, String> {
+    form_urlencoded::parse(pairs).into_owned().collect()
+}
+
+fn body_bytes(request: &LambdaFunctionUrlRequest) -> Result<Vec<u8>, ()> {
+    let body = request.body.as_deref().unwrap_or_default();
+    if request.is_base64_encoded {
+        aws_smithy_types::base64::decode(body).map_err(|_| ())
+    } else {
+        Ok(body.as_bytes().to_vec())
+    }
+}
+
+/// Renders `page` with `status`.
+pub fn respond(status: i64, page: Page<'_>) -> LambdaFunctionUrlResponse {
+    let body = tera::Context::from_serialize(page)
+        .and_then(|c| tera::Tera::one_off(PAGE_TEMPLATE, &c, true))
+        .unwrap_or_else(|e| {
+            tracing::error!(error = %e, "page not rendered");
+            "The page could not be shown.".to_owned()
+        });
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        "content-type",
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert("cache-control", HeaderValue::from_static("no-store"));
+    // The URL holds the secret: never send it on as a Referer.
+    headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    let mut response = LambdaFunctionUrlResponse::default();
+    response.status_code = status;
+    response.headers = headers;
+    response.body = Some(body);
+    response
+}
+
+fn message_page(status: i64, title: &str, message: String) -> LambdaFunctionUrlResponse {
+    respond(
+        status,
+        Page {
+            title,
+            message,
+            purchase_order: None,
+            can_decide: false,
+            secret: "",
+        },
+    )
+}
+
+fn error_page(error: &DecideError) -> LambdaFunctionUrlResponse {
+    let status = match error {
+        DecideError::Unknown(_) => 404,
+        DecideError::WrongSecret(_) => 403,
+        DecideError::AlreadyDecided { .. } => 409,
+        DecideError::NotWaiting(_) | DecideError::Unavailable(_) => 503,
+        DecideError::Expired(_) => 410,
+    };
+    message_page(status, "Purchase order", error.to_string())
+}
+
+pub async fn handle(
+    decider: &Decider,
+    request: LambdaFunctionUrlRequest,
+) -> LambdaFunctionUrlResponse {
+    let method = request
+        .request_context
+        .http
+        .method
+        .clone()
+        .unwrap_or_default();
+    let form = match method.as_str() {
+        "GET" => fields(
+            request
+                .raw_query_string
+                .as_deref()
+                .unwrap_or_default()
+                .as_bytes(),
+        ),
+        "POST" => match body_bytes(&request) {
+            Ok(bytes) => fields(&bytes),
+            Err(()) => {
+                return message_page(400, "Bad request", "The form could not be read.".into())
+            }
+        },
+        _ => {
+            let mut response = message_page(
+                405,
+                "Not allowed",
+                format!("{method} is not supported here."),
+            );
+            response
+                .headers
+                .insert("allow", HeaderValue::from_static("GET, POST"));
+            return response;
+        }
+    };
+    let (Some(id), Some(secret)) = (form.get("po"), form.get("secret")) else {
+        return message_page(400, "Incomplete link", "The link lacks the purchase order or its secret; use the link from the email as it is.".into());
+    };
+    if method == "GET" {
+        return match decider.review(id, Some(secret)).await {
+            Ok(view) => {
+                let can_decide = view.status == inventory_domain::purchase_order::PENDING
+                    && view.decision.is_none();
+                let message = if can_decide {
+                    "Approve to order the units below, or reject. Nothing is decided until you press a button.".to_owned()
+                } else {
+                    format!(
+                        "This purchase order is {} and can no longer be decided.",
+                        view.decision.clone().unwrap_or(view.status.clone())
+                    )
+                };
+                respond(
+                    200,
+                    Page {
+                        title: "Purchase order approval",
+                        message,
+                        purchase_order: Some(view),
+                        can_decide,
+                        secret,
+                    },
+                )
+            }
+            Err(error) => error_page(&error),
+        };
+    }
+    let decision = match form.get("decision").map(String::as_str) {
+        Some("approve") => Decision::Approve,
+        Some("reject") => Decision::Reject,
+        _ => {
+            return message_page(
+                400,
+                "Bad request",
+                "The form must say approve or reject.".into(),
+            )
+        }
+    };
+    let reason = form
+        .get("reason")
+        .map(|r| r.chars().take(500).collect::<String>());
+    match decider
+        .decide(id, decision, reason.as_deref(), Some(secret))
+        .await
+    {
+        Ok(()) => {
+            let done = match decision {
+                Decision::Approve => {
+                    "Approved: the stock will be received and the product is back in stock."
+                }
+                Decision::Reject => "Rejected: no stock will be ordered.",
+            };
+            message_page(
+                200,
+                "Decision recorded",
+                format!("Purchase order {id}: {done}"),
+            )
+        }
+        Err(error) => error_page(&error),
+    }
+}

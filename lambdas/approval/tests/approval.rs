@@ -1,0 +1,305 @@
+//! The review page and the decision, against moto: a real execution waits
+//! on a task token, and the page's POST completes it.
+
+use std::time::Duration;
+
+use approval::decide::Decider;
+use aws_lambda_events::event::lambda_function_urls::{
+    LambdaFunctionUrlRequest, LambdaFunctionUrlResponse,
+};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+    ScalarAttributeType,
+};
+use inventory_domain::{purchase_order as po, secret_hash};
+use serde_json::{json, Value};
+use testkit::{create_state_machine, echo_function, unique, Moto};
+
+const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+struct Fixture {
+    config: lambda_support::SdkConfig,
+    decider: Decider,
+}
+
+/// A purchase order whose workflow waits for a decision; returns its execution ARN.
+async fn waiting_purchase_order(f: &Fixture, id: &str) -> String {
+    let function = echo_function(&f.config, &unique("email")).await;
+    let definition = json!({
+        "StartAt": "RequestApproval",
+        "States": {"RequestApproval": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+            "Parameters": {"FunctionName": function, "Payload": {"taskToken.$": "$$.Task.Token"}},
+            "ResultPath": "$.approval",
+            "End": true
+        }}
+    });
+    let machine = create_state_machine(&f.config, &definition.to_string()).await;
+    let sfn = aws_sdk_sfn::Client::new(&f.config);
+    let execution = sfn
+        .start_execution()
+        .state_machine_arn(machine)
+        .name(unique("po"))
+        .input(r#"{"productId":"tv"}"#)
+        .send()
+        .await
+        .unwrap()
+        .execution_arn;
+    let token = wait_for_token(&sfn, &execution).await;
+    aws_sdk_dynamodb::Client::new(&f.config)
+        .put_item()
+        .table_name(&f.decider.table)
+        .item(po::ID, AttributeValue::S(id.into()))
+        .item(po::STATUS, AttributeValue::S(po::PENDING.into()))
+        .item(po::PRODUCT_ID, AttributeValue::S("tv".into()))
+        .item(
+            po::PRODUCT_NAME,
+            AttributeValue::S("<b>Television</b>".into()),
+        )
+        .item(po::ORDER_QUANTITY, AttributeValue::N("13".into()))
+        .item(po::TASK_TOKEN, AttributeValue::S(token))
+        .item(
+            po::APPROVAL_SECRET_HASH,
+            AttributeValue::S(secret_hash(SECRET)),
+        )
+        .send()
+        .await
+        .unwrap();
+    execution
+}
+
+async fn wait_for_token(sfn: &aws_sdk_sfn::Client, execution: &str) -> String {
+    for _ in 0..100 {
+        let history = sfn
+            .get_execution_history()
+            .execution_arn(execution)
+            .send()
+            .await
+            .unwrap();
+        for event in history.events() {
+            if let Some(details) = event.task_scheduled_event_details() {
+                let parameters: Value = serde_json::from_str(details.parameters()).unwrap();
+                if let Some(token) = parameters["Payload"]["taskToken"].as_str() {
+                    return token.to_owned();
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the execution never scheduled its task");
+}
+
+async fn finished(sfn: &aws_sdk_sfn::Client, execution: &str) -> (String, Value) {
+    for _ in 0..100 {
+        let described = sfn
+            .describe_execution()
+            .execution_arn(execution)
+            .send()
+            .await
+            .unwrap();
+        if described.status().as_str() != "RUNNING" {
+            let output = serde_json::from_str(described.output().unwrap_or("null")).unwrap();
+            return (described.status().as_str().to_owned(), output);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the execution kept running");
+}
+
+async fn fixture() -> Fixture {
+    let config = Moto::shared().sdk_config().await;
+    let table = unique("purchase-orders");
+    aws_sdk_dynamodb::Client::new(&config)
+        .create_table()
+        .table_name(&table)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("id")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("id")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .unwrap();
+    Fixture {
+        decider: Decider {
+            dynamodb: aws_sdk_dynamodb::Client::new(&config),
+            sfn: aws_sdk_sfn::Client::new(&config),
+            table,
+        },
+        config,
+    }
+}
+
+fn request(method: &str, query: &str, body: Option<(&str, bool)>) -> LambdaFunctionUrlRequest {
+    serde_json::from_value(json!({
+        "version": "2.0",
+        "rawPath": "/",
+        "rawQueryString": query,
+        "headers": {},
+        "requestContext": {"accountId": "anonymous", "requestId": "r-1", "domainName": "x.lambda-url.us-east-1.on.aws", "domainPrefix": "x", "time": "26/Nov/2026:12:00:00 +0000", "timeEpoch": 1795700000000_i64, "apiId": "x", "http": {"method": method, "path": "/", "protocol": "HTTP/1.1", "sourceIp": "192.0.2.1", "userAgent": "test"}},
+        "body": body.map(|b| b.0),
+        "isBase64Encoded": body.is_some_and(|b| b.1)
+    }))
+    .unwrap()
+}
+
+fn page(response: &LambdaFunctionUrlResponse) -> &str {
+    response.body.as_deref().unwrap_or_default()
+}
+
+async fn item(f: &Fixture, id: &str) -> std::collections::HashMap<String, AttributeValue> {
+    f.decider
+        .dynamodb
+        .get_item()
+        .table_name(&f.decider.table)
+        .key(po::ID, AttributeValue::S(id.into()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn get_shows_the_order_and_decides_nothing() {
+    let f = fixture().await;
+    let execution = waiting_purchase_order(&f, "po-get").await;
+    let response = approval::page::handle(
+        &f.decider,
+        request("GET", &format!("po=po-get&secret={SECRET}"), None),
+    )
+    .await;
+    assert_eq!(response.status_code, 200, "{}", page(&response));
+    let html = page(&response);
+    assert!(
+        html.contains("&lt;b&gt;Television"),
+        "names are escaped:\n{html}"
+    );
+    assert!(
+        !html.contains("<b>Television"),
+        "names are escaped:\n{html}"
+    );
+    assert!(html.contains(r#"<form method="post">"#));
+    assert!(html.contains(r#"value="approve""#) && html.contains(r#"value="reject""#));
+    assert!(!html.contains("taskToken") && !html.contains("TaskToken"));
+    assert_eq!(response.headers["referrer-policy"], "no-referrer");
+    let status = aws_sdk_sfn::Client::new(&f.config)
+        .describe_execution()
+        .execution_arn(&execution)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_str()
+        .to_owned();
+    assert_eq!(status, "RUNNING", "a GET must not decide");
+    assert!(!item(&f, "po-get").await.contains_key(po::DECISION));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn post_approve_completes_the_task_once() {
+    let f = fixture().await;
+    let execution = waiting_purchase_order(&f, "po-ok").await;
+    let form = format!("po=po-ok&secret={SECRET}&decision=approve");
+    let response =
+        approval::page::handle(&f.decider, request("POST", "", Some((&form, false)))).await;
+    assert_eq!(response.status_code, 200, "{}", page(&response));
+    assert!(page(&response).contains("Approved"));
+
+    let (status, output) = finished(&aws_sdk_sfn::Client::new(&f.config), &execution).await;
+    assert_eq!(status, "SUCCEEDED");
+    assert_eq!(output["approval"], json!({"decision": "APPROVED"}));
+    assert_eq!(
+        output["productId"], "tv",
+        "the order is kept beside the approval"
+    );
+    let stored = item(&f, "po-ok").await;
+    assert_eq!(stored[po::DECISION], AttributeValue::S("APPROVED".into()));
+    assert!(
+        !stored.contains_key(po::TASK_TOKEN),
+        "a used token is removed"
+    );
+
+    let again = approval::page::handle(&f.decider, request("POST", "", Some((&form, false)))).await;
+    assert_eq!(again.status_code, 409, "{}", page(&again));
+    assert!(page(&again).contains("already decided"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn post_reject_with_a_reason_in_a_base64_body() {
+    let f = fixture().await;
+    let execution = waiting_purchase_order(&f, "po-no").await;
+    let form = format!("po=po-no&secret={SECRET}&decision=reject&reason=too+expensive");
+    let encoded = aws_smithy_types::base64::encode(form.as_bytes());
+    let response =
+        approval::page::handle(&f.decider, request("POST", "", Some((&encoded, true)))).await;
+    assert_eq!(response.status_code, 200, "{}", page(&response));
+    let (status, output) = finished(&aws_sdk_sfn::Client::new(&f.config), &execution).await;
+    assert_eq!(
+        status, "SUCCEEDED",
+        "reject completes the task; the workflow's branch decides what follows"
+    );
+    assert_eq!(
+        output["approval"],
+        json!({"decision": "REJECTED", "reason": "too expensive"})
+    );
+    assert_eq!(
+        item(&f, "po-no").await[po::DECISION_REASON],
+        AttributeValue::S("too expensive".into())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_links_and_requests_are_refused_without_deciding() {
+    let f = fixture().await;
+    let execution = waiting_purchase_order(&f, "po-bad").await;
+    let cases = [
+        (request("GET", "po=po-bad&secret=wrong", None), 403),
+        (
+            request(
+                "POST",
+                "",
+                Some(("po=po-bad&secret=wrong&decision=approve", false)),
+            ),
+            403,
+        ),
+        (request("GET", "po=po-bad", None), 400),
+        (request("GET", "po=po-nope&secret=x", None), 404),
+        (
+            request(
+                "POST",
+                "",
+                Some((&format!("po=po-bad&secret={SECRET}&decision=maybe"), false)),
+            ),
+            400,
+        ),
+        (request("POST", "", Some(("%%%not base64", true))), 400),
+        (request("DELETE", "", None), 405),
+    ];
+    for (req, expected) in cases {
+        let response = approval::page::handle(&f.decider, req).await;
+        assert_eq!(response.status_code, expected, "{}", page(&response));
+    }
+    let status = aws_sdk_sfn::Client::new(&f.config)
+        .describe_execution()
+        .execution_arn(&execution)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_str()
+        .to_owned();
+    assert_eq!(status, "RUNNING");
+    assert!(!item(&f, "po-bad").await.contains_key(po::DECISION));
+}

@@ -1,0 +1,231 @@
+//! purchase-order-email: invoked by the create-purchase-order workflow with a
+//! task token; stores the token on the purchase order with the hash of a new
+//! one-time secret, and emails the approver a link to the review page.
+//!
+//! The link carries the purchase order id and the secret, never the token,
+//! and the token is never logged. The review page (the approval function)
+//! decides only on POST, so mail scanners that fetch links decide nothing.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use inventory_domain::{new_secret, purchase_order as po, secret_hash, PurchaseOrderRequest};
+use serde::Serialize;
+use tokio::sync::OnceCell;
+
+const EMAIL_TEMPLATE: &str = include_str!("../../../templates/purchase-order-email.txt.tera");
+/// SNS rejects subjects over 100 characters.
+const MAX_SUBJECT: usize = 100;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("purchase order {0} is not pending (or does not exist); no email sent")]
+    NotPending(String),
+    #[error("cannot record the approval request of purchase order {id}: {message}")]
+    Record { id: String, message: String },
+    #[error("cannot read the approval function's URL: {0}")]
+    Url(String),
+    #[error("cannot send the approval email: {0}")]
+    Publish(String),
+    #[error("cannot render the approval email: {0}")]
+    Render(String),
+    #[error("no randomness for the approval secret: {0}")]
+    Random(String),
+    #[error(transparent)]
+    Config(#[from] lambda_support::MissingEnv),
+}
+
+pub struct Mailer {
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub sns: aws_sdk_sns::Client,
+    pub lambda: aws_sdk_lambda::Client,
+    pub table: String,
+    pub topic_arn: String,
+    pub approval_function: String,
+    /// Read once per container: the URL does not change while the stack lives.
+    pub approval_url: OnceCell<String>,
+    pub deadline_hours: u32,
+}
+
+#[derive(Serialize)]
+struct EmailContext<'a> {
+    purchase_order_id: &'a str,
+    product_id: &'a str,
+    product_name: &'a str,
+    requested_quantity: i64,
+    order_quantity: i64,
+    review_url: &'a str,
+    deadline_hours: u32,
+}
+
+/// The link the approver gets: the review page with the purchase order id
+/// and the one-time secret as query parameters.
+pub fn review_url(approval_url: &str, purchase_order_id: &str, secret: &str) -> String {
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("po", purchase_order_id)
+        .append_pair("secret", secret)
+        .finish();
+    format!("{approval_url}?{query}")
+}
+
+/// The subject line, shortened to what SNS accepts.
+pub fn subject(request: &PurchaseOrderRequest) -> String {
+    let full = format!(
+        "Approve purchase order for {} x {}?",
+        request.order_quantity, request.product_name
+    );
+    if full.chars().count() <= MAX_SUBJECT {
+        return full;
+    }
+    let mut short: String = full.chars().take(MAX_SUBJECT - 3).collect();
+    short.push_str("...");
+    short
+}
+
+/// The email body.
+pub fn render_email(
+    request: &PurchaseOrderRequest,
+    review_url: &str,
+    deadline_hours: u32,
+) -> Result<String, Error> {
+    let context = EmailContext {
+        purchase_order_id: &request.purchase_order_id,
+        product_id: &request.product_id,
+        product_name: &request.product_name,
+        requested_quantity: request.requested_quantity,
+        order_quantity: request.order_quantity,
+        review_url,
+        deadline_hours,
+    };
+    let context =
+        tera::Context::from_serialize(context).map_err(|e| Error::Render(e.to_string()))?;
+    // Plain text: no HTML escaping.
+    tera::Tera::one_off(EMAIL_TEMPLATE, &context, false).map_err(|e| Error::Render(e.to_string()))
+}
+
+impl Mailer {
+    async fn approval_url(&self) -> Result<&str, Error> {
+        self.approval_url
+            .get_or_try_init(|| async {
+                let config = self
+                    .lambda
+                    .get_function_url_config()
+                    .function_name(&self.approval_function)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        Error::Url(aws_sdk_lambda::error::DisplayErrorContext(&e).to_string())
+                    })?;
+                Ok(config.function_url)
+            })
+            .await
+            .map(String::as_str)
+    }
+
+    pub async fn handle(&self, request: PurchaseOrderRequest) -> Result<(), Error> {
+        let secret = new_secret().map_err(|e| Error::Random(e.to_string()))?;
+        self.record(&request, &secret).await?;
+        let url = review_url(
+            self.approval_url().await?,
+            &request.purchase_order_id,
+            &secret,
+        );
+        let body = render_email(&request, &url, self.deadline_hours)?;
+        self.sns
+            .publish()
+            .topic_arn(&self.topic_arn)
+            .subject(subject(&request))
+            .message(body)
+            .send()
+            .await
+            .map_err(|e| Error::Publish(aws_sdk_sns::error::DisplayErrorContext(&e).to_string()))?;
+        tracing::info!(
+            purchase_order = request.purchase_order_id,
+            "approval requested"
+        );
+        Ok(())
+    }
+
+    /// Stores the token and the secret's hash, only on a pending purchase
+    /// order; a retried invocation replaces both (the newest email counts).
+    async fn record(&self, request: &PurchaseOrderRequest, secret: &str) -> Result<(), Error> {
+        let result = self
+            .dynamodb
+            .update_item()
+            .table_name(&self.table)
+            .key(po::ID, AttributeValue::S(request.purchase_order_id.clone()))
+            .update_expression("SET #token = :token, #hash = :hash, #name = :name")
+            .condition_expression("#status = :pending")
+            .expression_attribute_names("#token", po::TASK_TOKEN)
+            .expression_attribute_names("#hash", po::APPROVAL_SECRET_HASH)
+            .expression_attribute_names("#name", po::PRODUCT_NAME)
+            .expression_attribute_names("#status", po::STATUS)
+            .expression_attribute_values(":token", AttributeValue::S(request.task_token.clone()))
+            .expression_attribute_values(":hash", AttributeValue::S(secret_hash(secret)))
+            .expression_attribute_values(":name", AttributeValue::S(request.product_name.clone()))
+            .expression_attribute_values(":pending", AttributeValue::S(po::PENDING.into()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Err(Error::NotPending(request.purchase_order_id.clone()))
+            }
+            Err(e) => Err(Error::Record {
+                id: request.purchase_order_id.clone(),
+                message: aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string(),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(name: &str) -> PurchaseOrderRequest {
+        PurchaseOrderRequest {
+            purchase_order_id: "po-1".into(),
+            product_id: "tv".into(),
+            product_name: name.into(),
+            requested_quantity: 3,
+            order_quantity: 13,
+            task_token: "SECRET-TOKEN".into(),
+        }
+    }
+
+    #[test]
+    fn the_email_names_the_order_and_links_the_review_page_but_not_the_token() {
+        let url = review_url(
+            "https://abc.lambda-url.us-east-1.on.aws/",
+            "po 1&x",
+            "s3cr3t",
+        );
+        assert_eq!(
+            url,
+            "https://abc.lambda-url.us-east-1.on.aws/?po=po+1%26x&secret=s3cr3t"
+        );
+        let body = render_email(&request("TV <65\">"), &url, 24).unwrap();
+        assert!(body.contains("Purchase order po-1 needs your decision."));
+        assert!(
+            body.contains("TV <65\"> (tv)"),
+            "plain text is not escaped:\n{body}"
+        );
+        assert!(body.contains("13 unit(s)"));
+        assert!(body.contains(&url));
+        assert!(body.contains("within\n24 hours"));
+        assert!(!body.contains("SECRET-TOKEN"));
+    }
+
+    #[test]
+    fn subjects_fit_sns() {
+        assert_eq!(
+            subject(&request("TV")),
+            "Approve purchase order for 13 x TV?"
+        );
+        let long = subject(&request(&"very long name ".repeat(20)));
+        assert_eq!(long.chars().count(), MAX_SUBJECT);
+        assert!(long.ends_with("..."));
+    }
+}
