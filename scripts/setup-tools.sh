@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Installs the third-party validators the tests run, into the project only:
-# a Python venv at .venv (cfn-lint) and npm packages under tools/validators
-# (asl-validator, amazon-states-language-service), both pinned.
+# Installs what the build and the tests need, into the project only: a
+# Python venv at .venv (cfn-lint, moto, cargo-zigbuild, ziglang), npm
+# packages under tools/validators (asl-validator,
+# amazon-states-language-service), all pinned; and the Rust target the
+# Lambda functions are cross-compiled for.
 # Safe to re-run: it does nothing when everything is in place.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +24,12 @@ if ! cmp -s tools/requirements.txt "$stamp" 2>/dev/null; then
     echo "setup-tools: installing tools/requirements.txt into .venv"
     .venv/bin/python -m pip install --quiet --disable-pip-version-check -r tools/requirements.txt
     cp tools/requirements.txt "$stamp"
+fi
+
+if command -v rustup >/dev/null 2>&1 \
+    && ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
+    echo "setup-tools: adding the Rust target aarch64-unknown-linux-gnu"
+    rustup target add aarch64-unknown-linux-gnu
 fi
 
 lock=tools/validators/package-lock.json

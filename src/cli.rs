@@ -3,7 +3,7 @@
 
 use clap::{Parser, Subcommand};
 
-use crate::commands::{planned::PlannedArgs, synth::SynthArgs};
+use crate::commands::{build::BuildArgs, planned::PlannedArgs, synth::SynthArgs};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -14,7 +14,7 @@ use crate::commands::{planned::PlannedArgs, synth::SynthArgs};
 CloudFormation template and the Step Functions workflows from typed Rust models, builds the \
 Rust Lambda functions, deploys, updates and destroys the stack, and drives it.\n\n\
 Commands marked (planned) are not built yet: they say so and exit with code 3.",
-    after_help = "Exit codes: 0 success, 1 the command failed, 2 usage error, 3 command not built yet."
+    after_help = "Exit codes: 0 success, 1 the command failed, 2 usage error, 3 command not built yet, 4 a required tool is missing."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -25,8 +25,8 @@ pub struct Cli {
 pub enum Command {
     /// Write the CloudFormation template and the three ASL workflows
     Synth(SynthArgs),
-    /// (planned) Build every Lambda function for provided.al2023 as reproducible zips
-    Build(PlannedArgs),
+    /// Build every Lambda function for provided.al2023 as reproducible zips
+    Build(BuildArgs),
     /// (planned) Create or update the stack through a change set, with live progress
     Deploy(PlannedArgs),
     /// (planned) Delete the stack and what blocks its deletion

@@ -6,6 +6,7 @@
 //! ASL), [`stack`] (the inventory stack written with them), and
 //! [`commands`] (one module per subcommand).
 
+pub mod build;
 pub mod cli;
 pub mod commands;
 pub mod model;
@@ -23,6 +24,8 @@ pub mod exit {
     pub const USAGE: i32 = 2;
     /// The command is listed but not built yet.
     pub const NOT_BUILT: i32 = 3;
+    /// A tool the command needs is not installed (the message says how to install it).
+    pub const MISSING_TOOL: i32 = 4;
 }
 
 /// Any error a command can end with.
@@ -31,6 +34,8 @@ pub enum Error {
     #[error(transparent)]
     Synth(#[from] commands::synth::Error),
     #[error(transparent)]
+    Build(#[from] commands::build::Error),
+    #[error(transparent)]
     NotBuilt(#[from] commands::planned::NotBuilt),
 }
 
@@ -38,6 +43,8 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Synth(_) => exit::FAILURE,
+            Error::Build(e) if e.is_missing_tool() => exit::MISSING_TOOL,
+            Error::Build(_) => exit::FAILURE,
             Error::NotBuilt(_) => exit::NOT_BUILT,
         }
     }
@@ -60,6 +67,7 @@ pub fn run(cli: cli::Cli, out: &mut dyn Write) -> Result<(), Error> {
     use cli::Command;
     match &cli.command {
         Command::Synth(args) => commands::synth::run(args, out)?,
+        Command::Build(args) => commands::build::run(args, out)?,
         other => commands::planned::run(other.name())?,
     }
     Ok(())

@@ -1,4 +1,5 @@
 //! One module per subcommand, each with its clap arguments and a `run`.
 
+pub mod build;
 pub mod planned;
 pub mod synth;

@@ -5,7 +5,7 @@ use lambda_runtime::{service_fn, LambdaEvent};
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_support::init_logging();
-    let config = lambda_support::sdk_config().await;
+    let config = lambda_support::sdk_config()?;
     let decider = Decider {
         dynamodb: aws_sdk_dynamodb::Client::new(&config),
         sfn: aws_sdk_sfn::Client::new(&config),

@@ -6,7 +6,7 @@ use lambda_support::{StartMode, WorkflowStarter};
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_support::init_logging();
-    let config = lambda_support::sdk_config().await;
+    let config = lambda_support::sdk_config()?;
     let checker = StockChecker {
         workflow: WorkflowStarter {
             client: aws_sdk_sfn::Client::new(&config),

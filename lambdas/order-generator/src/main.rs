@@ -4,7 +4,7 @@ use order_generator::Generator;
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_support::init_logging();
-    let config = lambda_support::sdk_config().await;
+    let config = lambda_support::sdk_config()?;
     let generator = Generator::from_env(&config)?;
     let generator = &generator;
     lambda_runtime::run(service_fn(

@@ -5,7 +5,7 @@ use purchase_order_email::Mailer;
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_support::init_logging();
-    let config = lambda_support::sdk_config().await;
+    let config = lambda_support::sdk_config()?;
     let mailer = Mailer {
         dynamodb: aws_sdk_dynamodb::Client::new(&config),
         sns: aws_sdk_sns::Client::new(&config),

@@ -1,0 +1,233 @@
+//! Building the stack's Lambda functions for `provided.al2023`.
+//!
+//! One `cargo zigbuild` run builds every requested crate under `lambdas/`
+//! for the chosen architecture, linked against glibc 2.34 (what Amazon Linux
+//! 2023 ships) with the size-oriented `lambda` profile. Each binary is checked
+//! (architecture, glibc) and zipped reproducibly as `bootstrap`. Cargo skips
+//! what has not changed, and a zip whose bytes would not change is not
+//! rewritten, so a second build with no change does no work.
+
+mod elf;
+pub mod toolchain;
+mod zip;
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde::Serialize;
+
+pub use self::elf::{check_bootstrap, newest_glibc, ElfError, MAX_GLIBC};
+pub use self::toolchain::ToolError;
+pub use self::zip::{bootstrap_zip, sha256_hex};
+use crate::stack::functions::FunctionSpec;
+use crate::stack::Architecture;
+
+/// The Cargo profile of Lambda binaries (see the workspace manifest).
+pub const PROFILE: &str = "lambda";
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("no invctl source tree here: invctl build needs the folder with Cargo.toml and lambdas/ (run it there or pass --workspace)")]
+    NoWorkspace,
+    #[error(transparent)]
+    Tool(#[from] ToolError),
+    #[error("cannot run cargo-zigbuild")]
+    Spawn(#[source] io::Error),
+    #[error("cargo-zigbuild failed ({0}); its messages are above")]
+    Compile(String),
+    #[error("cannot read the built binary {path}")]
+    ReadBinary {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{function}: {source}")]
+    Bootstrap {
+        function: &'static str,
+        #[source]
+        source: ElfError,
+    },
+    #[error("cannot write {path}")]
+    WriteZip {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// The Rust target triple for an architecture.
+pub fn triple(architecture: Architecture) -> &'static str {
+    match architecture {
+        Architecture::Arm64 => "aarch64-unknown-linux-gnu",
+        Architecture::X86_64 => "x86_64-unknown-linux-gnu",
+    }
+}
+
+/// The folder with the workspace manifest and `lambdas/`, from `start` upwards.
+pub fn find_workspace(start: &Path) -> Result<PathBuf, BuildError> {
+    start
+        .ancestors()
+        .find(|dir| dir.join("Cargo.toml").is_file() && dir.join("lambdas").is_dir())
+        .map(Path::to_owned)
+        .ok_or(BuildError::NoWorkspace)
+}
+
+fn target_dir(workspace: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace.join("target"))
+}
+
+/// Where the zip of `function` for `architecture` is written.
+pub fn zip_path(workspace: &Path, architecture: Architecture, function: &FunctionSpec) -> PathBuf {
+    target_dir(workspace)
+        .join("invctl")
+        .join(architecture.as_str())
+        .join(format!("{}.zip", function.package))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ZipStatus {
+    Written,
+    Unchanged,
+}
+
+/// One function's zip.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BuiltFunction {
+    pub function: &'static str,
+    pub logical_id: &'static str,
+    pub zip: PathBuf,
+    pub bytes: usize,
+    pub sha256: String,
+    pub status: ZipStatus,
+}
+
+/// Builds `functions` for `architecture` in `workspace`.
+pub fn build(
+    workspace: &Path,
+    architecture: Architecture,
+    functions: &[FunctionSpec],
+) -> Result<Vec<BuiltFunction>, BuildError> {
+    let triple = triple(architecture);
+    let tools = toolchain::locate(workspace, triple)?;
+    let mut command = Command::new(&tools.zigbuild);
+    command
+        .arg("zigbuild")
+        .args(["--profile", PROFILE, "--locked", "--target"])
+        .arg(format!("{triple}.{}.{}", MAX_GLIBC.0, MAX_GLIBC.1))
+        .current_dir(workspace)
+        .env("PATH", &tools.path)
+        // Cargo's own progress goes to the terminal; stdout stays ours.
+        .stdout(Stdio::from(io::stderr()))
+        .stderr(Stdio::inherit());
+    for function in functions {
+        command.args(["-p", function.package]);
+    }
+    let status = command.status().map_err(BuildError::Spawn)?;
+    if !status.success() {
+        return Err(BuildError::Compile(status.to_string()));
+    }
+
+    let binaries = target_dir(workspace).join(triple).join(PROFILE);
+    functions
+        .iter()
+        .map(|function| package(workspace, architecture, function, &binaries))
+        .collect()
+}
+
+fn package(
+    workspace: &Path,
+    architecture: Architecture,
+    function: &FunctionSpec,
+    binaries: &Path,
+) -> Result<BuiltFunction, BuildError> {
+    let binary_path = binaries.join(function.package);
+    let binary = fs::read(&binary_path).map_err(|source| BuildError::ReadBinary {
+        path: binary_path.clone(),
+        source,
+    })?;
+    check_bootstrap(&binary, architecture).map_err(|source| BuildError::Bootstrap {
+        function: function.package,
+        source,
+    })?;
+    let zipped = bootstrap_zip(&binary);
+    let path = zip_path(workspace, architecture, function);
+    let status = if fs::read(&path).is_ok_and(|existing| existing == zipped) {
+        ZipStatus::Unchanged
+    } else {
+        write_atomically(&path, &zipped)?;
+        ZipStatus::Written
+    };
+    Ok(BuiltFunction {
+        function: function.package,
+        logical_id: function.logical_id,
+        bytes: zipped.len(),
+        sha256: sha256_hex(&zipped),
+        zip: path,
+        status,
+    })
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), BuildError> {
+    let error = |source| BuildError::WriteZip {
+        path: path.to_owned(),
+        source,
+    };
+    let folder = path.parent().expect("zip paths have a folder");
+    fs::create_dir_all(folder).map_err(error)?;
+    let mut temp = tempfile::NamedTempFile::new_in(folder).map_err(error)?;
+    io::Write::write_all(&mut temp, bytes).map_err(error)?;
+    temp.persist(path).map_err(|e| error(e.error))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stack::functions;
+
+    #[test]
+    fn the_workspace_is_found_from_inside_it() {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        assert_eq!(
+            find_workspace(&root.join("lambdas/approval/src")).unwrap(),
+            root
+        );
+        assert!(matches!(
+            find_workspace(Path::new("/")),
+            Err(BuildError::NoWorkspace)
+        ));
+    }
+
+    #[test]
+    fn every_function_has_a_crate_in_the_workspace() {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        for function in functions::ALL {
+            let manifest = fs::read_to_string(
+                root.join("lambdas")
+                    .join(function.package)
+                    .join("Cargo.toml"),
+            )
+            .unwrap_or_else(|e| panic!("{}: {e}", function.package));
+            assert!(manifest.contains(&format!("name = \"{}\"", function.package)));
+        }
+    }
+
+    #[test]
+    fn zips_are_kept_per_architecture() {
+        let root = Path::new("/w");
+        let arm = zip_path(root, Architecture::Arm64, &functions::APPROVAL);
+        let x86 = zip_path(root, Architecture::X86_64, &functions::APPROVAL);
+        assert_ne!(arm, x86);
+        assert!(
+            arm.ends_with("invctl/arm64/approval.zip"),
+            "{}",
+            arm.display()
+        );
+    }
+}

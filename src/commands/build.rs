@@ -1,0 +1,103 @@
+//! `invctl build`: build every Lambda function as a reproducible zip.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+use clap::builder::PossibleValuesParser;
+use clap::Args;
+
+use crate::build::{self, BuildError, BuiltFunction, ZipStatus};
+use crate::output::OutputFormat;
+use crate::stack::functions::{self, FunctionSpec};
+use crate::stack::Architecture;
+
+fn function_names() -> Vec<&'static str> {
+    functions::ALL.iter().map(|f| f.package).collect()
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Lambda architecture (the template of `invctl synth --arch` must match)
+    #[arg(long, value_enum, default_value_t)]
+    pub arch: Architecture,
+    /// Build only this function (repeatable); default: all of them
+    #[arg(long = "function", value_name = "NAME", value_parser = PossibleValuesParser::new(function_names()))]
+    pub functions: Vec<String>,
+    /// The invctl source tree (default: found from the current folder upwards)
+    #[arg(long, value_name = "DIR")]
+    pub workspace: Option<PathBuf>,
+    /// How to report the zips
+    #[arg(long, value_enum, default_value_t)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    #[error("cannot find the current folder")]
+    CurrentDir(#[source] io::Error),
+    #[error("cannot print the report")]
+    Report(#[source] io::Error),
+}
+
+impl Error {
+    /// Whether the machine lacks a tool (rather than the build failing).
+    pub fn is_missing_tool(&self) -> bool {
+        matches!(self, Error::Build(BuildError::Tool(_)))
+    }
+}
+
+/// The functions named by `names`, or all of them.
+pub fn selected(names: &[String]) -> Vec<FunctionSpec> {
+    functions::ALL
+        .into_iter()
+        .filter(|f| names.is_empty() || names.iter().any(|n| n == f.package))
+        .collect()
+}
+
+pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<(), Error> {
+    let workspace = match &args.workspace {
+        Some(dir) => build::find_workspace(dir)?,
+        None => build::find_workspace(&std::env::current_dir().map_err(Error::CurrentDir)?)?,
+    };
+    let built = build::build(&workspace, args.arch, &selected(&args.functions))?;
+    report(&built, args.arch, args.output, out).map_err(Error::Report)
+}
+
+fn report(
+    built: &[BuiltFunction],
+    arch: Architecture,
+    format: OutputFormat,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    match format {
+        OutputFormat::Json => {
+            let report = serde_json::json!({
+                "architecture": arch.as_str(),
+                "functions": built,
+            });
+            serde_json::to_writer_pretty(&mut *out, &report)?;
+            writeln!(out)
+        }
+        OutputFormat::Text => {
+            let width = built.iter().map(|b| b.function.len()).max().unwrap_or(0);
+            for b in built {
+                let status = match b.status {
+                    ZipStatus::Written => "built",
+                    ZipStatus::Unchanged => "unchanged",
+                };
+                writeln!(
+                    out,
+                    "{:<width$}  {:>9}  {:>9} bytes  sha256 {}  {}",
+                    b.function,
+                    status,
+                    b.bytes,
+                    b.sha256,
+                    b.zip.display()
+                )?;
+            }
+            Ok(())
+        }
+    }
+}
