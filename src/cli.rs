@@ -3,7 +3,11 @@
 
 use clap::{Parser, Subcommand};
 
-use crate::commands::{build::BuildArgs, planned::PlannedArgs, synth::SynthArgs};
+use crate::commands::{
+    build::BuildArgs, destroy::DestroyArgs, planned::PlannedArgs, status::StatusArgs,
+    synth::SynthArgs,
+};
+use crate::config::AwsArgs;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -17,6 +21,8 @@ Commands marked (planned) are not built yet: they say so and exit with code 3.",
     after_help = "Exit codes: 0 success, 1 the command failed, 2 usage error, 3 command not built yet, 4 a required tool is missing."
 )]
 pub struct Cli {
+    #[command(flatten)]
+    pub aws: AwsArgs,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -29,10 +35,10 @@ pub enum Command {
     Build(BuildArgs),
     /// (planned) Create or update the stack through a change set, with live progress
     Deploy(PlannedArgs),
-    /// (planned) Delete the stack and what blocks its deletion
-    Destroy(PlannedArgs),
-    /// (planned) Show the stack's status, outputs and last deploy
-    Status(PlannedArgs),
+    /// Delete the stack, after confirmation, with progress
+    Destroy(DestroyArgs),
+    /// Show the stack's status, outputs and last change
+    Status(StatusArgs),
     /// (planned) Put new-order-received events on the stack's bus
     SendOrder(PlannedArgs),
     /// (planned) Read the reservations, inventory or purchase-orders table

@@ -6,9 +6,12 @@
 //! ASL), [`stack`] (the inventory stack written with them), and
 //! [`commands`] (one module per subcommand).
 
+pub mod aws;
 pub mod build;
 pub mod cli;
 pub mod commands;
+pub mod config;
+pub mod deploy;
 pub mod model;
 pub mod output;
 pub mod stack;
@@ -36,6 +39,10 @@ pub enum Error {
     #[error(transparent)]
     Build(#[from] commands::build::Error),
     #[error(transparent)]
+    Status(#[from] commands::status::Error),
+    #[error(transparent)]
+    Destroy(#[from] commands::destroy::Error),
+    #[error(transparent)]
     NotBuilt(#[from] commands::planned::NotBuilt),
 }
 
@@ -44,7 +51,7 @@ impl Error {
         match self {
             Error::Synth(_) => exit::FAILURE,
             Error::Build(e) if e.is_missing_tool() => exit::MISSING_TOOL,
-            Error::Build(_) => exit::FAILURE,
+            Error::Build(_) | Error::Status(_) | Error::Destroy(_) => exit::FAILURE,
             Error::NotBuilt(_) => exit::NOT_BUILT,
         }
     }
@@ -68,9 +75,20 @@ pub fn run(cli: cli::Cli, out: &mut dyn Write) -> Result<(), Error> {
     match &cli.command {
         Command::Synth(args) => commands::synth::run(args, out)?,
         Command::Build(args) => commands::build::run(args, out)?,
+        Command::Status(args) => commands::status::run(&cli.aws, args, out)?,
+        Command::Destroy(args) => commands::destroy::run(&cli.aws, args, out)?,
         other => commands::planned::run(other.name())?,
     }
     Ok(())
+}
+
+/// The async runtime of the commands that talk to AWS: one thread is plenty
+/// for a CLI that waits on the network.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a Tokio runtime starts")
 }
 
 /// The message printed for an error: the error, then each cause on its own line.

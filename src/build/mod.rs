@@ -1,6 +1,6 @@
 //! Building the stack's Lambda functions for `provided.al2023`.
 //!
-//! One `cargo zigbuild` run builds every requested crate under `lambdas/`
+//! One `cargo zigbuild` run builds every function crate under `lambdas/`
 //! for the chosen architecture, linked against glibc 2.34 (what Amazon Linux
 //! 2023 ships) with the size-oriented `lambda` profile. Each binary is checked
 //! (architecture, glibc) and zipped reproducibly as `bootstrap`. Cargo skips
@@ -125,7 +125,11 @@ pub fn build(
         // Cargo's own progress goes to the terminal; stdout stays ours.
         .stdout(Stdio::from(io::stderr()))
         .stderr(Stdio::inherit());
-    for function in functions {
+    // Always every function: Cargo unifies dependency features across the
+    // packages of one build, so building one alone would give a different
+    // binary (and zip hash) than building it with the others. Unchanged
+    // crates cost Cargo nothing; only the requested zips are written.
+    for function in crate::stack::functions::ALL {
         command.args(["-p", function.package]);
     }
     let status = command.status().map_err(BuildError::Spawn)?;

@@ -249,7 +249,8 @@ fn function_statements(function: &FunctionSpec) -> Vec<Statement> {
                 vec![arn(ids::PURCHASE_ORDER_TABLE)],
             ),
             Statement::allow(
-                ["states:SendTaskSuccess", "states:SendTaskFailure"],
+                // Both decisions complete the task with success; failure is never sent.
+                ["states:SendTaskSuccess"],
                 vec![state_machine_arn(workflows::CREATE_PURCHASE_ORDER_NAME)],
             ),
         ],

@@ -1,0 +1,147 @@
+//! `invctl status`: the stack's status, outputs and last change.
+
+use std::io::{self, Write};
+
+use clap::Args;
+use serde::Serialize;
+
+use crate::config::{AwsArgs, ConfigError, Settings};
+use crate::deploy::stack::{self, StackError};
+use crate::output::OutputFormat;
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// How to report
+    #[arg(long, value_enum, default_value_t)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot read stack {stack}: {source}")]
+    Stack { stack: String, source: StackError },
+    #[error("stack {stack} does not exist in {region}; create it with `invctl deploy`")]
+    NotDeployed { stack: String, region: String },
+    #[error("cannot print the report")]
+    Report(#[source] io::Error),
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StatusReport {
+    stack_name: String,
+    region: String,
+    status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+    created: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_updated: Option<String>,
+    outputs: Vec<(String, String)>,
+    tags: Vec<(String, String)>,
+}
+
+pub fn run(aws: &AwsArgs, args: &StatusArgs, out: &mut dyn Write) -> Result<(), Error> {
+    let settings = Settings::resolve(aws)?;
+    let runtime = crate::runtime();
+    runtime.block_on(async {
+        let config = crate::aws::sdk_config(&settings).await;
+        let region = config.region().map(ToString::to_string).unwrap_or_default();
+        let client = aws_sdk_cloudformation::Client::new(&config);
+        let found = stack::describe(&client, &settings.stack_name)
+            .await
+            .map_err(|source| Error::Stack {
+                stack: settings.stack_name.clone(),
+                source,
+            })?;
+        let Some(found) = found else {
+            return Err(Error::NotDeployed {
+                stack: settings.stack_name.clone(),
+                region,
+            });
+        };
+        let report = StatusReport {
+            stack_name: settings.stack_name.clone(),
+            region,
+            status: found
+                .stack_status()
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_default(),
+            reason: found.stack_status_reason().map(str::to_owned),
+            created: found
+                .creation_time()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            last_updated: found.last_updated_time().map(ToString::to_string),
+            outputs: found
+                .outputs()
+                .iter()
+                .map(|o| {
+                    (
+                        o.output_key().unwrap_or_default().to_owned(),
+                        o.output_value().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect(),
+            tags: found
+                .tags()
+                .iter()
+                .map(|t| {
+                    (
+                        t.key().unwrap_or_default().to_owned(),
+                        t.value().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect(),
+        };
+        print(&report, args.output, out).map_err(Error::Report)
+    })
+}
+
+fn print(report: &StatusReport, format: OutputFormat, out: &mut dyn Write) -> io::Result<()> {
+    match format {
+        OutputFormat::Json => {
+            let outputs: serde_json::Map<String, serde_json::Value> = report
+                .outputs
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone().into()))
+                .collect();
+            let tags: serde_json::Map<String, serde_json::Value> = report
+                .tags
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone().into()))
+                .collect();
+            let mut value = serde_json::to_value(report).expect("reports serialize");
+            value["outputs"] = outputs.into();
+            value["tags"] = tags.into();
+            serde_json::to_writer_pretty(&mut *out, &value)?;
+            writeln!(out)
+        }
+        OutputFormat::Text => {
+            writeln!(out, "stack     {} ({})", report.stack_name, report.region)?;
+            writeln!(out, "status    {}", report.status)?;
+            if let Some(reason) = &report.reason {
+                writeln!(out, "reason    {reason}")?;
+            }
+            writeln!(out, "created   {}", report.created)?;
+            if let Some(updated) = &report.last_updated {
+                writeln!(out, "updated   {updated}")?;
+            }
+            if !report.outputs.is_empty() {
+                writeln!(out, "outputs")?;
+                let width = report
+                    .outputs
+                    .iter()
+                    .map(|(k, _)| k.len())
+                    .max()
+                    .unwrap_or(0);
+                for (key, value) in &report.outputs {
+                    writeln!(out, "  {key:<width$}  {value}")?;
+                }
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! Talking to CloudFormation: reading a stack, waiting on it with live
+//! progress, and the failure reasons worth showing.
+
+pub mod progress;
+pub mod stack;

@@ -1,0 +1,184 @@
+//! Reading and waiting on a CloudFormation stack.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use aws_sdk_cloudformation::error::DisplayErrorContext;
+use aws_sdk_cloudformation::types::{Stack, StackEvent, StackStatus};
+use aws_sdk_cloudformation::Client;
+
+use super::progress::Progress;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StackError {
+    #[error("{0}")]
+    Aws(String),
+}
+
+pub fn aws_error<E, R>(error: aws_sdk_cloudformation::error::SdkError<E, R>) -> StackError
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    StackError::Aws(DisplayErrorContext(&error).to_string())
+}
+
+/// The stack, or `None` when it does not exist (CloudFormation says so with
+/// a ValidationError rather than a not-found code).
+pub async fn describe(client: &Client, name: &str) -> Result<Option<Stack>, StackError> {
+    match client.describe_stacks().stack_name(name).send().await {
+        Ok(output) => Ok(output.stacks.unwrap_or_default().into_iter().next()),
+        Err(e)
+            if e.as_service_error()
+                .and_then(|s| s.meta().message())
+                .is_some_and(|m| m.contains("does not exist")) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(aws_error(e)),
+    }
+}
+
+pub fn is_in_progress(status: &StackStatus) -> bool {
+    status.as_str().ends_with("_IN_PROGRESS")
+}
+
+/// A resource that failed, with CloudFormation's reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub logical_id: String,
+    pub resource_type: String,
+    pub status: String,
+    pub reason: String,
+}
+
+/// Whether an event is a failure worth reporting: cancellations caused by
+/// another resource's failure only repeat it.
+pub fn failure_of(event: &StackEvent) -> Option<Failure> {
+    let status = event.resource_status()?.as_str();
+    let reason = event.resource_status_reason().unwrap_or_default();
+    if !status.ends_with("_FAILED")
+        || reason.contains("Resource creation cancelled")
+        || reason.contains("Resource update cancelled")
+    {
+        return None;
+    }
+    Some(Failure {
+        logical_id: event.logical_resource_id().unwrap_or_default().to_owned(),
+        resource_type: event.resource_type().unwrap_or_default().to_owned(),
+        status: status.to_owned(),
+        reason: reason.to_owned(),
+    })
+}
+
+fn event_line(event: &StackEvent) -> String {
+    format!(
+        "  {:<40} {:<36} {}{}",
+        event.logical_resource_id().unwrap_or_default(),
+        event.resource_type().unwrap_or_default(),
+        event
+            .resource_status()
+            .map(|s| s.as_str())
+            .unwrap_or_default(),
+        event
+            .resource_status_reason()
+            .map(|r| format!("  {r}"))
+            .unwrap_or_default()
+    )
+}
+
+/// The outcome of waiting.
+pub struct Waited {
+    /// `None` when the stack no longer exists (deleted).
+    pub stack: Option<Stack>,
+    pub failures: Vec<Failure>,
+}
+
+/// Polls until the stack leaves every `_IN_PROGRESS` status, printing each
+/// new event. Events from before the wait started are not shown again.
+pub async fn wait(
+    client: &Client,
+    name: &str,
+    progress: &Progress,
+    poll: Duration,
+) -> Result<Waited, StackError> {
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut first = true;
+    let mut failures = Vec::new();
+    loop {
+        let stack = describe(client, name).await?;
+        let events = match &stack {
+            Some(stack) => recent_events(client, stack.stack_id().unwrap_or(name)).await?,
+            None => Vec::new(),
+        };
+        // Oldest first; the first poll only marks what was already there.
+        for event in events.iter().rev() {
+            let id = event.event_id().unwrap_or_default().to_owned();
+            if !seen.insert(id) || first {
+                continue;
+            }
+            progress.line(&event_line(event));
+            failures.extend(failure_of(event));
+        }
+        first = false;
+        match &stack {
+            Some(s) if s.stack_status().is_some_and(is_in_progress) => {}
+            _ => return Ok(Waited { stack, failures }),
+        }
+        tokio::time::sleep(poll).await;
+    }
+}
+
+/// The latest page of a stack's events (newest first), which is all a poll
+/// interval can have added.
+async fn recent_events(client: &Client, stack_id: &str) -> Result<Vec<StackEvent>, StackError> {
+    match client
+        .describe_stack_events()
+        .stack_name(stack_id)
+        .send()
+        .await
+    {
+        Ok(output) => Ok(output.stack_events.unwrap_or_default()),
+        Err(e)
+            if e.as_service_error()
+                .and_then(|s| s.meta().message())
+                .is_some_and(|m| m.contains("does not exist")) =>
+        {
+            Ok(Vec::new())
+        }
+        Err(e) => Err(aws_error(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_cloudformation::types::ResourceStatus;
+
+    fn event(status: ResourceStatus, reason: &str) -> StackEvent {
+        StackEvent::builder()
+            .stack_id("s")
+            .event_id("e")
+            .stack_name("s")
+            .timestamp(aws_sdk_cloudformation::primitives::DateTime::from_secs(0))
+            .logical_resource_id("OrdersQueue")
+            .resource_type("AWS::SQS::Queue")
+            .resource_status(status)
+            .resource_status_reason(reason)
+            .build()
+    }
+
+    #[test]
+    fn failures_keep_their_reason_and_cancellations_are_noise() {
+        let failed =
+            failure_of(&event(ResourceStatus::CreateFailed, "Queue name too long")).unwrap();
+        assert_eq!(failed.logical_id, "OrdersQueue");
+        assert_eq!(failed.reason, "Queue name too long");
+        assert!(failure_of(&event(
+            ResourceStatus::CreateFailed,
+            "Resource creation cancelled"
+        ))
+        .is_none());
+        assert!(failure_of(&event(ResourceStatus::CreateComplete, "")).is_none());
+    }
+}
