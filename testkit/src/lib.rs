@@ -295,3 +295,34 @@ pub async fn drain(config: &SdkConfig, queue_url: &str) -> Vec<String> {
         }
     }
 }
+
+/// An on-demand table keyed by the string attribute `id`, as all the
+/// stack's tables are; named `prefix-...`, unique in the run.
+pub async fn create_table(config: &SdkConfig, prefix: &str) -> String {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    let table = unique(prefix);
+    aws_sdk_dynamodb::Client::new(config)
+        .create_table()
+        .table_name(&table)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("id")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("a complete attribute definition"),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("id")
+                .key_type(KeyType::Hash)
+                .build()
+                .expect("a complete key schema"),
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .expect("the table is created");
+    table
+}

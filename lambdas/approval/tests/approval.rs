@@ -7,10 +7,7 @@ use approval::decide::Decider;
 use aws_lambda_events::event::lambda_function_urls::{
     LambdaFunctionUrlRequest, LambdaFunctionUrlResponse,
 };
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::AttributeValue;
 use inventory_domain::{purchase_order as po, secret_hash};
 use serde_json::{json, Value};
 use testkit::{create_state_machine, echo_function, unique, Moto};
@@ -109,28 +106,7 @@ async fn finished(sfn: &aws_sdk_sfn::Client, execution: &str) -> (String, Value)
 
 async fn fixture() -> Fixture {
     let config = Moto::shared().sdk_config().await;
-    let table = unique("purchase-orders");
-    aws_sdk_dynamodb::Client::new(&config)
-        .create_table()
-        .table_name(&table)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("id")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("id")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .unwrap();
+    let table = testkit::create_table(&config, "purchase-orders").await;
     Fixture {
         decider: Decider {
             dynamodb: aws_sdk_dynamodb::Client::new(&config),

@@ -1,36 +1,12 @@
 //! The generator's AWS calls, against moto.
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::AttributeValue;
 use order_generator::{Error, Generator, MAX_QUANTITY};
 use testkit::{unique, Moto};
 
 async fn table_with(config: &lambda_support::SdkConfig, items: &[(&str, &str, i64)]) -> String {
     let client = aws_sdk_dynamodb::Client::new(config);
-    let table = unique("inventory");
-    client
-        .create_table()
-        .table_name(&table)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("id")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("id")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .unwrap();
+    let table = testkit::create_table(config, "inventory").await;
     for (id, status, stock) in items {
         client
             .put_item()

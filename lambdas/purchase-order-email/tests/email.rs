@@ -1,38 +1,13 @@
 //! The email function's AWS calls, against moto.
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::AttributeValue;
 use inventory_domain::{purchase_order as po, secret_hash, PurchaseOrderRequest};
 use purchase_order_email::{Error, Mailer};
 use serde_json::json;
 use testkit::{drain, echo_function, topic_with_capture, unique, Moto};
 
 async fn purchase_order_table(config: &lambda_support::SdkConfig) -> String {
-    let table = unique("purchase-orders");
-    aws_sdk_dynamodb::Client::new(config)
-        .create_table()
-        .table_name(&table)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("id")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("id")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .unwrap();
-    table
+    testkit::create_table(config, "purchase-orders").await
 }
 
 async fn put_purchase_order(
