@@ -22,3 +22,28 @@ pub async fn sdk_config(settings: &Settings) -> SdkConfig {
     }
     loader.load().await
 }
+
+use aws_sdk_cloudformation::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+
+/// A one-line account of a failed AWS request: the service's code and
+/// message when it answered, else the transport's cause chain (DNS,
+/// connection refused, timeout).
+pub fn error_text<E, R>(error: &SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    if let SdkError::ServiceError(service) = error {
+        let err = service.err();
+        return match (err.code(), err.message()) {
+            (Some(code), Some(message)) => format!("{code}: {message}"),
+            (Some(code), None) => code.to_owned(),
+            // No AWS error document at all: an endpoint that is not AWS, or broken.
+            _ => {
+                "the endpoint answered with an error but no AWS error code (is it an AWS endpoint?)"
+                    .to_owned()
+            }
+        };
+    }
+    DisplayErrorContext(error).to_string()
+}

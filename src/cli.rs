@@ -4,8 +4,8 @@
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    build::BuildArgs, destroy::DestroyArgs, planned::PlannedArgs, status::StatusArgs,
-    synth::SynthArgs,
+    build::BuildArgs, deploy::DeployArgs, destroy::DestroyArgs, planned::PlannedArgs,
+    status::StatusArgs, synth::SynthArgs,
 };
 use crate::config::AwsArgs;
 
@@ -33,8 +33,8 @@ pub enum Command {
     Synth(SynthArgs),
     /// Build every Lambda function for provided.al2023 as reproducible zips
     Build(BuildArgs),
-    /// (planned) Create or update the stack through a change set, with live progress
-    Deploy(PlannedArgs),
+    /// Create or update the stack through a change set, with live progress
+    Deploy(DeployArgs),
     /// Delete the stack, after confirmation, with progress
     Destroy(DestroyArgs),
     /// Show the stack's status, outputs and last change

@@ -29,6 +29,8 @@ pub mod exit {
     pub const NOT_BUILT: i32 = 3;
     /// A tool the command needs is not installed (the message says how to install it).
     pub const MISSING_TOOL: i32 = 4;
+    /// Interrupted by Ctrl-C (128 + SIGINT, as shells report it).
+    pub const INTERRUPTED: i32 = 130;
 }
 
 /// Any error a command can end with.
@@ -38,6 +40,8 @@ pub enum Error {
     Synth(#[from] commands::synth::Error),
     #[error(transparent)]
     Build(#[from] commands::build::Error),
+    #[error(transparent)]
+    Deploy(#[from] commands::deploy::Error),
     #[error(transparent)]
     Status(#[from] commands::status::Error),
     #[error(transparent)]
@@ -51,7 +55,14 @@ impl Error {
         match self {
             Error::Synth(_) => exit::FAILURE,
             Error::Build(e) if e.is_missing_tool() => exit::MISSING_TOOL,
-            Error::Build(_) | Error::Status(_) | Error::Destroy(_) => exit::FAILURE,
+            Error::Deploy(e) if e.is_usage() => exit::USAGE,
+            Error::Deploy(commands::deploy::Error::Build(build::BuildError::Tool(_))) => {
+                exit::MISSING_TOOL
+            }
+            Error::Deploy(commands::deploy::Error::Interrupted) => exit::INTERRUPTED,
+            Error::Build(_) | Error::Deploy(_) | Error::Status(_) | Error::Destroy(_) => {
+                exit::FAILURE
+            }
             Error::NotBuilt(_) => exit::NOT_BUILT,
         }
     }
@@ -75,6 +86,7 @@ pub fn run(cli: cli::Cli, out: &mut dyn Write) -> Result<(), Error> {
     match &cli.command {
         Command::Synth(args) => commands::synth::run(args, out)?,
         Command::Build(args) => commands::build::run(args, out)?,
+        Command::Deploy(args) => commands::deploy::run(&cli.aws, args, out)?,
         Command::Status(args) => commands::status::run(&cli.aws, args, out)?,
         Command::Destroy(args) => commands::destroy::run(&cli.aws, args, out)?,
         other => commands::planned::run(other.name())?,

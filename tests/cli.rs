@@ -12,10 +12,9 @@ fn invctl() -> Command {
     Command::cargo_bin("invctl").unwrap()
 }
 
-const BUILT: [&str; 4] = ["synth", "build", "status", "destroy"];
+const BUILT: [&str; 5] = ["synth", "build", "deploy", "status", "destroy"];
 
-const PLANNED: [&str; 8] = [
-    "deploy",
+const PLANNED: [&str; 7] = [
     "send-order",
     "scan",
     "approve",

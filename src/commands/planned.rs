@@ -12,7 +12,7 @@ pub struct PlannedArgs {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("`invctl {command}` is not built yet; this release can `synth`, `build`, `status` and `destroy`")]
+#[error("`invctl {command}` is not built yet; this release can `synth`, `build`, `deploy`, `status` and `destroy`")]
 pub struct NotBuilt {
     pub command: &'static str,
 }

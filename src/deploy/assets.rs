@@ -3,7 +3,6 @@
 //! under content-addressed keys, so an asset already there is never sent
 //! again.
 
-use aws_sdk_s3::error::DisplayErrorContext;
 use aws_sdk_s3::types::{
     BucketLocationConstraint, CreateBucketConfiguration, PublicAccessBlockConfiguration,
     ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
@@ -55,7 +54,7 @@ pub async fn account_id(config: &aws_config::SdkConfig) -> Result<String, AssetE
         .get_caller_identity()
         .send()
         .await
-        .map_err(|e| AssetError::Account(aws_sdk_sts::error::DisplayErrorContext(&e).to_string()))?
+        .map_err(|e| AssetError::Account(crate::aws::error_text(&e)))?
         .account
         .ok_or_else(|| AssetError::Account("STS returned no account".into()))
 }
@@ -75,13 +74,14 @@ pub struct ArtifactStore {
 }
 
 impl ArtifactStore {
-    fn bucket_error<E: std::error::Error + 'static, R: std::fmt::Debug>(
-        &self,
-        e: aws_sdk_s3::error::SdkError<E, R>,
-    ) -> AssetError {
+    fn bucket_error<E, R>(&self, e: aws_sdk_s3::error::SdkError<E, R>) -> AssetError
+    where
+        E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
         AssetError::Bucket {
             bucket: self.bucket.clone(),
-            message: DisplayErrorContext(&e).to_string(),
+            message: crate::aws::error_text(&e),
         }
     }
 
@@ -162,7 +162,7 @@ impl ArtifactStore {
         {
             Ok(_) => return Ok(Outcome::Existing),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => {}
-            Err(e) => return Err(upload_error(DisplayErrorContext(&e).to_string())),
+            Err(e) => return Err(upload_error(crate::aws::error_text(&e))),
         }
         self.s3
             .put_object()
@@ -171,7 +171,7 @@ impl ArtifactStore {
             .body(bytes.into())
             .send()
             .await
-            .map_err(|e| upload_error(DisplayErrorContext(&e).to_string()))?;
+            .map_err(|e| upload_error(crate::aws::error_text(&e)))?;
         Ok(Outcome::New)
     }
 }

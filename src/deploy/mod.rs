@@ -2,5 +2,7 @@
 //! progress, and the failure reasons worth showing.
 
 pub mod assets;
+pub mod changeset;
 pub mod progress;
+pub mod seed;
 pub mod stack;

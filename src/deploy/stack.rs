@@ -3,7 +3,6 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use aws_sdk_cloudformation::error::DisplayErrorContext;
 use aws_sdk_cloudformation::types::{Stack, StackEvent, StackStatus};
 use aws_sdk_cloudformation::Client;
 
@@ -17,10 +16,10 @@ pub enum StackError {
 
 pub fn aws_error<E, R>(error: aws_sdk_cloudformation::error::SdkError<E, R>) -> StackError
 where
-    E: std::error::Error + 'static,
+    E: aws_sdk_cloudformation::error::ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    StackError::Aws(DisplayErrorContext(&error).to_string())
+    StackError::Aws(crate::aws::error_text(&error))
 }
 
 /// The stack, or `None` when it does not exist (CloudFormation says so with

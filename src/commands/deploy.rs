@@ -1,0 +1,504 @@
+//! `invctl deploy`: synth, build, upload what is new, and create or update
+//! the stack through a change set that is shown before it runs.
+//!
+//! The flow (after rain's): look at the stack first. Missing: create it.
+//! ROLLBACK_COMPLETE (a failed first create, which can only be deleted):
+//! delete it, saying so, and create it anew. An operation in progress: wait
+//! for it, then go on. UPDATE_ROLLBACK_FAILED: stop and say how to get out.
+//! Otherwise update, unless the fingerprint recorded on the stack (template,
+//! zips, parameters) says nothing changed: then nothing is uploaded and no
+//! change set is made.
+
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+
+use aws_sdk_cloudformation::types::{Parameter, Stack, Tag};
+use clap::Args;
+use serde::Serialize;
+
+use crate::build::{self, BuildError};
+use crate::config::{AwsArgs, ConfigError, Settings};
+use crate::deploy::assets::{self, ArtifactStore, AssetError, Outcome};
+use crate::deploy::changeset::{self, Change, Prepared};
+use crate::deploy::progress::Progress;
+use crate::deploy::seed::{self, SeedError, Seeded};
+use crate::deploy::stack::{self, Failure, StackError};
+use crate::output::OutputFormat;
+use crate::stack::{functions, ids, Architecture};
+
+const FINGERPRINT_TAG: &str = "invctl:fingerprint";
+const TEMPLATE_TAG: &str = "invctl:template-sha256";
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// Address for stock alerts and approval requests (required on first deploy; remembered after)
+    #[arg(long)]
+    pub email: Option<String>,
+    /// Execute the change set without asking (required off a terminal when resources are replaced or removed)
+    #[arg(long)]
+    pub yes: bool,
+    /// Create and show the change set, but do not execute it
+    #[arg(long)]
+    pub no_execute: bool,
+    /// Lambda architecture
+    #[arg(long, value_enum, default_value_t)]
+    pub arch: Architecture,
+    /// Deploy the zips of the last `invctl build` instead of building
+    #[arg(long)]
+    pub skip_build: bool,
+    /// Do not load the sample catalog into the inventory table
+    #[arg(long)]
+    pub no_seed: bool,
+    /// The invctl source tree (default: found from the current folder upwards)
+    #[arg(long, value_name = "DIR")]
+    pub workspace: Option<PathBuf>,
+    /// How to report
+    #[arg(long, value_enum, default_value_t)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Synth(#[from] crate::stack::SynthError),
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    #[error("no zip of {function} for {arch}: run `invctl build --arch {arch}` first, or deploy without --skip-build")]
+    NoZip {
+        function: &'static str,
+        arch: &'static str,
+    },
+    #[error("stack {0} does not exist yet: the first deploy needs --email ADDRESS (or `email` in invctl.toml)")]
+    EmailRequired(String),
+    #[error("'{0}' is not an email address")]
+    BadEmail(String),
+    #[error(transparent)]
+    Assets(#[from] AssetError),
+    #[error("stack {stack}: {source}")]
+    Stack { stack: String, source: StackError },
+    #[error(transparent)]
+    Seed(#[from] SeedError),
+    #[error("stack {0} is UPDATE_ROLLBACK_FAILED: an update failed and so did its rollback. Fix the cause shown in its events, then run `aws cloudformation continue-update-rollback --stack-name {0}` (skipping resources that cannot roll back with --resources-to-skip), and deploy again")]
+    RollbackFailed(String),
+    #[error("the changes replace or remove resources and there is no terminal to confirm them: pass --yes to apply them")]
+    NeedsYes,
+    #[error("not applied; the change set {0} is left for review (`invctl deploy` again makes a new one)")]
+    NotConfirmed(String),
+    #[error("the deploy of stack {stack} failed ({status}):\n{}{hint}", failures.iter().map(|f| format!("  {} ({}): {} {}\n", f.logical_id, f.resource_type, f.status, f.reason)).collect::<String>())]
+    Failed {
+        stack: String,
+        status: String,
+        failures: Vec<Failure>,
+        hint: String,
+    },
+    #[error("interrupted: the stack operation goes on in CloudFormation and leaves the stack consistent; run `invctl deploy` again to wait for it, or `invctl status`")]
+    Interrupted,
+    #[error("cannot read a zip or print the report")]
+    Io(#[source] io::Error),
+}
+
+impl Error {
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            Error::EmailRequired(_) | Error::BadEmail(_) | Error::NeedsYes
+        )
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Report {
+    stack_name: String,
+    /// `create`, `update` or `none`.
+    action: &'static str,
+    changes: Vec<Change>,
+    executed: bool,
+    uploaded: usize,
+    outputs: serde_json::Map<String, serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seeded: Option<SeededReport>,
+}
+
+#[derive(Debug, Serialize)]
+struct SeededReport {
+    added: usize,
+    kept: usize,
+}
+
+fn valid_email(address: &str) -> bool {
+    let Some((local, domain)) = address.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !address.contains(char::is_whitespace)
+}
+
+fn parameter(key: &str, value: &str) -> Parameter {
+    Parameter::builder()
+        .parameter_key(key)
+        .parameter_value(value)
+        .build()
+}
+
+fn tag(stack: &Stack, key: &str) -> Option<String> {
+    stack
+        .tags()
+        .iter()
+        .find(|t| t.key() == Some(key))
+        .and_then(|t| t.value().map(str::to_owned))
+}
+
+fn stack_parameter(stack: &Stack, key: &str) -> Option<String> {
+    stack
+        .parameters()
+        .iter()
+        .find(|p| p.parameter_key() == Some(key))
+        .and_then(|p| p.parameter_value().map(str::to_owned))
+}
+
+/// The zips to deploy: freshly built, or the last build's with --skip-build.
+fn zips(args: &DeployArgs) -> Result<Vec<(functions::FunctionSpec, Vec<u8>, String)>, Error> {
+    let start = match &args.workspace {
+        Some(dir) => dir.clone(),
+        None => std::env::current_dir().map_err(Error::Io)?,
+    };
+    let workspace = build::find_workspace(&start)?;
+    if !args.skip_build {
+        build::build(&workspace, args.arch, &functions::ALL)?;
+    }
+    functions::ALL
+        .into_iter()
+        .map(|function| {
+            let path = build::zip_path(&workspace, args.arch, &function);
+            let bytes = std::fs::read(&path).map_err(|_| Error::NoZip {
+                function: function.package,
+                arch: args.arch.as_str(),
+            })?;
+            let hash = build::sha256_hex(&bytes);
+            Ok((function, bytes, hash))
+        })
+        .collect()
+}
+
+fn confirm_execution() -> Result<bool, Error> {
+    eprint!("Execute these changes? [y/N] ");
+    let _ = io::stderr().flush();
+    let mut answer = String::new();
+    io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(Error::Io)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}
+
+pub fn run(aws: &AwsArgs, args: &DeployArgs, out: &mut dyn Write) -> Result<(), Error> {
+    let settings = Settings::resolve(aws)?;
+    let email = args.email.clone().or_else(|| settings.email.clone());
+    if let Some(address) = &email {
+        if !valid_email(address) {
+            return Err(Error::BadEmail(address.clone()));
+        }
+    }
+    let synthesized = crate::stack::synthesize(args.arch)?;
+    let template = synthesized.template.to_yaml();
+    let template_hash = build::sha256_hex(template.as_bytes());
+    let name = settings.stack_name.clone();
+    let stack_error = |source| Error::Stack {
+        stack: name.clone(),
+        source,
+    };
+    let poll = crate::commands::destroy::poll_interval();
+
+    crate::runtime().block_on(async {
+        let config = crate::aws::sdk_config(&settings).await;
+        let region = config.region().map(ToString::to_string).unwrap_or_default();
+        let client = aws_sdk_cloudformation::Client::new(&config);
+
+        // Settle the stack's state before anything is built or sent.
+        let mut existing = stack::describe(&client, &name).await.map_err(stack_error)?;
+        while let Some(current) = &existing {
+            let status = current.stack_status().map(|s| s.as_str().to_owned()).unwrap_or_default();
+            let id = current.stack_id().unwrap_or(&name).to_owned();
+            match status.as_str() {
+                s if s.ends_with("_IN_PROGRESS") => {
+                    let progress = Progress::start(&format!("stack {name} is busy ({s}), perhaps from an interrupted run; waiting for it"));
+                    let waited = stack::wait(&client, &name, &progress, poll).await.map_err(stack_error)?;
+                    progress.finish();
+                    existing = waited.stack.filter(|s| s.stack_status().map(|s| s.as_str()) != Some("DELETE_COMPLETE"));
+                }
+                "ROLLBACK_COMPLETE" | "ROLLBACK_FAILED" => {
+                    let progress = Progress::start(&format!(
+                        "stack {name} is {status} after a failed first create and can only be deleted: deleting it to create it anew"
+                    ));
+                    client.delete_stack().stack_name(&id).send().await.map_err(|e| stack_error(stack::aws_error(e)))?;
+                    stack::wait(&client, &id, &progress, poll).await.map_err(stack_error)?;
+                    progress.finish();
+                    existing = None;
+                }
+                "DELETE_COMPLETE" => existing = None,
+                "UPDATE_ROLLBACK_FAILED" => return Err(Error::RollbackFailed(name.clone())),
+                _ => break,
+            }
+        }
+        let create = existing.is_none();
+        let email = match (&email, &existing) {
+            (Some(address), _) => address.clone(),
+            (None, Some(stack)) => stack_parameter(stack, ids::param::NOTIFICATION_EMAIL).unwrap_or_default(),
+            (None, None) => return Err(Error::EmailRequired(name.clone())),
+        };
+
+        let zips = zips(args)?;
+        let account = assets::account_id(&config).await?;
+        let store = ArtifactStore {
+            s3: assets::s3_client(&config),
+            bucket: assets::bucket_name(&account, &region),
+            region: region.clone(),
+        };
+        let fingerprint = build::sha256_hex(
+            format!(
+                "{template_hash}\n{email}\n{}\n{}",
+                store.bucket,
+                zips.iter().map(|(f, _, h)| format!("{}={h}", f.package)).collect::<Vec<_>>().join("\n")
+            )
+            .as_bytes(),
+        );
+        if let Some(stack) = &existing {
+            if tag(stack, FINGERPRINT_TAG).as_deref() == Some(fingerprint.as_str()) {
+                return finish(out, args, Report {
+                    stack_name: name.clone(),
+                    action: "none",
+                    changes: Vec::new(),
+                    executed: false,
+                    uploaded: 0,
+                    outputs: outputs(stack),
+                    seeded: None,
+                }, "no changes: the stack already runs this template and code");
+            }
+        }
+
+        store.ensure_bucket().await?;
+        let mut uploaded = 0;
+        let mut parameters = vec![
+            parameter(ids::param::NOTIFICATION_EMAIL, &email),
+            parameter(ids::param::ARTIFACT_BUCKET, &store.bucket),
+        ];
+        for (function, bytes, hash) in zips {
+            let key = assets::function_key(function.package, &hash);
+            if store.upload(&key, bytes).await? == Outcome::New {
+                uploaded += 1;
+            }
+            parameters.push(parameter(&function.code_key_parameter(), &key));
+        }
+        let template_key = assets::template_key(&template_hash);
+        if store.upload(&template_key, template.into_bytes()).await? == Outcome::New {
+            uploaded += 1;
+        }
+        // CloudFormation fetches the template itself, from S3's own address
+        // (an emulator resolves it the same way).
+        let template_url = format!("https://{}.s3.{region}.amazonaws.com/{template_key}", store.bucket);
+
+        let prepared = changeset::prepare(
+            &client,
+            changeset::Request {
+                stack_name: &name,
+                name: format!("invctl-{}", &fingerprint[..16]),
+                create,
+                template_url,
+                parameters,
+                tags: vec![
+                    Tag::builder().key(FINGERPRINT_TAG).value(&fingerprint).build(),
+                    Tag::builder().key(TEMPLATE_TAG).value(&template_hash).build(),
+                ],
+            },
+            poll,
+        )
+        .await
+        .map_err(stack_error)?;
+        let (change_set, changes) = match prepared {
+            Prepared::NoChanges => {
+                return finish(out, args, Report {
+                    stack_name: name.clone(),
+                    action: "none",
+                    changes: Vec::new(),
+                    executed: false,
+                    uploaded,
+                    outputs: existing.as_ref().map(outputs).unwrap_or_default(),
+                    seeded: None,
+                }, "no changes: CloudFormation found nothing to update");
+            }
+            Prepared::Ready { id, changes } => (id, changes),
+        };
+        eprintln!("{} stack {name} in {region}: {} change(s)", if create { "creating" } else { "updating" }, changes.len());
+        for change in &changes {
+            eprintln!("{}", change.line());
+        }
+        let action = if create { "create" } else { "update" };
+        if args.no_execute {
+            return finish(out, args, Report {
+                stack_name: name.clone(),
+                action,
+                changes,
+                executed: false,
+                uploaded,
+                outputs: Default::default(),
+                seeded: None,
+            }, &format!("change set {change_set} created and not executed"));
+        }
+        if !args.yes {
+            if io::stdin().is_terminal() {
+                if !confirm_execution()? {
+                    return Err(Error::NotConfirmed(change_set));
+                }
+            } else if changes.iter().any(Change::is_destructive) {
+                return Err(Error::NeedsYes);
+            }
+        }
+
+        client
+            .execute_change_set()
+            .change_set_name(&change_set)
+            .stack_name(&name)
+            .send()
+            .await
+            .map_err(|e| stack_error(stack::aws_error(e)))?;
+        let progress = Progress::start(&format!("{action} of stack {name} in progress"));
+        let waited = tokio::select! {
+            waited = stack::wait(&client, &name, &progress, poll) => waited.map_err(stack_error)?,
+            _ = tokio::signal::ctrl_c() => {
+                progress.finish();
+                return Err(Error::Interrupted);
+            }
+        };
+        progress.finish();
+        let final_stack = waited.stack.ok_or_else(|| stack_error(StackError::Aws("the stack disappeared".into())))?;
+        let status = final_stack.stack_status().map(|s| s.as_str().to_owned()).unwrap_or_default();
+        if status != "CREATE_COMPLETE" && status != "UPDATE_COMPLETE" {
+            let hint = match status.as_str() {
+                "ROLLBACK_COMPLETE" => "The stack was rolled back; the next `invctl deploy` deletes and re-creates it.".to_owned(),
+                "UPDATE_ROLLBACK_COMPLETE" => "The update was rolled back; the stack runs its previous version.".to_owned(),
+                _ => String::new(),
+            };
+            return Err(Error::Failed { stack: name.clone(), status, failures: waited.failures, hint });
+        }
+
+        let seeded = if args.no_seed {
+            None
+        } else {
+            let table = physical_id(&client, &name, ids::INVENTORY_TABLE).await.map_err(stack_error)?;
+            let Seeded { added, kept } =
+                seed::seed(&aws_sdk_dynamodb::Client::new(&config), &table, &seed::catalog()?).await?;
+            Some(SeededReport { added, kept })
+        };
+        finish(out, args, Report {
+            stack_name: name.clone(),
+            action,
+            changes,
+            executed: true,
+            uploaded,
+            outputs: outputs(&final_stack),
+            seeded,
+        }, &format!("stack {name}: {status}"))
+    })
+}
+
+/// The physical id of one of the stack's resources (from the resource list,
+/// which needs no output and answers for every resource type).
+async fn physical_id(
+    client: &aws_sdk_cloudformation::Client,
+    stack_name: &str,
+    logical_id: &str,
+) -> Result<String, StackError> {
+    let mut pages = client
+        .list_stack_resources()
+        .stack_name(stack_name)
+        .into_paginator()
+        .items()
+        .send();
+    while let Some(summary) = pages.next().await {
+        let summary = summary.map_err(stack::aws_error)?;
+        if summary.logical_resource_id() == Some(logical_id) {
+            return Ok(summary
+                .physical_resource_id()
+                .unwrap_or_default()
+                .to_owned());
+        }
+    }
+    Err(StackError::Aws(format!(
+        "the stack has no resource {logical_id}"
+    )))
+}
+
+fn outputs(stack: &Stack) -> serde_json::Map<String, serde_json::Value> {
+    stack
+        .outputs()
+        .iter()
+        .map(|o| {
+            (
+                o.output_key().unwrap_or_default().to_owned(),
+                o.output_value().unwrap_or_default().into(),
+            )
+        })
+        .collect()
+}
+
+fn finish(
+    out: &mut dyn Write,
+    args: &DeployArgs,
+    report: Report,
+    summary: &str,
+) -> Result<(), Error> {
+    match args.output {
+        OutputFormat::Json => {
+            serde_json::to_writer_pretty(&mut *out, &report).map_err(|e| Error::Io(e.into()))?;
+            writeln!(out).map_err(Error::Io)
+        }
+        OutputFormat::Text => {
+            writeln!(out, "{summary}").map_err(Error::Io)?;
+            if let Some(seeded) = &report.seeded {
+                writeln!(
+                    out,
+                    "catalog: {} product(s) added, {} already there",
+                    seeded.added, seeded.kept
+                )
+                .map_err(Error::Io)?;
+            }
+            let width = report.outputs.keys().map(String::len).max().unwrap_or(0);
+            for (key, value) in &report.outputs {
+                writeln!(
+                    out,
+                    "  {key:<width$}  {}",
+                    value.as_str().unwrap_or_default()
+                )
+                .map_err(Error::Io)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_checked_like_the_template_does() {
+        assert!(valid_email("ops@example.com"));
+        for bad in [
+            "",
+            "ops",
+            "ops@",
+            "@example.com",
+            "ops@example",
+            "o ps@example.com",
+            "ops@.com",
+        ] {
+            assert!(!valid_email(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,250 @@
+//! `invctl deploy` against moto: first create, seeding, a no-op redeploy and
+//! an update. The zips are stand-ins (`--skip-build`); the real build is
+//! tested in tests/build.rs.
+
+mod util;
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde_json::Value;
+use testkit::{unique, Moto};
+
+/// Zips where `invctl build` would leave them, in a target folder of the test's own.
+fn fake_zips(target: &Path) {
+    for function in invctl::stack::functions::ALL {
+        let path = target
+            .join("invctl/arm64")
+            .join(format!("{}.zip", function.package));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(
+            path,
+            invctl::build::bootstrap_zip(function.package.as_bytes()),
+        )
+        .unwrap();
+    }
+}
+
+fn deploy(moto: &Moto, target: &Path, args: &[&str]) -> Output {
+    util::run(
+        Command::new(assert_cmd::cargo::cargo_bin("invctl"))
+            .arg("deploy")
+            .args([
+                "--skip-build",
+                "--output",
+                "json",
+                "--endpoint-url",
+                &moto.endpoint,
+            ])
+            .args(args)
+            .current_dir(util::repo_root())
+            .env("CARGO_TARGET_DIR", target)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", testkit::REGION)
+            .env("AWS_CONFIG_FILE", "/nonexistent")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+            .env("INVCTL_POLL_MS", "100")
+            .stdin(Stdio::null()),
+    )
+}
+
+fn report(output: &Output) -> Value {
+    assert!(
+        output.status.success(),
+        "deploy failed:\n{}",
+        util::text(output)
+    );
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}:\n{}", util::text(output)))
+}
+
+async fn change_set_count(config: &aws_config::SdkConfig, stack: &str) -> usize {
+    aws_sdk_cloudformation::Client::new(config)
+        .list_change_sets()
+        .stack_name(stack)
+        .send()
+        .await
+        .unwrap()
+        .summaries()
+        .len()
+}
+
+async fn inventory_table(config: &aws_config::SdkConfig, stack: &str) -> String {
+    // moto's DescribeStackResource fails on this stack; the list answers.
+    aws_sdk_cloudformation::Client::new(config)
+        .list_stack_resources()
+        .stack_name(stack)
+        .send()
+        .await
+        .unwrap()
+        .stack_resource_summaries()
+        .iter()
+        .find(|r| r.logical_resource_id() == Some("InventoryTable"))
+        .and_then(|r| r.physical_resource_id())
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn create_seed_no_op_and_update() {
+    let moto = Moto::shared();
+    let config = moto.sdk_config().await;
+    let target = tempfile::tempdir().unwrap();
+    fake_zips(target.path());
+    let stack = unique("inventory");
+
+    let first = report(&deploy(
+        moto,
+        target.path(),
+        &[
+            "--yes",
+            "--email",
+            "ops@example.com",
+            "--stack-name",
+            &stack,
+        ],
+    ));
+    assert_eq!(first["action"], "create");
+    assert_eq!(first["executed"], true);
+    assert_eq!(first["uploaded"], 6, "five zips and the template");
+    assert_eq!(first["seeded"]["added"], 7);
+    assert!(first["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["logicalId"] == "ReserveStockStateMachine"));
+
+    let table = inventory_table(&config, &stack).await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+    let items = dynamodb
+        .scan()
+        .table_name(&table)
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap();
+    assert_eq!(items.len(), 7);
+
+    // Live data is kept: a later deploy does not reset stock.
+    dynamodb
+        .update_item()
+        .table_name(&table)
+        .key("id", AttributeValue::S("tv".into()))
+        .update_expression("SET stock = :one")
+        .expression_attribute_values(":one", AttributeValue::N("1".into()))
+        .send()
+        .await
+        .unwrap();
+
+    let change_sets = change_set_count(&config, &stack).await;
+    let again = report(&deploy(
+        moto,
+        target.path(),
+        &["--yes", "--stack-name", &stack],
+    ));
+    assert_eq!(again["action"], "none", "{again}");
+    assert_eq!(again["uploaded"], 0);
+    assert_eq!(
+        change_set_count(&config, &stack).await,
+        change_sets,
+        "no change set for no change"
+    );
+
+    let updated = report(&deploy(
+        moto,
+        target.path(),
+        &[
+            "--yes",
+            "--email",
+            "new@example.com",
+            "--stack-name",
+            &stack,
+        ],
+    ));
+    assert_eq!(updated["action"], "update");
+    assert_eq!(
+        updated["uploaded"], 0,
+        "the zips and template are there already"
+    );
+    assert_eq!(updated["seeded"]["kept"], 7);
+    let described = aws_sdk_cloudformation::Client::new(&config)
+        .describe_stacks()
+        .stack_name(&stack)
+        .send()
+        .await
+        .unwrap()
+        .stacks
+        .unwrap()
+        .remove(0);
+    let email = described
+        .parameters()
+        .iter()
+        .find(|p| p.parameter_key() == Some("NotificationEmail"))
+        .and_then(|p| p.parameter_value())
+        .unwrap();
+    assert_eq!(email, "new@example.com");
+    let tv = dynamodb
+        .get_item()
+        .table_name(&table)
+        .key("id", AttributeValue::S("tv".into()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    assert_eq!(tv["stock"], AttributeValue::N("1".into()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_first_deploy_needs_an_email() {
+    let moto = Moto::shared();
+    let target = tempfile::tempdir().unwrap();
+    fake_zips(target.path());
+    let output = deploy(
+        moto,
+        target.path(),
+        &["--yes", "--stack-name", &unique("inventory")],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", util::text(&output));
+    assert!(util::text(&output).contains("the first deploy needs --email"));
+
+    let output = deploy(
+        moto,
+        target.path(),
+        &[
+            "--yes",
+            "--email",
+            "not-an-address",
+            "--stack-name",
+            &unique("inventory"),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(util::text(&output).contains("'not-an-address' is not an email address"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_zips_means_build_first() {
+    let moto = Moto::shared();
+    let empty = tempfile::tempdir().unwrap();
+    let output = deploy(
+        moto,
+        empty.path(),
+        &[
+            "--yes",
+            "--email",
+            "ops@example.com",
+            "--stack-name",
+            &unique("inventory"),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        util::text(&output).contains("run `invctl build --arch arm64` first"),
+        "{}",
+        util::text(&output)
+    );
+}
