@@ -220,36 +220,13 @@ pub fn run(aws: &AwsArgs, args: &DeployArgs, out: &mut dyn Write) -> Result<(), 
         let region = config.region().map(ToString::to_string).unwrap_or_default();
         let client = aws_sdk_cloudformation::Client::new(&config);
 
-        // Settle the stack's state before anything is built or sent.
-        let mut existing = stack::describe(&client, &name).await.map_err(stack_error)?;
-        while let Some(current) = &existing {
-            let status = current.stack_status().map(|s| s.as_str().to_owned()).unwrap_or_default();
-            let id = current.stack_id().unwrap_or(&name).to_owned();
-            match status.as_str() {
-                s if s.ends_with("_IN_PROGRESS") => {
-                    let progress = Progress::start(&format!("stack {name} is busy ({s}), perhaps from an interrupted run; waiting for it"));
-                    let waited = stack::wait(&client, &name, &progress, poll).await.map_err(stack_error)?;
-                    progress.finish();
-                    existing = waited.stack.filter(|s| s.stack_status().map(|s| s.as_str()) != Some("DELETE_COMPLETE"));
-                }
-                "ROLLBACK_COMPLETE" | "ROLLBACK_FAILED" => {
-                    let progress = Progress::start(&format!(
-                        "stack {name} is {status} after a failed first create and can only be deleted: deleting it to create it anew"
-                    ));
-                    client.delete_stack().stack_name(&id).send().await.map_err(|e| stack_error(stack::aws_error(e)))?;
-                    stack::wait(&client, &id, &progress, poll).await.map_err(stack_error)?;
-                    progress.finish();
-                    existing = None;
-                }
-                "DELETE_COMPLETE" => existing = None,
-                "UPDATE_ROLLBACK_FAILED" => return Err(Error::RollbackFailed(name.clone())),
-                _ => break,
-            }
-        }
+        let existing = settle(&client, &name, poll).await?;
         let create = existing.is_none();
         let email = match (&email, &existing) {
             (Some(address), _) => address.clone(),
-            (None, Some(stack)) => stack_parameter(stack, ids::param::NOTIFICATION_EMAIL).unwrap_or_default(),
+            (None, Some(stack)) => {
+                stack_parameter(stack, ids::param::NOTIFICATION_EMAIL).unwrap_or_default()
+            }
             (None, None) => return Err(Error::EmailRequired(name.clone())),
         };
 
@@ -264,21 +241,29 @@ pub fn run(aws: &AwsArgs, args: &DeployArgs, out: &mut dyn Write) -> Result<(), 
             format!(
                 "{template_hash}\n{email}\n{}\n{}",
                 store.bucket,
-                zips.iter().map(|(f, _, h)| format!("{}={h}", f.package)).collect::<Vec<_>>().join("\n")
+                zips.iter()
+                    .map(|(f, _, h)| format!("{}={h}", f.package))
+                    .collect::<Vec<_>>()
+                    .join("\n")
             )
             .as_bytes(),
         );
         if let Some(stack) = &existing {
             if tag(stack, FINGERPRINT_TAG).as_deref() == Some(fingerprint.as_str()) {
-                return finish(out, args, Report {
-                    stack_name: name.clone(),
-                    action: "none",
-                    changes: Vec::new(),
-                    executed: false,
-                    uploaded: 0,
-                    outputs: outputs(stack),
-                    seeded: None,
-                }, "no changes: the stack already runs this template and code");
+                return finish(
+                    out,
+                    args,
+                    Report {
+                        stack_name: name.clone(),
+                        action: "none",
+                        changes: Vec::new(),
+                        executed: false,
+                        uploaded: 0,
+                        outputs: outputs(stack),
+                        seeded: None,
+                    },
+                    "no changes: the stack already runs this template and code",
+                );
             }
         }
 
@@ -301,7 +286,10 @@ pub fn run(aws: &AwsArgs, args: &DeployArgs, out: &mut dyn Write) -> Result<(), 
         }
         // CloudFormation fetches the template itself, from S3's own address
         // (an emulator resolves it the same way).
-        let template_url = format!("https://{}.s3.{region}.amazonaws.com/{template_key}", store.bucket);
+        let template_url = format!(
+            "https://{}.s3.{region}.amazonaws.com/{template_key}",
+            store.bucket
+        );
 
         let prepared = changeset::prepare(
             &client,
@@ -312,8 +300,14 @@ pub fn run(aws: &AwsArgs, args: &DeployArgs, out: &mut dyn Write) -> Result<(), 
                 template_url,
                 parameters,
                 tags: vec![
-                    Tag::builder().key(FINGERPRINT_TAG).value(&fingerprint).build(),
-                    Tag::builder().key(TEMPLATE_TAG).value(&template_hash).build(),
+                    Tag::builder()
+                        .key(FINGERPRINT_TAG)
+                        .value(&fingerprint)
+                        .build(),
+                    Tag::builder()
+                        .key(TEMPLATE_TAG)
+                        .value(&template_hash)
+                        .build(),
                 ],
             },
             poll,
@@ -322,33 +316,47 @@ pub fn run(aws: &AwsArgs, args: &DeployArgs, out: &mut dyn Write) -> Result<(), 
         .map_err(stack_error)?;
         let (change_set, changes) = match prepared {
             Prepared::NoChanges => {
-                return finish(out, args, Report {
-                    stack_name: name.clone(),
-                    action: "none",
-                    changes: Vec::new(),
-                    executed: false,
-                    uploaded,
-                    outputs: existing.as_ref().map(outputs).unwrap_or_default(),
-                    seeded: None,
-                }, "no changes: CloudFormation found nothing to update");
+                return finish(
+                    out,
+                    args,
+                    Report {
+                        stack_name: name.clone(),
+                        action: "none",
+                        changes: Vec::new(),
+                        executed: false,
+                        uploaded,
+                        outputs: existing.as_ref().map(outputs).unwrap_or_default(),
+                        seeded: None,
+                    },
+                    "no changes: CloudFormation found nothing to update",
+                );
             }
             Prepared::Ready { id, changes } => (id, changes),
         };
-        eprintln!("{} stack {name} in {region}: {} change(s)", if create { "creating" } else { "updating" }, changes.len());
+        eprintln!(
+            "{} stack {name} in {region}: {} change(s)",
+            if create { "creating" } else { "updating" },
+            changes.len()
+        );
         for change in &changes {
             eprintln!("{}", change.line());
         }
         let action = if create { "create" } else { "update" };
         if args.no_execute {
-            return finish(out, args, Report {
-                stack_name: name.clone(),
-                action,
-                changes,
-                executed: false,
-                uploaded,
-                outputs: Default::default(),
-                seeded: None,
-            }, &format!("change set {change_set} created and not executed"));
+            return finish(
+                out,
+                args,
+                Report {
+                    stack_name: name.clone(),
+                    action,
+                    changes,
+                    executed: false,
+                    uploaded,
+                    outputs: Default::default(),
+                    seeded: None,
+                },
+                &format!("change set {change_set} created and not executed"),
+            );
         }
         if !args.yes {
             if io::stdin().is_terminal() {
@@ -376,34 +384,60 @@ pub fn run(aws: &AwsArgs, args: &DeployArgs, out: &mut dyn Write) -> Result<(), 
             }
         };
         progress.finish();
-        let final_stack = waited.stack.ok_or_else(|| stack_error(StackError::Aws("the stack disappeared".into())))?;
-        let status = final_stack.stack_status().map(|s| s.as_str().to_owned()).unwrap_or_default();
+        let final_stack = waited
+            .stack
+            .ok_or_else(|| stack_error(StackError::Aws("the stack disappeared".into())))?;
+        let status = final_stack
+            .stack_status()
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_default();
         if status != "CREATE_COMPLETE" && status != "UPDATE_COMPLETE" {
             let hint = match status.as_str() {
-                "ROLLBACK_COMPLETE" => "The stack was rolled back; the next `invctl deploy` deletes and re-creates it.".to_owned(),
-                "UPDATE_ROLLBACK_COMPLETE" => "The update was rolled back; the stack runs its previous version.".to_owned(),
+                "ROLLBACK_COMPLETE" => {
+                    "The stack was rolled back; the next `invctl deploy` deletes and re-creates it."
+                        .to_owned()
+                }
+                "UPDATE_ROLLBACK_COMPLETE" => {
+                    "The update was rolled back; the stack runs its previous version.".to_owned()
+                }
                 _ => String::new(),
             };
-            return Err(Error::Failed { stack: name.clone(), status, failures: waited.failures, hint });
+            return Err(Error::Failed {
+                stack: name.clone(),
+                status,
+                failures: waited.failures,
+                hint,
+            });
         }
 
         let seeded = if args.no_seed {
             None
         } else {
-            let table = physical_id(&client, &name, ids::INVENTORY_TABLE).await.map_err(stack_error)?;
-            let Seeded { added, kept } =
-                seed::seed(&aws_sdk_dynamodb::Client::new(&config), &table, &seed::catalog()?).await?;
+            let table = physical_id(&client, &name, ids::INVENTORY_TABLE)
+                .await
+                .map_err(stack_error)?;
+            let Seeded { added, kept } = seed::seed(
+                &aws_sdk_dynamodb::Client::new(&config),
+                &table,
+                &seed::catalog()?,
+            )
+            .await?;
             Some(SeededReport { added, kept })
         };
-        finish(out, args, Report {
-            stack_name: name.clone(),
-            action,
-            changes,
-            executed: true,
-            uploaded,
-            outputs: outputs(&final_stack),
-            seeded,
-        }, &format!("stack {name}: {status}"))
+        finish(
+            out,
+            args,
+            Report {
+                stack_name: name.clone(),
+                action,
+                changes,
+                executed: true,
+                uploaded,
+                outputs: outputs(&final_stack),
+                seeded,
+            },
+            &format!("stack {name}: {status}"),
+        )
     })
 }
 
@@ -432,6 +466,62 @@ async fn physical_id(
     Err(StackError::Aws(format!(
         "the stack has no resource {logical_id}"
     )))
+}
+
+/// Brings the stack to a state a change set can start from: waits for an
+/// operation in progress, deletes a stack that failed its first create, and
+/// stops on UPDATE_ROLLBACK_FAILED. `None`: there is no stack (create one).
+pub async fn settle(
+    client: &aws_sdk_cloudformation::Client,
+    name: &str,
+    poll: std::time::Duration,
+) -> Result<Option<Stack>, Error> {
+    let stack_error = |source| Error::Stack {
+        stack: name.to_owned(),
+        source,
+    };
+    let mut existing = stack::describe(client, name).await.map_err(stack_error)?;
+    while let Some(current) = &existing {
+        let status = current
+            .stack_status()
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_default();
+        let id = current.stack_id().unwrap_or(name).to_owned();
+        match status.as_str() {
+            s if s.ends_with("_IN_PROGRESS") => {
+                let progress = Progress::start(&format!(
+                    "stack {name} is busy ({s}), perhaps from an interrupted run; waiting for it"
+                ));
+                let waited = stack::wait(client, name, &progress, poll)
+                    .await
+                    .map_err(stack_error)?;
+                progress.finish();
+                existing = waited
+                    .stack
+                    .filter(|s| s.stack_status().map(|s| s.as_str()) != Some("DELETE_COMPLETE"));
+            }
+            "ROLLBACK_COMPLETE" | "ROLLBACK_FAILED" => {
+                let progress = Progress::start(&format!(
+                    "stack {name} is {status} after a failed first create and can only be deleted: deleting it to create it anew"
+                ));
+                client
+                    .delete_stack()
+                    .stack_name(&id)
+                    .send()
+                    .await
+                    .map_err(|e| stack_error(stack::aws_error(e)))?;
+                stack::wait(client, &id, &progress, poll)
+                    .await
+                    .map_err(stack_error)?;
+                progress.finish();
+                existing = None;
+            }
+            "DELETE_COMPLETE" => existing = None,
+            "UPDATE_ROLLBACK_FAILED" => return Err(Error::RollbackFailed(name.to_owned())),
+            _ => break,
+        }
+    }
+    Ok(existing)
 }
 
 fn outputs(stack: &Stack) -> serde_json::Map<String, serde_json::Value> {

@@ -12,6 +12,15 @@ use super::progress::Progress;
 pub enum StackError {
     #[error("{0}")]
     Aws(String),
+    #[error("CloudFormation kept throttling the requests: {0}")]
+    Throttled(String),
+}
+
+fn is_throttling<E: aws_sdk_cloudformation::error::ProvideErrorMetadata>(error: &E) -> bool {
+    matches!(
+        error.code(),
+        Some("Throttling" | "ThrottlingException" | "RequestLimitExceeded")
+    )
 }
 
 pub fn aws_error<E, R>(error: aws_sdk_cloudformation::error::SdkError<E, R>) -> StackError
@@ -33,6 +42,9 @@ pub async fn describe(client: &Client, name: &str) -> Result<Option<Stack>, Stac
                 .is_some_and(|m| m.contains("does not exist")) =>
         {
             Ok(None)
+        }
+        Err(e) if e.as_service_error().is_some_and(is_throttling) => {
+            Err(StackError::Throttled(crate::aws::error_text(&e)))
         }
         Err(e) => Err(aws_error(e)),
     }
@@ -104,8 +116,22 @@ pub async fn wait(
     let mut seen: HashSet<String> = HashSet::new();
     let mut first = true;
     let mut failures = Vec::new();
+    let mut interval = poll;
+    let mut throttled = 0;
     loop {
-        let stack = describe(client, name).await?;
+        // Throttling that outlasted the SDK's own retries: poll less often.
+        let stack = match describe(client, name).await {
+            Err(StackError::Throttled(message)) => {
+                throttled += 1;
+                if throttled > 8 {
+                    return Err(StackError::Throttled(message));
+                }
+                interval = (interval * 2).min(Duration::from_secs(30));
+                tokio::time::sleep(interval).await;
+                continue;
+            }
+            other => other?,
+        };
         let events = match &stack {
             Some(stack) => recent_events(client, stack.stack_id().unwrap_or(name)).await?,
             None => Vec::new(),
@@ -124,7 +150,7 @@ pub async fn wait(
             Some(s) if s.stack_status().is_some_and(is_in_progress) => {}
             _ => return Ok(Waited { stack, failures }),
         }
-        tokio::time::sleep(poll).await;
+        tokio::time::sleep(interval).await;
     }
 }
 
