@@ -97,6 +97,21 @@ pub enum ConfigError {
     EnvironmentWithoutFile(String),
     #[error("stack name '{0}' is not valid: 1 to 128 letters, digits and hyphens, starting with a letter")]
     BadStackName(String),
+    #[error("'{0}' is not an AWS region name (like us-east-1 or eu-west-2)")]
+    BadRegion(String),
+}
+
+/// `us-east-1`, `ap-southeast-2`, `us-gov-west-1`, `eu-central-2`...: lower-case
+/// words joined by hyphens, ending in a number. Checked here because a
+/// mistyped region otherwise surfaces as an obscure DNS failure.
+fn valid_region(region: &str) -> bool {
+    let parts: Vec<&str> = region.split('-').collect();
+    parts.len() >= 3
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
+        && parts[parts.len() - 1].chars().all(|c| c.is_ascii_digit())
+        && !parts[parts.len() - 1].is_empty()
 }
 
 fn valid_stack_name(name: &str) -> bool {
@@ -162,9 +177,13 @@ impl Settings {
         if !valid_stack_name(&stack_name) {
             return Err(ConfigError::BadStackName(stack_name));
         }
+        let region = args.region.clone().or(section.region);
+        if let Some(region) = region.as_deref().filter(|r| !valid_region(r)) {
+            return Err(ConfigError::BadRegion(region.to_owned()));
+        }
         Ok(Settings {
             stack_name,
-            region: args.region.clone().or(section.region),
+            region,
             profile: args.profile.clone().or(section.profile),
             endpoint_url: args.endpoint_url.clone().or(section.endpoint_url),
             email: section.email,
@@ -230,6 +249,16 @@ profile = "prod"
             Settings::resolve(&args).unwrap().stack_name,
             DEFAULT_STACK_NAME
         );
+    }
+
+    #[test]
+    fn regions_are_checked_before_anything_is_sent() {
+        for good in ["us-east-1", "ap-southeast-2", "us-gov-west-1", "eu-central-2"] {
+            assert!(valid_region(good), "{good}");
+        }
+        for bad in ["useast1", "us-east", "US-EAST-1", "us-east-1a", "not-a-region", ""] {
+            assert!(!valid_region(bad), "{bad}");
+        }
     }
 
     #[test]
