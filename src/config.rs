@@ -253,10 +253,22 @@ profile = "prod"
 
     #[test]
     fn regions_are_checked_before_anything_is_sent() {
-        for good in ["us-east-1", "ap-southeast-2", "us-gov-west-1", "eu-central-2"] {
+        for good in [
+            "us-east-1",
+            "ap-southeast-2",
+            "us-gov-west-1",
+            "eu-central-2",
+        ] {
             assert!(valid_region(good), "{good}");
         }
-        for bad in ["useast1", "us-east", "US-EAST-1", "us-east-1a", "not-a-region", ""] {
+        for bad in [
+            "useast1",
+            "us-east",
+            "US-EAST-1",
+            "us-east-1a",
+            "not-a-region",
+            "",
+        ] {
             assert!(!valid_region(bad), "{bad}");
         }
     }

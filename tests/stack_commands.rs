@@ -166,10 +166,14 @@ fn bad_settings_are_named() {
 
 #[test]
 fn a_bad_region_is_named_before_any_request() {
-    let output = util::run(
-        Command::new(assert_cmd::cargo::cargo_bin("invctl"))
-            .args(["deploy", "--region", "us-easst1", "--email", "ops@example.com", "--skip-build"]),
-    );
+    let output = util::run(Command::new(assert_cmd::cargo::cargo_bin("invctl")).args([
+        "deploy",
+        "--region",
+        "us-easst1",
+        "--email",
+        "ops@example.com",
+        "--skip-build",
+    ]));
     assert_eq!(output.status.code(), Some(1));
     assert!(
         util::text(&output).contains("'us-easst1' is not an AWS region name"),

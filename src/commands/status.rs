@@ -129,7 +129,11 @@ fn print(report: &StatusReport, format: OutputFormat, out: &mut dyn Write) -> io
             if let Some(updated) = &report.last_updated {
                 writeln!(out, "updated   {updated}")?;
             }
-            if let Some((_, hash)) = report.tags.iter().find(|(k, _)| k == "invctl:template-sha256") {
+            if let Some((_, hash)) = report
+                .tags
+                .iter()
+                .find(|(k, _)| k == "invctl:template-sha256")
+            {
                 writeln!(out, "template  sha256 {hash}")?;
             }
             if !report.outputs.is_empty() {
