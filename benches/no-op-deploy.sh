@@ -8,25 +8,14 @@ cd "$(dirname "$0")/.."
 runs=${1:-5}
 scripts/setup-tools.sh >/dev/null
 
-port=$(.venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-endpoint="http://127.0.0.1:$port"
-log=$(mktemp)
-.venv/bin/moto_server -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
-moto=$!
-trap 'kill "$moto" 2>/dev/null; rm -f "$log"' EXIT
-for _ in $(seq 1 100); do
-    .venv/bin/python -c "import urllib.request; urllib.request.urlopen('$endpoint/moto-api/data.json')" 2>/dev/null && break
-    sleep 0.2
-done
-
-export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=us-east-1
+source scripts/lib/local-endpoint.sh
 cargo build --quiet --release --locked --bin invctl
 target/release/invctl build >/dev/null
 deploy() { target/release/invctl deploy --skip-build --yes --email bench@example.com --no-seed \
     --endpoint-url "$endpoint" --stack-name invctl-bench --output json; }
 deploy >/dev/null
 
-requests() { grep -c '"[A-Z]* /[^"]* HTTP/1.1"' "$log"; }
+requests() { grep -c '"[A-Z]* /[^"]* HTTP/1.1"' "$endpoint_log"; }
 before=$(requests)
 start=$(date +%s%N)
 for _ in $(seq 1 "$runs"); do

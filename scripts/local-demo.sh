@@ -7,19 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-tools.sh
 
-port=$(.venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-endpoint="http://127.0.0.1:$port"
-log=$(mktemp)
-.venv/bin/moto_server -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
-moto=$!
-trap 'kill "$moto" 2>/dev/null; rm -f "$log"' EXIT
-for _ in $(seq 1 100); do
-    .venv/bin/python -c "import urllib.request; urllib.request.urlopen('$endpoint/moto-api/data.json')" 2>/dev/null && break
-    sleep 0.2
-done
+source scripts/lib/local-endpoint.sh
 echo "local AWS endpoint: $endpoint"
-
-export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=us-east-1
 cargo build --quiet --locked --bin invctl
 invctl() { target/debug/invctl --endpoint-url "$endpoint" --stack-name invctl-demo "$@"; }
 

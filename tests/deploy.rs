@@ -5,7 +5,7 @@
 mod util;
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::Value;
@@ -28,25 +28,12 @@ fn fake_zips(target: &Path) {
 
 fn deploy(moto: &Moto, target: &Path, args: &[&str]) -> Output {
     util::run(
-        Command::new(assert_cmd::cargo::cargo_bin("invctl"))
+        util::invctl_on(&moto.endpoint)
             .arg("deploy")
-            .args([
-                "--skip-build",
-                "--output",
-                "json",
-                "--endpoint-url",
-                &moto.endpoint,
-            ])
+            .args(["--skip-build", "--output", "json"])
             .args(args)
             .current_dir(util::repo_root())
-            .env("CARGO_TARGET_DIR", target)
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", testkit::REGION)
-            .env("AWS_CONFIG_FILE", "/nonexistent")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-            .env("INVCTL_POLL_MS", "100")
-            .stdin(Stdio::null()),
+            .env("CARGO_TARGET_DIR", target),
     )
 }
 

@@ -2,7 +2,7 @@
 
 mod util;
 
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use serde_json::Value;
 use testkit::{unique, Moto};
@@ -13,18 +13,7 @@ const SMALL_TEMPLATE: &str = r#"{
 }"#;
 
 fn invctl(moto: &Moto, args: &[&str]) -> Output {
-    util::run(
-        Command::new(assert_cmd::cargo::cargo_bin("invctl"))
-            .args(args)
-            .args(["--endpoint-url", &moto.endpoint])
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", testkit::REGION)
-            .env("AWS_CONFIG_FILE", "/nonexistent")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-            .env("INVCTL_POLL_MS", "100")
-            .stdin(Stdio::null()),
-    )
+    util::run(util::invctl_on(&moto.endpoint).args(args))
 }
 
 async fn create_stack(moto: &Moto) -> String {

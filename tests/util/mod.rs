@@ -96,3 +96,19 @@ pub fn cfn_lint_on(path: &Path) -> Output {
         .arg("--")
         .arg(path))
 }
+
+/// The invctl binary set to talk to `endpoint` (a moto server) with fake
+/// credentials, no profile files, fast polling and no terminal on stdin.
+pub fn invctl_on(endpoint: &str) -> Command {
+    let mut command = Command::new(assert_cmd::cargo::cargo_bin("invctl"));
+    command
+        .args(["--endpoint-url", endpoint])
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", testkit::REGION)
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        .env("INVCTL_POLL_MS", "100")
+        .stdin(std::process::Stdio::null());
+    command
+}
