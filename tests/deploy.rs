@@ -76,7 +76,10 @@ async fn inventory_table(config: &aws_config::SdkConfig, stack: &str) -> String 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn create_seed_no_op_and_update() {
-    let moto = Moto::shared();
+    // A server of its own: the artifact bucket is per account, and the
+    // upload counts below must not depend on what other tests sent first.
+    let own = Moto::start();
+    let moto = &own;
     let config = moto.sdk_config().await;
     let target = tempfile::tempdir().unwrap();
     fake_zips(target.path());
@@ -234,4 +237,48 @@ async fn no_zips_means_build_first() {
         "{}",
         util::text(&output)
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_change_set_left_unexecuted_does_not_block_the_next_deploy() {
+    let moto = Moto::shared();
+    let target = tempfile::tempdir().unwrap();
+    fake_zips(target.path());
+    let stack = unique("inventory");
+    report(&deploy(
+        moto,
+        target.path(),
+        &[
+            "--yes",
+            "--no-seed",
+            "--email",
+            "ops@example.com",
+            "--stack-name",
+            &stack,
+        ],
+    ));
+
+    let args = [
+        "--email",
+        "new@example.com",
+        "--no-seed",
+        "--stack-name",
+        &stack,
+    ];
+    let shown = report(&deploy(
+        moto,
+        target.path(),
+        &[&["--no-execute"][..], &args].concat(),
+    ));
+    assert_eq!(shown["action"], "update");
+    assert_eq!(shown["executed"], false);
+    assert!(shown.get("seeded").is_none());
+
+    let applied = report(&deploy(
+        moto,
+        target.path(),
+        &[&["--yes"][..], &args].concat(),
+    ));
+    assert_eq!(applied["action"], "update");
+    assert_eq!(applied["executed"], true);
 }

@@ -122,6 +122,31 @@ struct Report {
     seeded: Option<SeededReport>,
 }
 
+impl Report {
+    /// A deploy that changed nothing.
+    fn unchanged(
+        stack_name: &str,
+        uploaded: usize,
+        outputs: serde_json::Map<String, serde_json::Value>,
+    ) -> Self {
+        Report {
+            stack_name: stack_name.to_owned(),
+            action: "none",
+            changes: Vec::new(),
+            executed: false,
+            uploaded,
+            outputs,
+            seeded: None,
+        }
+    }
+}
+
+fn unix_seconds() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 #[derive(Debug, Serialize)]
 struct SeededReport {
     added: usize,
@@ -253,15 +278,7 @@ pub fn run(aws: &AwsArgs, args: &DeployArgs, out: &mut dyn Write) -> Result<(), 
                 return finish(
                     out,
                     args,
-                    Report {
-                        stack_name: name.clone(),
-                        action: "none",
-                        changes: Vec::new(),
-                        executed: false,
-                        uploaded: 0,
-                        outputs: outputs(stack),
-                        seeded: None,
-                    },
+                    Report::unchanged(&name, 0, outputs(stack)),
                     "no changes: the stack already runs this template and code",
                 );
             }
@@ -295,7 +312,9 @@ pub fn run(aws: &AwsArgs, args: &DeployArgs, out: &mut dyn Write) -> Result<(), 
             &client,
             changeset::Request {
                 stack_name: &name,
-                name: format!("invctl-{}", &fingerprint[..16]),
+                // Timestamped: a change set left by --no-execute or a declined
+                // prompt must not block the next deploy of the same content.
+                name: format!("invctl-{}-{}", &fingerprint[..16], unix_seconds()),
                 create,
                 template_url,
                 parameters,
@@ -319,15 +338,11 @@ pub fn run(aws: &AwsArgs, args: &DeployArgs, out: &mut dyn Write) -> Result<(), 
                 return finish(
                     out,
                     args,
-                    Report {
-                        stack_name: name.clone(),
-                        action: "none",
-                        changes: Vec::new(),
-                        executed: false,
+                    Report::unchanged(
+                        &name,
                         uploaded,
-                        outputs: existing.as_ref().map(outputs).unwrap_or_default(),
-                        seeded: None,
-                    },
+                        existing.as_ref().map(outputs).unwrap_or_default(),
+                    ),
                     "no changes: CloudFormation found nothing to update",
                 );
             }

@@ -1,7 +1,6 @@
 //! Loading the sample catalog into the Inventory table after a deploy,
 //! without overwriting products that exist (their stock is live data).
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use inventory_domain::Product;
 
 /// The catalog shipped with invctl (`examples/catalog.json`).
@@ -64,11 +63,6 @@ pub async fn seed(
         }
     }
     Ok(seeded)
-}
-
-/// Reads a product back, for checks.
-pub fn product_of(item: std::collections::HashMap<String, AttributeValue>) -> Option<Product> {
-    serde_dynamo::from_item(item).ok()
 }
 
 #[cfg(test)]

@@ -87,6 +87,18 @@ async fn wait_for_token(sfn: &aws_sdk_sfn::Client, execution: &str) -> String {
     panic!("the execution never scheduled its task");
 }
 
+async fn status_of(f: &Fixture, execution: &str) -> String {
+    aws_sdk_sfn::Client::new(&f.config)
+        .describe_execution()
+        .execution_arn(execution)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_str()
+        .to_owned()
+}
+
 async fn finished(sfn: &aws_sdk_sfn::Client, execution: &str) -> (String, Value) {
     for _ in 0..100 {
         let described = sfn
@@ -170,15 +182,7 @@ async fn get_shows_the_order_and_decides_nothing() {
     assert!(html.contains(r#"value="approve""#) && html.contains(r#"value="reject""#));
     assert!(!html.contains("taskToken") && !html.contains("TaskToken"));
     assert_eq!(response.headers["referrer-policy"], "no-referrer");
-    let status = aws_sdk_sfn::Client::new(&f.config)
-        .describe_execution()
-        .execution_arn(&execution)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_str()
-        .to_owned();
+    let status = status_of(&f, &execution).await;
     assert_eq!(status, "RUNNING", "a GET must not decide");
     assert!(!item(&f, "po-get").await.contains_key(po::DECISION));
 }
@@ -267,15 +271,7 @@ async fn bad_links_and_requests_are_refused_without_deciding() {
         let response = approval::page::handle(&f.decider, req).await;
         assert_eq!(response.status_code, expected, "{}", page(&response));
     }
-    let status = aws_sdk_sfn::Client::new(&f.config)
-        .describe_execution()
-        .execution_arn(&execution)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_str()
-        .to_owned();
+    let status = status_of(&f, &execution).await;
     assert_eq!(status, "RUNNING");
     assert!(!item(&f, "po-bad").await.contains_key(po::DECISION));
 }
