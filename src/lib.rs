@@ -59,7 +59,7 @@ impl Error {
             Error::Deploy(commands::deploy::Error::Build(build::BuildError::Tool(_))) => {
                 exit::MISSING_TOOL
             }
-            Error::Deploy(commands::deploy::Error::Interrupted) => exit::INTERRUPTED,
+            Error::Deploy(commands::deploy::Error::Interrupted { .. }) => exit::INTERRUPTED,
             Error::Build(_) | Error::Deploy(_) | Error::Status(_) | Error::Destroy(_) => {
                 exit::FAILURE
             }

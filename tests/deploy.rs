@@ -281,4 +281,92 @@ async fn a_change_set_left_unexecuted_does_not_block_the_next_deploy() {
     ));
     assert_eq!(applied["action"], "update");
     assert_eq!(applied["executed"], true);
+    assert!(applied.get("seeded").is_none());
+
+    // --no-seed on every run: the catalog was never loaded.
+    let config = moto.sdk_config().await;
+    let items = aws_sdk_dynamodb::Client::new(&config)
+        .scan()
+        .table_name(inventory_table(&config, &stack).await)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(items.count(), 0, "{:?}", items.items());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_while_waiting_changes_nothing_and_says_how_to_resume() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::Stdio;
+
+    // A server of its own: the function below would be in every later test's way.
+    let moto = &Moto::start();
+    let config = moto.sdk_config().await;
+    let cfn = aws_sdk_cloudformation::Client::new(&config);
+    let stack = unique("busy");
+    // A custom resource whose handler never answers keeps the stack in
+    // CREATE_IN_PROGRESS: an operation some earlier run started.
+    let handler = testkit::echo_function(&config, &unique("custom-resource")).await;
+    cfn.create_stack()
+        .stack_name(&stack)
+        .template_body(format!(
+            r#"{{"Resources":{{"Pending":{{"Type":"Custom::Pending","Properties":{{"ServiceToken":"{handler}"}}}}}}}}"#
+        ))
+        .send()
+        .await
+        .unwrap();
+    let status = || async {
+        cfn.describe_stacks()
+            .stack_name(&stack)
+            .send()
+            .await
+            .unwrap()
+            .stacks()[0]
+            .stack_status()
+            .cloned()
+    };
+    assert_eq!(
+        status().await,
+        Some(aws_sdk_cloudformation::types::StackStatus::CreateInProgress)
+    );
+
+    let mut child = util::invctl_on(&moto.endpoint)
+        .args([
+            "deploy",
+            "--skip-build",
+            "--yes",
+            "--email",
+            "ops@example.com",
+        ])
+        .args(["--stack-name", &stack])
+        .current_dir(util::repo_root())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    while !seen.contains("is busy") {
+        assert_ne!(stderr.read_line(&mut seen).unwrap(), 0, "{seen}");
+    }
+    let interrupted = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    stderr.read_to_string(&mut seen).unwrap();
+    let exit = child.wait().unwrap();
+
+    assert_eq!(exit.code(), Some(invctl::exit::INTERRUPTED), "{seen}");
+    assert!(
+        seen.contains("interrupted before any change set was executed")
+            && seen.contains("run `invctl deploy` again to resume"),
+        "{seen}"
+    );
+    // The operation it was waiting for is untouched, and nothing new was started.
+    assert_eq!(
+        status().await,
+        Some(aws_sdk_cloudformation::types::StackStatus::CreateInProgress)
+    );
+    assert_eq!(change_set_count(&config, &stack).await, 0);
 }

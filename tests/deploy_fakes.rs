@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use aws_sdk_cloudformation::operation::continue_update_rollback::ContinueUpdateRollbackOutput;
 use aws_sdk_cloudformation::operation::delete_stack::DeleteStackOutput;
 use aws_sdk_cloudformation::operation::describe_stack_events::DescribeStackEventsOutput;
 use aws_sdk_cloudformation::operation::describe_stacks::{
@@ -13,7 +14,7 @@ use aws_sdk_cloudformation::primitives::DateTime;
 use aws_sdk_cloudformation::types::{ResourceStatus, Stack, StackEvent, StackStatus};
 use aws_sdk_cloudformation::Client;
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
-use invctl::commands::deploy::{settle, Error};
+use invctl::commands::deploy::{settle, Error, OnRollbackFailed};
 use invctl::deploy::progress::Progress;
 use invctl::deploy::stack::wait;
 
@@ -72,24 +73,149 @@ async fn a_failed_first_create_is_deleted_to_create_anew() {
             &events(vec![]),
         ]
     );
-    let settled = settle(&client, "inventory", POLL).await.unwrap();
+    let settled = settle(&client, "inventory", POLL, &OnRollbackFailed::Stop)
+        .await
+        .unwrap();
     assert!(settled.is_none(), "the stack is gone: create it");
     assert_eq!(delete.num_calls(), 1);
 }
 
+/// The events of an update whose rollback failed: the update began, a
+/// resource failed to update, then failed to roll back (newest first).
+fn failed_rollback_events() -> Vec<StackEvent> {
+    let mut begun = event("e0", "inventory", ResourceStatus::UpdateInProgress, "");
+    begun.resource_type = Some("AWS::CloudFormation::Stack".into());
+    let mut older = event(
+        "e-old",
+        "OrdersQueue",
+        ResourceStatus::UpdateFailed,
+        "older trouble",
+    );
+    older.resource_type = Some("AWS::SQS::Queue".into());
+    vec![
+        event(
+            "e2",
+            "OrdersQueue",
+            ResourceStatus::UpdateFailed,
+            "Resource handler returned message: queue is being deleted",
+        ),
+        event(
+            "e1",
+            "OrdersQueue",
+            ResourceStatus::UpdateFailed,
+            "Access denied",
+        ),
+        begun,
+        older,
+    ]
+}
+
 #[tokio::test]
-async fn update_rollback_failed_explains_the_way_out() {
+async fn update_rollback_failed_names_the_resources_and_the_way_out() {
     let client = mock_client!(
         aws_sdk_cloudformation,
         RuleMode::Sequential,
-        [&stacks(StackStatus::UpdateRollbackFailed)]
+        [
+            &stacks(StackStatus::UpdateRollbackFailed),
+            &events(failed_rollback_events())
+        ]
     );
-    let error = settle(&client, "inventory", POLL).await.unwrap_err();
-    assert!(matches!(error, Error::RollbackFailed(_)));
+    let error = settle(&client, "inventory", POLL, &OnRollbackFailed::Stop)
+        .await
+        .unwrap_err();
+    let Error::RollbackFailed { failures, .. } = &error else {
+        panic!("{error}");
+    };
+    // Only this update's failures, oldest first; the earlier operation's are not.
+    let reasons: Vec<&str> = failures.iter().map(|f| f.reason.as_str()).collect();
+    assert_eq!(
+        reasons,
+        [
+            "Access denied",
+            "Resource handler returned message: queue is being deleted"
+        ]
+    );
     let text = error.to_string();
+    assert!(text.contains("invctl deploy --continue-rollback"), "{text}");
+    assert!(text.contains("--skip-resource LOGICAL_ID"), "{text}");
+    assert!(text.contains("OrdersQueue (AWS::SQS::Queue)"), "{text}");
+}
+
+#[tokio::test]
+async fn a_failed_rollback_is_continued_when_asked_then_the_deploy_goes_on() {
+    let resume = mock!(Client::continue_update_rollback)
+        .match_requests(|r| {
+            r.stack_name()
+                == Some("arn:aws:cloudformation:us-east-1:123456789012:stack/inventory/1")
+                && r.resources_to_skip() == ["OrdersQueue"]
+        })
+        .then_output(|| ContinueUpdateRollbackOutput::builder().build());
+    let client = mock_client!(
+        aws_sdk_cloudformation,
+        RuleMode::Sequential,
+        [
+            &stacks(StackStatus::UpdateRollbackFailed),
+            &events(failed_rollback_events()),
+            &resume,
+            &stacks(StackStatus::UpdateRollbackInProgress),
+            &events(vec![]),
+            &stacks(StackStatus::UpdateRollbackComplete),
+            &events(vec![]),
+        ]
+    );
+    let settled = settle(
+        &client,
+        "inventory",
+        POLL,
+        &OnRollbackFailed::Continue {
+            skip: vec!["OrdersQueue".into()],
+        },
+    )
+    .await
+    .unwrap()
+    .expect("the stack is still there, ready for an update");
+    assert_eq!(resume.num_calls(), 1);
+    assert_eq!(
+        settled.stack_status(),
+        Some(&StackStatus::UpdateRollbackComplete)
+    );
+}
+
+#[tokio::test]
+async fn a_rollback_that_fails_again_is_reported() {
+    let resume = mock!(Client::continue_update_rollback)
+        .then_output(|| ContinueUpdateRollbackOutput::builder().build());
+    let again = event(
+        "e9",
+        "OrdersQueue",
+        ResourceStatus::UpdateFailed,
+        "still cannot roll back",
+    );
+    let client = mock_client!(
+        aws_sdk_cloudformation,
+        RuleMode::Sequential,
+        [
+            &stacks(StackStatus::UpdateRollbackFailed),
+            &events(failed_rollback_events()),
+            &resume,
+            &stacks(StackStatus::UpdateRollbackInProgress),
+            &events(vec![]),
+            &stacks(StackStatus::UpdateRollbackFailed),
+            &events(vec![again]),
+        ]
+    );
+    let error = settle(
+        &client,
+        "inventory",
+        POLL,
+        &OnRollbackFailed::Continue { skip: vec![] },
+    )
+    .await
+    .unwrap_err();
     assert!(
-        text.contains("aws cloudformation continue-update-rollback --stack-name inventory"),
-        "{text}"
+        matches!(&error, Error::RollbackNotCompleted { status, failures, .. }
+            if status == "UPDATE_ROLLBACK_FAILED" && failures[0].reason == "still cannot roll back"),
+        "{error}"
     );
 }
 
@@ -106,7 +232,10 @@ async fn an_operation_in_progress_is_waited_for() {
             &events(vec![]),
         ]
     );
-    let settled = settle(&client, "inventory", POLL).await.unwrap().unwrap();
+    let settled = settle(&client, "inventory", POLL, &OnRollbackFailed::Stop)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(settled.stack_status(), Some(&StackStatus::UpdateComplete));
 }
 

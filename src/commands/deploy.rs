@@ -49,6 +49,16 @@ pub struct DeployArgs {
     /// Do not load the sample catalog into the inventory table
     #[arg(long)]
     pub no_seed: bool,
+    /// When the stack is UPDATE_ROLLBACK_FAILED, continue its rollback first (ContinueUpdateRollback), then deploy
+    #[arg(long)]
+    pub continue_rollback: bool,
+    /// With --continue-rollback: a resource (logical id) that cannot roll back and is to be skipped; repeatable
+    #[arg(
+        long = "skip-resource",
+        value_name = "LOGICAL_ID",
+        requires = "continue_rollback"
+    )]
+    pub skip_resources: Vec<String>,
     /// The invctl source tree (default: found from the current folder upwards)
     #[arg(long, value_name = "DIR")]
     pub workspace: Option<PathBuf>,
@@ -80,21 +90,43 @@ pub enum Error {
     Stack { stack: String, source: StackError },
     #[error(transparent)]
     Seed(#[from] SeedError),
-    #[error("stack {0} is UPDATE_ROLLBACK_FAILED: an update failed and so did its rollback. Fix the cause shown in its events, then run `aws cloudformation continue-update-rollback --stack-name {0}` (skipping resources that cannot roll back with --resources-to-skip), and deploy again")]
-    RollbackFailed(String),
+    #[error("stack {stack} is UPDATE_ROLLBACK_FAILED: an update failed and so did its rollback.\n{}Fix the cause, then run `invctl deploy --continue-rollback` (add `--skip-resource LOGICAL_ID` for each resource that cannot roll back; it is left as it is). That is `aws cloudformation continue-update-rollback --stack-name {stack}` followed by the deploy.", stack::failure_lines(failures))]
+    RollbackFailed {
+        stack: String,
+        failures: Vec<Failure>,
+    },
+    #[error(
+        "the rollback of stack {stack} did not complete ({status}):\n{}",
+        stack::failure_lines(failures)
+    )]
+    RollbackNotCompleted {
+        stack: String,
+        status: String,
+        failures: Vec<Failure>,
+    },
     #[error("the changes replace or remove resources and there is no terminal to confirm them: pass --yes to apply them")]
     NeedsYes,
     #[error("not applied; the change set {0} is left for review (`invctl deploy` again makes a new one)")]
     NotConfirmed(String),
-    #[error("the deploy of stack {stack} failed ({status}):\n{}{hint}", failures.iter().map(|f| format!("  {} ({}): {} {}\n", f.logical_id, f.resource_type, f.status, f.reason)).collect::<String>())]
+    #[error(
+        "the deploy of stack {stack} failed ({status}):\n{}{hint}",
+        stack::failure_lines(failures)
+    )]
     Failed {
         stack: String,
         status: String,
         failures: Vec<Failure>,
         hint: String,
     },
-    #[error("interrupted: the stack operation goes on in CloudFormation and leaves the stack consistent; run `invctl deploy` again to wait for it, or `invctl status`")]
-    Interrupted,
+    #[error("{}", if *started {
+        "interrupted while CloudFormation applies the change set: the operation goes on and leaves the stack consistent (it completes or rolls back); run `invctl deploy` again to wait for it, or `invctl status` to look"
+    } else {
+        "interrupted before any change set was executed: an operation the stack already had goes on in CloudFormation; run `invctl deploy` again to resume"
+    })]
+    Interrupted {
+        /// Whether CloudFormation had been told to change the stack.
+        started: bool,
+    },
     #[error("cannot read a zip or print the report")]
     Io(#[source] io::Error),
 }
@@ -211,8 +243,9 @@ fn zips(args: &DeployArgs) -> Result<Vec<(functions::FunctionSpec, Vec<u8>, Stri
         .collect()
 }
 
-fn confirm_execution() -> Result<bool, Error> {
-    eprint!("Execute these changes? [y/N] ");
+/// Asks a yes/no question on the terminal; anything but yes is no.
+fn ask(question: &str) -> Result<bool, Error> {
+    eprint!("{question}");
     let _ = io::stderr().flush();
     let mut answer = String::new();
     io::stdin()
@@ -239,13 +272,25 @@ pub fn run(aws: &AwsArgs, args: &DeployArgs, out: &mut dyn Write) -> Result<(), 
         source,
     };
     let poll = crate::commands::destroy::poll_interval();
+    let on_rollback_failed = if args.continue_rollback {
+        OnRollbackFailed::Continue {
+            skip: args.skip_resources.clone(),
+        }
+    } else if io::stdin().is_terminal() {
+        OnRollbackFailed::Ask
+    } else {
+        OnRollbackFailed::Stop
+    };
+    // Set once CloudFormation has been told to change the stack, so an
+    // interruption can say what it left behind.
+    let started = std::cell::Cell::new(false);
 
-    crate::runtime().block_on(async {
+    let work = async {
         let config = crate::aws::sdk_config(&settings).await;
         let region = config.region().map(ToString::to_string).unwrap_or_default();
         let client = aws_sdk_cloudformation::Client::new(&config);
 
-        let existing = settle(&client, &name, poll).await?;
+        let existing = settle(&client, &name, poll, &on_rollback_failed).await?;
         let create = existing.is_none();
         let email = match (&email, &existing) {
             (Some(address), _) => address.clone(),
@@ -375,7 +420,7 @@ pub fn run(aws: &AwsArgs, args: &DeployArgs, out: &mut dyn Write) -> Result<(), 
         }
         if !args.yes {
             if io::stdin().is_terminal() {
-                if !confirm_execution()? {
+                if !ask("Execute these changes? [y/N] ")? {
                     return Err(Error::NotConfirmed(change_set));
                 }
             } else if changes.iter().any(Change::is_destructive) {
@@ -390,14 +435,11 @@ pub fn run(aws: &AwsArgs, args: &DeployArgs, out: &mut dyn Write) -> Result<(), 
             .send()
             .await
             .map_err(|e| stack_error(stack::aws_error(e)))?;
+        started.set(true);
         let progress = Progress::start(&format!("{action} of stack {name} in progress"));
-        let waited = tokio::select! {
-            waited = stack::wait(&client, &name, &progress, poll) => waited.map_err(stack_error)?,
-            _ = tokio::signal::ctrl_c() => {
-                progress.finish();
-                return Err(Error::Interrupted);
-            }
-        };
+        let waited = stack::wait(&client, &name, &progress, poll)
+            .await
+            .map_err(stack_error)?;
         progress.finish();
         let final_stack = waited
             .stack
@@ -453,6 +495,12 @@ pub fn run(aws: &AwsArgs, args: &DeployArgs, out: &mut dyn Write) -> Result<(), 
             },
             &format!("stack {name}: {status}"),
         )
+    };
+    crate::runtime().block_on(async {
+        tokio::select! {
+            result = work => result,
+            _ = tokio::signal::ctrl_c() => Err(Error::Interrupted { started: started.get() }),
+        }
     })
 }
 
@@ -483,13 +531,26 @@ async fn physical_id(
     )))
 }
 
+/// What to do with a stack whose update and rollback both failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OnRollbackFailed {
+    /// Stop and explain the way out.
+    Stop,
+    /// Ask on the terminal whether to continue the rollback.
+    Ask,
+    /// Continue the rollback, skipping these resources (logical ids).
+    Continue { skip: Vec<String> },
+}
+
 /// Brings the stack to a state a change set can start from: waits for an
 /// operation in progress, deletes a stack that failed its first create, and
-/// stops on UPDATE_ROLLBACK_FAILED. `None`: there is no stack (create one).
+/// continues a failed rollback when told to (else stops and explains).
+/// `None`: there is no stack (create one).
 pub async fn settle(
     client: &aws_sdk_cloudformation::Client,
     name: &str,
     poll: std::time::Duration,
+    on_rollback_failed: &OnRollbackFailed,
 ) -> Result<Option<Stack>, Error> {
     let stack_error = |source| Error::Stack {
         stack: name.to_owned(),
@@ -532,7 +593,58 @@ pub async fn settle(
                 existing = None;
             }
             "DELETE_COMPLETE" => existing = None,
-            "UPDATE_ROLLBACK_FAILED" => return Err(Error::RollbackFailed(name.to_owned())),
+            "UPDATE_ROLLBACK_FAILED" => {
+                let failures = stack::recent_failures(client, &id)
+                    .await
+                    .map_err(stack_error)?;
+                let skip = match on_rollback_failed {
+                    OnRollbackFailed::Continue { skip } => skip.clone(),
+                    OnRollbackFailed::Ask => {
+                        eprint!("{}", stack::failure_lines(&failures));
+                        if !ask(&format!(
+                            "stack {name} is UPDATE_ROLLBACK_FAILED. Continue its rollback now? [y/N] "
+                        ))? {
+                            return Err(Error::RollbackFailed {
+                                stack: name.to_owned(),
+                                failures,
+                            });
+                        }
+                        Vec::new()
+                    }
+                    OnRollbackFailed::Stop => {
+                        return Err(Error::RollbackFailed {
+                            stack: name.to_owned(),
+                            failures,
+                        })
+                    }
+                };
+                client
+                    .continue_update_rollback()
+                    .stack_name(&id)
+                    .set_resources_to_skip((!skip.is_empty()).then_some(skip))
+                    .send()
+                    .await
+                    .map_err(|e| stack_error(stack::aws_error(e)))?;
+                let progress = Progress::start(&format!("continuing the rollback of stack {name}"));
+                let waited = stack::wait(client, &id, &progress, poll)
+                    .await
+                    .map_err(stack_error)?;
+                progress.finish();
+                let status = waited
+                    .stack
+                    .as_ref()
+                    .and_then(|s| s.stack_status())
+                    .map(|s| s.as_str().to_owned())
+                    .unwrap_or_default();
+                if status != "UPDATE_ROLLBACK_COMPLETE" {
+                    return Err(Error::RollbackNotCompleted {
+                        stack: name.to_owned(),
+                        status,
+                        failures: waited.failures,
+                    });
+                }
+                existing = waited.stack;
+            }
             _ => break,
         }
     }

@@ -40,6 +40,14 @@ impl Progress {
     }
 
     pub fn finish(self) {
+        drop(self);
+    }
+}
+
+/// Clears the spinner however the wait ends (finished, failed, or dropped
+/// by an interruption), so the message that follows starts on a clean line.
+impl Drop for Progress {
+    fn drop(&mut self) {
         if let Progress::Terminal(bar) = self {
             bar.finish_and_clear();
         }

@@ -82,6 +82,19 @@ pub fn failure_of(event: &StackEvent) -> Option<Failure> {
     })
 }
 
+/// One indented line per failure, for error messages.
+pub fn failure_lines(failures: &[Failure]) -> String {
+    failures
+        .iter()
+        .map(|f| {
+            format!(
+                "  {} ({}): {} {}\n",
+                f.logical_id, f.resource_type, f.status, f.reason
+            )
+        })
+        .collect()
+}
+
 fn event_line(event: &StackEvent) -> String {
     format!(
         "  {:<40} {:<36} {}{}",
@@ -152,6 +165,23 @@ pub async fn wait(
         }
         tokio::time::sleep(interval).await;
     }
+}
+
+/// The failures of the stack's latest operation, oldest first: the failed
+/// events since the stack's own last `UPDATE_IN_PROGRESS` (where the update
+/// that went wrong began).
+pub async fn recent_failures(client: &Client, stack_id: &str) -> Result<Vec<Failure>, StackError> {
+    let events = recent_events(client, stack_id).await?;
+    let mut failures: Vec<Failure> = events
+        .iter()
+        .take_while(|e| {
+            !(e.resource_type() == Some("AWS::CloudFormation::Stack")
+                && e.resource_status().map(|s| s.as_str()) == Some("UPDATE_IN_PROGRESS"))
+        })
+        .filter_map(failure_of)
+        .collect();
+    failures.reverse();
+    Ok(failures)
 }
 
 /// The latest page of a stack's events (newest first), which is all a poll
