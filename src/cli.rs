@@ -4,8 +4,17 @@
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    build::BuildArgs, deploy::DeployArgs, destroy::DestroyArgs, planned::PlannedArgs,
-    status::StatusArgs, synth::SynthArgs,
+    build::BuildArgs,
+    decision::{ApproveArgs, RejectArgs},
+    deploy::DeployArgs,
+    destroy::DestroyArgs,
+    executions::ExecutionsArgs,
+    scan::ScanArgs,
+    schedule::ScheduleArgs,
+    send_order::SendOrderArgs,
+    status::StatusArgs,
+    synth::SynthArgs,
+    watch::WatchArgs,
 };
 use crate::config::AwsArgs;
 
@@ -16,9 +25,8 @@ use crate::config::AwsArgs;
     about = "Synthesize, build, deploy and drive the serverless inventory-management stack on AWS",
     long_about = "invctl owns the whole life of the inventory-management stack: it writes the \
 CloudFormation template and the Step Functions workflows from typed Rust models, builds the \
-Rust Lambda functions, deploys, updates and destroys the stack, and drives it.\n\n\
-Commands marked (planned) are not built yet: they say so and exit with code 3.",
-    after_help = "Exit codes: 0 success, 1 the command failed, 2 usage error, 3 command not built yet, 4 a required tool is missing."
+Rust Lambda functions, deploys, updates and destroys the stack, and drives it.",
+    after_help = "Exit codes: 0 success, 1 the command failed, 2 usage error, 3 the stack is not deployed, 4 a required tool is missing, 130 interrupted."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -39,38 +47,18 @@ pub enum Command {
     Destroy(DestroyArgs),
     /// Show the stack's status, outputs and last change
     Status(StatusArgs),
-    /// (planned) Put new-order-received events on the stack's bus
-    SendOrder(PlannedArgs),
-    /// (planned) Read the reservations, inventory or purchase-orders table
-    Scan(PlannedArgs),
-    /// (planned) Approve a pending purchase order
-    Approve(PlannedArgs),
-    /// (planned) Reject a pending purchase order
-    Reject(PlannedArgs),
-    /// (planned) List recent workflow executions, or show one
-    Executions(PlannedArgs),
-    /// (planned) Turn the order generator's schedule on or off
-    Schedule(PlannedArgs),
-    /// (planned) Follow an order until it is reserved, rejected or unavailable
-    Watch(PlannedArgs),
-}
-
-impl Command {
-    /// The subcommand's name as typed.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Command::Synth(_) => "synth",
-            Command::Build(_) => "build",
-            Command::Deploy(_) => "deploy",
-            Command::Destroy(_) => "destroy",
-            Command::Status(_) => "status",
-            Command::SendOrder(_) => "send-order",
-            Command::Scan(_) => "scan",
-            Command::Approve(_) => "approve",
-            Command::Reject(_) => "reject",
-            Command::Executions(_) => "executions",
-            Command::Schedule(_) => "schedule",
-            Command::Watch(_) => "watch",
-        }
-    }
+    /// Put new-order-received events on the stack's bus (or invoke the order generator)
+    SendOrder(SendOrderArgs),
+    /// Read the reservations, inventory or purchase-orders table
+    Scan(ScanArgs),
+    /// Approve a pending purchase order (as the emailed link does)
+    Approve(ApproveArgs),
+    /// Reject a pending purchase order (as the emailed link does)
+    Reject(RejectArgs),
+    /// List recent workflow executions, or show one
+    Executions(ExecutionsArgs),
+    /// Turn the order generator's schedule on or off, or show it
+    Schedule(ScheduleArgs),
+    /// Follow orders until each is reserved, rejected or unavailable
+    Watch(WatchArgs),
 }

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod deploy;
+pub mod drive;
 pub mod model;
 pub mod output;
 pub mod stack;
@@ -25,8 +26,8 @@ pub mod exit {
     pub const FAILURE: i32 = 1;
     /// The command line was wrong (clap reports these itself).
     pub const USAGE: i32 = 2;
-    /// The command is listed but not built yet.
-    pub const NOT_BUILT: i32 = 3;
+    /// The stack is not deployed (or not usable: a failed first create, a deletion).
+    pub const NOT_DEPLOYED: i32 = 3;
     /// A tool the command needs is not installed (the message says how to install it).
     pub const MISSING_TOOL: i32 = 4;
     /// Interrupted by Ctrl-C (128 + SIGINT, as shells report it).
@@ -47,11 +48,35 @@ pub enum Error {
     #[error(transparent)]
     Destroy(#[from] commands::destroy::Error),
     #[error(transparent)]
-    NotBuilt(#[from] commands::planned::NotBuilt),
+    SendOrder(#[from] commands::send_order::Error),
+    #[error(transparent)]
+    Scan(#[from] commands::scan::Error),
+    #[error(transparent)]
+    Decision(#[from] commands::decision::Error),
+    #[error(transparent)]
+    Executions(#[from] commands::executions::Error),
+    #[error(transparent)]
+    Schedule(#[from] commands::schedule::Error),
+    #[error(transparent)]
+    Watch(#[from] commands::watch::Error),
 }
 
 impl Error {
     pub fn exit_code(&self) -> i32 {
+        use commands::{decision, executions, scan, schedule, send_order, watch};
+        let drive = match self {
+            Error::SendOrder(send_order::Error::Drive(e))
+            | Error::SendOrder(send_order::Error::Watch(watch::Error::Drive(e)))
+            | Error::Scan(scan::Error::Drive(e))
+            | Error::Decision(decision::Error::Drive(e))
+            | Error::Executions(executions::Error::Drive(e))
+            | Error::Schedule(schedule::Error::Drive(e))
+            | Error::Watch(watch::Error::Drive(e)) => Some(e),
+            _ => None,
+        };
+        if let Some(e) = drive {
+            return e.exit_code();
+        }
         match self {
             Error::Synth(_) => exit::FAILURE,
             Error::Build(e) if e.is_missing_tool() => exit::MISSING_TOOL,
@@ -60,10 +85,9 @@ impl Error {
                 exit::MISSING_TOOL
             }
             Error::Deploy(commands::deploy::Error::Interrupted { .. }) => exit::INTERRUPTED,
-            Error::Build(_) | Error::Deploy(_) | Error::Status(_) | Error::Destroy(_) => {
-                exit::FAILURE
-            }
-            Error::NotBuilt(_) => exit::NOT_BUILT,
+            Error::Status(commands::status::Error::NotDeployed { .. }) => exit::NOT_DEPLOYED,
+            Error::SendOrder(e) if e.is_usage() => exit::USAGE,
+            _ => exit::FAILURE,
         }
     }
 
@@ -89,7 +113,13 @@ pub fn run(cli: cli::Cli, out: &mut dyn Write) -> Result<(), Error> {
         Command::Deploy(args) => commands::deploy::run(&cli.aws, args, out)?,
         Command::Status(args) => commands::status::run(&cli.aws, args, out)?,
         Command::Destroy(args) => commands::destroy::run(&cli.aws, args, out)?,
-        other => commands::planned::run(other.name())?,
+        Command::SendOrder(args) => commands::send_order::run(&cli.aws, args, out)?,
+        Command::Scan(args) => commands::scan::run(&cli.aws, args, out)?,
+        Command::Approve(args) => commands::decision::approve(&cli.aws, args, out)?,
+        Command::Reject(args) => commands::decision::reject(&cli.aws, args, out)?,
+        Command::Executions(args) => commands::executions::run(&cli.aws, args, out)?,
+        Command::Schedule(args) => commands::schedule::run(&cli.aws, args, out)?,
+        Command::Watch(args) => commands::watch::run(&cli.aws, args, out)?,
     }
     Ok(())
 }

@@ -63,7 +63,7 @@ async fn status_shows_the_stack_and_its_outputs() {
 async fn status_of_a_missing_stack_says_how_to_create_it() {
     let moto = Moto::shared();
     let output = invctl(moto, &["status", "--stack-name", "never-deployed"]);
-    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(output.status.code(), Some(invctl::exit::NOT_DEPLOYED));
     assert!(
         util::text(&output).contains(
             "stack never-deployed does not exist in us-east-1; create it with `invctl deploy`"

@@ -1,8 +1,14 @@
-//! One module per subcommand, each with its clap arguments and a `run`.
+//! One module per subcommand, each with its clap arguments and a `run`
+//! (`decision` serves both `approve` and `reject`).
 
 pub mod build;
+pub mod decision;
 pub mod deploy;
 pub mod destroy;
-pub mod planned;
+pub mod executions;
+pub mod scan;
+pub mod schedule;
+pub mod send_order;
 pub mod status;
 pub mod synth;
+pub mod watch;

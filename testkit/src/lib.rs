@@ -326,3 +326,85 @@ pub async fn create_table(config: &SdkConfig, prefix: &str) -> String {
         .expect("the table is created");
     table
 }
+
+/// What the three workflows need, made through the APIs (moto runs only
+/// state machines created through the Step Functions API): the three
+/// tables, a bus, an alert topic whose messages land in a queue, and a
+/// stand-in for the purchase-order-email function.
+pub struct WorkflowResources {
+    pub inventory_table: String,
+    pub reservation_table: String,
+    pub purchase_order_table: String,
+    pub bus: String,
+    pub alert_topic: String,
+    /// Receives what is published to `alert_topic`.
+    pub alert_queue: String,
+    pub email_function: String,
+}
+
+impl WorkflowResources {
+    pub async fn create(config: &SdkConfig) -> WorkflowResources {
+        let bus = unique("bus");
+        aws_sdk_eventbridge::Client::new(config)
+            .create_event_bus()
+            .name(&bus)
+            .send()
+            .await
+            .expect("the bus is created");
+        let (alert_topic, alert_queue) = topic_with_capture(config).await;
+        WorkflowResources {
+            inventory_table: create_table(config, "inventory").await,
+            reservation_table: create_table(config, "reservations").await,
+            purchase_order_table: create_table(config, "purchase-orders").await,
+            bus,
+            alert_topic,
+            alert_queue,
+            email_function: echo_function(config, &unique("po-email")).await,
+        }
+    }
+
+    /// `definition` (ASL text as checked in under `asl/`) with every
+    /// `${Placeholder}` bound as the template binds it.
+    pub fn resolve(&self, definition: &str) -> String {
+        let bindings = [
+            ("InventoryTableName", &self.inventory_table),
+            ("ReservationTableName", &self.reservation_table),
+            ("PurchaseOrderTableName", &self.purchase_order_table),
+            ("EventBusName", &self.bus),
+            ("AlertTopicArn", &self.alert_topic),
+            ("PurchaseOrderEmailFunctionArn", &self.email_function),
+        ];
+        let mut resolved = definition.to_owned();
+        for (name, value) in bindings {
+            resolved = resolved.replace(&format!("${{{name}}}"), value);
+        }
+        assert!(
+            !resolved.contains("${"),
+            "a placeholder has no binding:\n{resolved}"
+        );
+        resolved
+    }
+
+    /// A state machine running `definition`, placeholders resolved.
+    pub async fn workflow(&self, config: &SdkConfig, definition: &str) -> String {
+        create_state_machine(config, &self.resolve(definition)).await
+    }
+}
+
+/// Polls `check` every 100 ms until it returns `Some`, for at most `within`.
+pub async fn eventually<T, F, Fut>(within: Duration, mut check: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(found) = check().await {
+            return Some(found);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

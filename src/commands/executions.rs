@@ -1,0 +1,348 @@
+//! `invctl executions`: recent workflow executions with their status, and
+//! `invctl executions show ID`: one execution, the states it went through,
+//! and where and why it failed.
+//!
+//! STANDARD workflows keep their history in Step Functions. EXPRESS
+//! workflows keep none there (ListExecutions refuses them): their record is
+//! the workflow's CloudWatch Logs group, which the stack sets to log every
+//! event, so for them the same report is read from the log.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use aws_sdk_sfn::types::{ExecutionStatus, HistoryEvent};
+use clap::{Args, Subcommand, ValueEnum};
+use serde::Serialize;
+
+use crate::config::AwsArgs;
+use crate::drive::{DeployedStack, DriveError, Resource};
+use crate::output::OutputFormat;
+use crate::stack::workflows;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WorkflowName {
+    ReserveStock,
+    CreatePurchaseOrder,
+    CheckInventoryLevel,
+}
+
+impl WorkflowName {
+    pub const ALL: [WorkflowName; 3] = [
+        WorkflowName::ReserveStock,
+        WorkflowName::CreatePurchaseOrder,
+        WorkflowName::CheckInventoryLevel,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkflowName::ReserveStock => workflows::RESERVE_STOCK_NAME,
+            WorkflowName::CreatePurchaseOrder => workflows::CREATE_PURCHASE_ORDER_NAME,
+            WorkflowName::CheckInventoryLevel => workflows::CHECK_INVENTORY_LEVEL_NAME,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatusFilter {
+    Running,
+    Succeeded,
+    Failed,
+    TimedOut,
+    Aborted,
+}
+
+impl StatusFilter {
+    fn as_str(self) -> &'static str {
+        match self {
+            StatusFilter::Running => "RUNNING",
+            StatusFilter::Succeeded => "SUCCEEDED",
+            StatusFilter::Failed => "FAILED",
+            StatusFilter::TimedOut => "TIMED_OUT",
+            StatusFilter::Aborted => "ABORTED",
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct ExecutionsArgs {
+    #[command(subcommand)]
+    pub show: Option<ExecutionsCommand>,
+    /// Only this workflow (default: all three)
+    #[arg(long, value_enum)]
+    pub workflow: Option<WorkflowName>,
+    /// Only executions with this status
+    #[arg(long, value_enum)]
+    pub status: Option<StatusFilter>,
+    /// At most this many executions per workflow, newest first
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub limit: u32,
+    /// How to report
+    #[arg(long, value_enum, default_value_t)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExecutionsCommand {
+    /// One execution in full: status, states entered, the failing state and error
+    Show {
+        /// Execution ARN or name
+        id: String,
+        /// How to report
+        #[arg(long, value_enum, default_value_t)]
+        output: OutputFormat,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Drive(#[from] DriveError),
+    #[error("cannot read the executions of {workflow}: {message}")]
+    Read {
+        workflow: &'static str,
+        message: String,
+    },
+    #[error("no execution {0} in any of the stack's workflows")]
+    Unknown(String),
+    #[error("cannot print the report")]
+    Report(#[source] std::io::Error),
+}
+
+/// One execution as invctl reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Execution {
+    pub workflow: &'static str,
+    pub name: String,
+    pub arn: String,
+    pub status: String,
+    pub started: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
+    /// States entered, in order (only for `show`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub states: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed_state: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
+}
+
+fn time(t: &aws_sdk_sfn::primitives::DateTime) -> String {
+    t.fmt(aws_sdk_sfn::primitives::DateTimeFormat::DateTime)
+        .unwrap_or_default()
+}
+
+fn read_error<E, R>(workflow: WorkflowName) -> impl Fn(aws_sdk_sfn::error::SdkError<E, R>) -> Error
+where
+    E: aws_sdk_sfn::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    move |e| Error::Read {
+        workflow: workflow.as_str(),
+        message: crate::aws::error_text(&e),
+    }
+}
+
+/// The newest executions of one workflow.
+pub async fn list(
+    sfn: &aws_sdk_sfn::Client,
+    workflow: WorkflowName,
+    machine_arn: &str,
+    status: Option<StatusFilter>,
+    limit: u32,
+) -> Result<Vec<Execution>, Error> {
+    let mut found = Vec::new();
+    let mut pages = sfn
+        .list_executions()
+        .state_machine_arn(machine_arn)
+        .set_status_filter(status.map(|s| ExecutionStatus::from(s.as_str())))
+        .max_results(limit.min(1000) as i32)
+        .into_paginator()
+        .items()
+        .send();
+    while let Some(item) = pages.next().await {
+        let item = item.map_err(read_error(workflow))?;
+        found.push(Execution {
+            workflow: workflow.as_str(),
+            name: item.name().to_owned(),
+            arn: item.execution_arn().to_owned(),
+            status: item.status().as_str().to_owned(),
+            started: time(item.start_date()),
+            stopped: item.stop_date().map(time),
+            states: Vec::new(),
+            failed_state: None,
+            error: None,
+            cause: None,
+        });
+        if found.len() >= limit as usize {
+            break;
+        }
+    }
+    Ok(found)
+}
+
+/// The ARN an execution named `name` of the machine `machine_arn` has
+/// (Step Functions derives it: `...:stateMachine:M` → `...:execution:M:name`).
+pub fn execution_arn(machine_arn: &str, name: &str) -> String {
+    format!(
+        "{}:{name}",
+        machine_arn.replacen(":stateMachine:", ":execution:", 1)
+    )
+}
+
+/// One execution in full, or `None` when it does not exist.
+pub async fn describe(
+    sfn: &aws_sdk_sfn::Client,
+    workflow: WorkflowName,
+    arn: &str,
+) -> Result<Option<Execution>, Error> {
+    let described = match sfn.describe_execution().execution_arn(arn).send().await {
+        Ok(d) => d,
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_execution_does_not_exist() || s.is_invalid_arn()) =>
+        {
+            return Ok(None)
+        }
+        Err(e) => return Err(read_error(workflow)(e)),
+    };
+    let events: Vec<HistoryEvent> = sfn
+        .get_execution_history()
+        .execution_arn(arn)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<_, _>>()
+        .await
+        .map_err(read_error(workflow))?;
+    let mut execution = Execution {
+        workflow: workflow.as_str(),
+        name: described.name().unwrap_or_default().to_owned(),
+        arn: arn.to_owned(),
+        status: described.status().as_str().to_owned(),
+        started: time(described.start_date()),
+        stopped: described.stop_date().map(time),
+        states: Vec::new(),
+        failed_state: None,
+        error: described.error().map(str::to_owned),
+        cause: described.cause().map(str::to_owned),
+    };
+    apply_history(&mut execution, &events);
+    Ok(Some(execution))
+}
+
+/// Fills in the states entered and, for a failed execution, the state it
+/// failed in and the error (from the history when the description has none).
+fn apply_history(execution: &mut Execution, events: &[HistoryEvent]) {
+    for event in events {
+        if let Some(entered) = event.state_entered_event_details() {
+            execution.states.push(entered.name().to_owned());
+        }
+        if let Some(failed) = event.execution_failed_event_details() {
+            execution.failed_state = execution.states.last().cloned();
+            if execution.error.is_none() {
+                execution.error = failed.error().map(str::to_owned);
+                execution.cause = failed.cause().map(str::to_owned);
+            }
+        }
+    }
+}
+
+pub fn run(aws: &AwsArgs, args: &ExecutionsArgs, out: &mut dyn Write) -> Result<(), Error> {
+    crate::runtime().block_on(async {
+        let mut stack = DeployedStack::find(aws).await?;
+        let sfn = aws_sdk_sfn::Client::new(&stack.config);
+        match &args.show {
+            Some(ExecutionsCommand::Show { id, output }) => {
+                let mut found = None;
+                for workflow in WorkflowName::ALL {
+                    let machine = stack.get(Resource::Workflow(workflow)).await?;
+                    let arn = if id.starts_with("arn:") {
+                        if !id.contains(&format!(
+                            ":{}:",
+                            machine.rsplit(':').next().unwrap_or_default()
+                        )) {
+                            continue;
+                        }
+                        id.clone()
+                    } else {
+                        execution_arn(&machine, id)
+                    };
+                    if let Some(execution) = describe(&sfn, workflow, &arn).await? {
+                        found = Some(execution);
+                        break;
+                    }
+                }
+                let execution = found.ok_or_else(|| Error::Unknown(id.clone()))?;
+                report_one(out, &execution, *output)
+            }
+            None => {
+                let chosen: Vec<WorkflowName> = match args.workflow {
+                    Some(one) => vec![one],
+                    None => WorkflowName::ALL.to_vec(),
+                };
+                let mut all = Vec::new();
+                for workflow in chosen {
+                    let machine = stack.get(Resource::Workflow(workflow)).await?;
+                    all.extend(list(&sfn, workflow, &machine, args.status, args.limit).await?);
+                }
+                report_list(out, &all, args.output)
+            }
+        }
+    })
+}
+
+fn report_list(out: &mut dyn Write, all: &[Execution], format: OutputFormat) -> Result<(), Error> {
+    if format == OutputFormat::Json {
+        serde_json::to_writer_pretty(&mut *out, all).map_err(|e| Error::Report(e.into()))?;
+        return writeln!(out).map_err(Error::Report);
+    }
+    let mut by_workflow: BTreeMap<&str, Vec<&Execution>> = BTreeMap::new();
+    for execution in all {
+        by_workflow
+            .entry(execution.workflow)
+            .or_default()
+            .push(execution);
+    }
+    for (workflow, executions) in by_workflow {
+        writeln!(out, "{workflow}:").map_err(Error::Report)?;
+        for e in executions {
+            writeln!(out, "  {:<10} {}  {}", e.status, e.started, e.name).map_err(Error::Report)?;
+        }
+    }
+    if all.is_empty() {
+        writeln!(out, "no executions").map_err(Error::Report)?;
+    }
+    Ok(())
+}
+
+fn report_one(out: &mut dyn Write, e: &Execution, format: OutputFormat) -> Result<(), Error> {
+    if format == OutputFormat::Json {
+        serde_json::to_writer_pretty(&mut *out, e).map_err(|e| Error::Report(e.into()))?;
+        return writeln!(out).map_err(Error::Report);
+    }
+    let mut text = format!(
+        "{} ({})\n  status:   {}\n  started:  {}\n",
+        e.name, e.workflow, e.status, e.started
+    );
+    if let Some(stopped) = &e.stopped {
+        text.push_str(&format!("  stopped:  {stopped}\n"));
+    }
+    if !e.states.is_empty() {
+        text.push_str(&format!("  states:   {}\n", e.states.join(" → ")));
+    }
+    if let Some(state) = &e.failed_state {
+        text.push_str(&format!("  failed in: {state}\n"));
+    }
+    if let Some(error) = &e.error {
+        text.push_str(&format!("  error:    {error}\n"));
+    }
+    if let Some(cause) = &e.cause {
+        text.push_str(&format!("  cause:    {cause}\n"));
+    }
+    write!(out, "{text}").map_err(Error::Report)
+}

@@ -1,0 +1,239 @@
+//! `invctl watch ORDER...` (and `send-order --wait`): follow orders until
+//! each is reserved, rejected or unavailable, printing every state its
+//! reserve-stock execution enters.
+//!
+//! An order's execution is found by the name the reserve-stock function
+//! gives it (derived from the order id), its steps from the execution's
+//! history; a reservation row is proof of a reservation on its own.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use clap::Args;
+use inventory_domain::{execution_name, reservation, NewOrder};
+use serde::Serialize;
+
+use crate::commands::executions::{self, WorkflowName};
+use crate::config::AwsArgs;
+use crate::drive::{DeployedStack, DriveError, Resource};
+use crate::output::OutputFormat;
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Order ids (as `send-order` prints them)
+    #[arg(required = true, value_name = "ORDER_ID")]
+    pub order_ids: Vec<String>,
+    /// Give up after this many seconds
+    #[arg(long, default_value_t = 120, value_name = "SECONDS")]
+    pub timeout: u64,
+    /// How to report
+    #[arg(long, value_enum, default_value_t)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Drive(#[from] DriveError),
+    #[error(transparent)]
+    Executions(#[from] executions::Error),
+    #[error("cannot read table {table}: {message}")]
+    Table { table: String, message: String },
+    #[error("no outcome after {seconds} s for: {}", .orders.join(", "))]
+    TimedOut { seconds: u64, orders: Vec<String> },
+    #[error("cannot print the report")]
+    Report(#[source] std::io::Error),
+}
+
+/// Where an order ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Outcome {
+    pub order_id: String,
+    /// `reserved`, `rejected`, `unavailable`, `failed`, or `pending` (timed out).
+    pub outcome: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reserved_quantity: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub execution: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The outcome a finished reserve-stock execution's last state stands for.
+pub fn outcome_of(execution: &executions::Execution) -> Option<&'static str> {
+    match execution.status.as_str() {
+        "RUNNING" => None,
+        "SUCCEEDED" => Some(match execution.states.last().map(String::as_str) {
+            Some("OrderReserved") => "reserved",
+            Some("OrderRejected") => "rejected",
+            Some("OrderUnavailable") => "unavailable",
+            _ => "failed",
+        }),
+        _ => Some("failed"),
+    }
+}
+
+pub fn poll_interval() -> Duration {
+    crate::commands::destroy::poll_interval().min(Duration::from_secs(1))
+}
+
+/// Follows `orders` until each has an outcome or `timeout` passes. Steps
+/// go to stderr; the outcomes, as text, to `out` (JSON is the caller's).
+pub async fn follow(
+    stack: &mut DeployedStack,
+    orders: &[NewOrder],
+    timeout: Duration,
+    format: OutputFormat,
+    out: &mut dyn Write,
+) -> Result<Vec<Outcome>, Error> {
+    let ids: Vec<String> = orders.iter().map(|o| o.order_id.clone()).collect();
+    follow_ids(stack, &ids, timeout, format, out).await
+}
+
+async fn follow_ids(
+    stack: &mut DeployedStack,
+    order_ids: &[String],
+    timeout: Duration,
+    format: OutputFormat,
+    out: &mut dyn Write,
+) -> Result<Vec<Outcome>, Error> {
+    let machine = stack
+        .get(Resource::Workflow(WorkflowName::ReserveStock))
+        .await?;
+    let table = stack.get(Resource::ReservationTable).await?;
+    let sfn = aws_sdk_sfn::Client::new(&stack.config);
+    let dynamodb = aws_sdk_dynamodb::Client::new(&stack.config);
+    let deadline = Instant::now() + timeout;
+    let mut shown: HashMap<&str, usize> = HashMap::new();
+    let mut done: HashMap<&str, Outcome> = HashMap::new();
+    loop {
+        for id in order_ids {
+            if done.contains_key(id.as_str()) {
+                continue;
+            }
+            let arn = executions::execution_arn(&machine, &execution_name("order", id));
+            let execution = executions::describe(&sfn, WorkflowName::ReserveStock, &arn).await?;
+            if let Some(execution) = &execution {
+                let seen = shown.entry(id).or_insert(0);
+                if *seen == 0 {
+                    eprintln!("{id}: execution {} started", execution.name);
+                }
+                for state in execution.states.iter().skip(*seen) {
+                    eprintln!("{id}: {state}");
+                }
+                *seen = execution.states.len().max(1);
+            }
+            let reserved = reserved_quantity(&dynamodb, &table, id).await?;
+            let outcome = match (&execution, reserved) {
+                (Some(e), _) => outcome_of(e).map(|o| (o, e.error.clone())),
+                // Without a visible execution, the reservation row is the proof.
+                (None, Some(_)) => Some(("reserved", None)),
+                (None, None) => None,
+            };
+            if let Some((outcome, error)) = outcome {
+                done.insert(
+                    id,
+                    Outcome {
+                        order_id: id.clone(),
+                        outcome,
+                        reserved_quantity: reserved.filter(|_| outcome == "reserved"),
+                        execution: execution.map(|e| e.arn),
+                        error,
+                    },
+                );
+            }
+        }
+        if done.len() == order_ids.len() || Instant::now() >= deadline {
+            break;
+        }
+        tokio::time::sleep(poll_interval()).await;
+    }
+    let outcomes: Vec<Outcome> = order_ids
+        .iter()
+        .map(|id| {
+            done.remove(id.as_str()).unwrap_or_else(|| Outcome {
+                order_id: id.clone(),
+                outcome: "pending",
+                reserved_quantity: None,
+                execution: None,
+                error: None,
+            })
+        })
+        .collect();
+    if format == OutputFormat::Text {
+        for o in &outcomes {
+            let detail = match (&o.reserved_quantity, &o.error) {
+                (Some(q), _) => format!(" ({q} unit(s))"),
+                (_, Some(e)) => format!(" ({e})"),
+                _ => String::new(),
+            };
+            writeln!(out, "{}: {}{detail}", o.order_id, o.outcome).map_err(Error::Report)?;
+        }
+    }
+    Ok(outcomes)
+}
+
+async fn reserved_quantity(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    order_id: &str,
+) -> Result<Option<i64>, Error> {
+    let item = dynamodb
+        .get_item()
+        .table_name(table)
+        .key(reservation::ID, AttributeValue::S(order_id.to_owned()))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| Error::Table {
+            table: table.to_owned(),
+            message: crate::aws::error_text(&e),
+        })?
+        .item;
+    Ok(
+        item.map(|item| match item.get(reservation::RESERVED_QUANTITY) {
+            Some(AttributeValue::N(n)) => n.parse().unwrap_or(0),
+            _ => 0,
+        }),
+    )
+}
+
+pub fn run(aws: &AwsArgs, args: &WatchArgs, out: &mut dyn Write) -> Result<(), Error> {
+    crate::runtime().block_on(async {
+        let mut stack = DeployedStack::find(aws).await?;
+        let outcomes = follow_ids(
+            &mut stack,
+            &args.order_ids,
+            Duration::from_secs(args.timeout),
+            args.output,
+            out,
+        )
+        .await?;
+        if args.output == OutputFormat::Json {
+            serde_json::to_writer_pretty(&mut *out, &outcomes)
+                .map_err(|e| Error::Report(e.into()))?;
+            writeln!(out).map_err(Error::Report)?;
+        }
+        all_done(&outcomes, args.timeout)
+    })
+}
+
+/// Fails naming the orders that had no outcome in time.
+pub fn all_done(outcomes: &[Outcome], timeout_seconds: u64) -> Result<(), Error> {
+    let pending: Vec<String> = outcomes
+        .iter()
+        .filter(|o| o.outcome == "pending")
+        .map(|o| o.order_id.clone())
+        .collect();
+    if pending.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::TimedOut {
+            seconds: timeout_seconds,
+            orders: pending,
+        })
+    }
+}

@@ -1,0 +1,275 @@
+//! What the commands that drive a deployed stack share: finding its
+//! resources and reading its catalog.
+//!
+//! Resources are found through the stack's outputs, as the template names
+//! them; when an output is missing (an emulator that computes no outputs
+//! after a change set) the stack's own resource list answers by logical id.
+//! Nothing is found by guessing a name.
+
+use std::collections::HashMap;
+
+use aws_config::SdkConfig;
+use aws_sdk_cloudformation::Client;
+use aws_sdk_dynamodb::types::AttributeValue;
+use inventory_domain::inventory;
+
+use crate::config::{AwsArgs, ConfigError, Settings};
+use crate::deploy::stack;
+use crate::stack::{functions, ids, workflows};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DriveError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("stack {stack} does not exist in {region}; deploy it first with `invctl deploy --email ADDRESS`")]
+    NotDeployed { stack: String, region: String },
+    #[error("stack {stack} is {status} and cannot be used; `invctl status` says more, `invctl deploy` brings it up")]
+    NotUsable { stack: String, status: String },
+    #[error("stack {stack} has no {what} (output {output}, resource {logical_id}): was it deployed by this version of invctl?")]
+    Missing {
+        stack: String,
+        what: &'static str,
+        output: &'static str,
+        logical_id: &'static str,
+    },
+    #[error("cannot read stack {stack}: {message}")]
+    Stack { stack: String, message: String },
+    #[error("cannot read table {table}: {message}")]
+    Table { table: String, message: String },
+}
+
+impl DriveError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            DriveError::NotDeployed { .. } | DriveError::NotUsable { .. } => {
+                crate::exit::NOT_DEPLOYED
+            }
+            _ => crate::exit::FAILURE,
+        }
+    }
+}
+
+/// A resource of the stack that commands use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resource {
+    EventBus,
+    InventoryTable,
+    ReservationTable,
+    PurchaseOrderTable,
+    OrderGeneratorFunction,
+    OrderGeneratorSchedule,
+    Workflow(crate::commands::executions::WorkflowName),
+}
+
+impl Resource {
+    fn what(self) -> &'static str {
+        use crate::commands::executions::WorkflowName as W;
+        match self {
+            Resource::EventBus => "event bus",
+            Resource::InventoryTable => "inventory table",
+            Resource::ReservationTable => "reservation table",
+            Resource::PurchaseOrderTable => "purchase-order table",
+            Resource::OrderGeneratorFunction => "order-generator function",
+            Resource::OrderGeneratorSchedule => "order-generator schedule",
+            Resource::Workflow(W::ReserveStock) => "reserve-stock workflow",
+            Resource::Workflow(W::CreatePurchaseOrder) => "create-purchase-order workflow",
+            Resource::Workflow(W::CheckInventoryLevel) => "check-inventory-level workflow",
+        }
+    }
+
+    /// The output that names it, and the logical id whose physical id is the
+    /// same value (a name, or an ARN for state machines).
+    fn sources(self) -> (&'static str, &'static str) {
+        use crate::commands::executions::WorkflowName as W;
+        match self {
+            Resource::EventBus => (ids::output::EVENT_BUS_NAME, ids::EVENT_BUS),
+            Resource::InventoryTable => (ids::output::INVENTORY_TABLE_NAME, ids::INVENTORY_TABLE),
+            Resource::ReservationTable => {
+                (ids::output::RESERVATION_TABLE_NAME, ids::RESERVATION_TABLE)
+            }
+            Resource::PurchaseOrderTable => (
+                ids::output::PURCHASE_ORDER_TABLE_NAME,
+                ids::PURCHASE_ORDER_TABLE,
+            ),
+            Resource::OrderGeneratorFunction => (
+                ids::output::ORDER_GENERATOR_FUNCTION_NAME,
+                functions::ORDER_GENERATOR.logical_id,
+            ),
+            Resource::OrderGeneratorSchedule => (
+                ids::output::ORDER_GENERATOR_SCHEDULE_NAME,
+                ids::ORDER_GENERATOR_SCHEDULE,
+            ),
+            Resource::Workflow(W::ReserveStock) => (
+                ids::workflow_output::RESERVE_STOCK,
+                workflows::RESERVE_STOCK,
+            ),
+            Resource::Workflow(W::CreatePurchaseOrder) => (
+                ids::workflow_output::CREATE_PURCHASE_ORDER,
+                workflows::CREATE_PURCHASE_ORDER,
+            ),
+            Resource::Workflow(W::CheckInventoryLevel) => (
+                ids::workflow_output::CHECK_INVENTORY_LEVEL,
+                workflows::CHECK_INVENTORY_LEVEL,
+            ),
+        }
+    }
+}
+
+/// A deployed stack, as the driving commands see it.
+pub struct DeployedStack {
+    pub config: SdkConfig,
+    pub name: String,
+    outputs: HashMap<String, String>,
+    client: Client,
+    /// Logical id → physical id, read on first need.
+    resources: Option<HashMap<String, String>>,
+}
+
+impl DeployedStack {
+    /// Resolves the settings, then finds the stack; a missing stack or one
+    /// that never finished creating is an error that says what to do.
+    pub async fn find(aws: &AwsArgs) -> Result<DeployedStack, DriveError> {
+        let settings = Settings::resolve(aws)?;
+        let config = crate::aws::sdk_config(&settings).await;
+        let name = settings.stack_name;
+        let client = Client::new(&config);
+        let found = stack::describe(&client, &name)
+            .await
+            .map_err(|e| DriveError::Stack {
+                stack: name.clone(),
+                message: e.to_string(),
+            })?;
+        let Some(found) = found else {
+            return Err(DriveError::NotDeployed {
+                stack: name,
+                region: config.region().map(ToString::to_string).unwrap_or_default(),
+            });
+        };
+        let status = found
+            .stack_status()
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_default();
+        // A stack whose first create failed or that is going away has
+        // nothing to drive; every other state has its resources.
+        if matches!(
+            status.as_str(),
+            "CREATE_IN_PROGRESS"
+                | "CREATE_FAILED"
+                | "ROLLBACK_IN_PROGRESS"
+                | "ROLLBACK_COMPLETE"
+                | "ROLLBACK_FAILED"
+                | "DELETE_IN_PROGRESS"
+                | "DELETE_COMPLETE"
+                | "REVIEW_IN_PROGRESS"
+        ) {
+            return Err(DriveError::NotUsable {
+                stack: name,
+                status,
+            });
+        }
+        let outputs = found
+            .outputs()
+            .iter()
+            .filter_map(|o| Some((o.output_key()?.to_owned(), o.output_value()?.to_owned())))
+            .collect();
+        Ok(DeployedStack {
+            config,
+            name,
+            outputs,
+            client,
+            resources: None,
+        })
+    }
+
+    /// The name (or ARN) of one of the stack's resources.
+    pub async fn get(&mut self, resource: Resource) -> Result<String, DriveError> {
+        let (output, logical_id) = resource.sources();
+        if let Some(value) = self.outputs.get(output).filter(|v| !v.is_empty()) {
+            return Ok(value.clone());
+        }
+        if self.resources.is_none() {
+            self.resources = Some(self.list_resources().await?);
+        }
+        self.resources
+            .as_ref()
+            .and_then(|r| r.get(logical_id))
+            .filter(|v| !v.is_empty())
+            .cloned()
+            .ok_or_else(|| DriveError::Missing {
+                stack: self.name.clone(),
+                what: resource.what(),
+                output,
+                logical_id,
+            })
+    }
+
+    async fn list_resources(&self) -> Result<HashMap<String, String>, DriveError> {
+        let mut pages = self
+            .client
+            .list_stack_resources()
+            .stack_name(&self.name)
+            .into_paginator()
+            .items()
+            .send();
+        let mut found = HashMap::new();
+        while let Some(summary) = pages.next().await {
+            let summary = summary.map_err(|e| DriveError::Stack {
+                stack: self.name.clone(),
+                message: crate::aws::error_text(&e),
+            })?;
+            if let (Some(logical), Some(physical)) = (
+                summary.logical_resource_id(),
+                summary.physical_resource_id(),
+            ) {
+                found.insert(logical.to_owned(), physical.to_owned());
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// A product as the catalog lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CatalogEntry {
+    pub id: String,
+    pub name: String,
+    pub status: String,
+    pub stock: i64,
+}
+
+/// Every product of the inventory table, sorted by id.
+pub async fn catalog(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    table: &str,
+) -> Result<Vec<CatalogEntry>, DriveError> {
+    let items: Vec<_> = dynamodb
+        .scan()
+        .table_name(table)
+        .into_paginator()
+        .items()
+        .send()
+        .collect()
+        .await;
+    let mut products = Vec::new();
+    for item in items {
+        let item = item.map_err(|e| DriveError::Table {
+            table: table.to_owned(),
+            message: crate::aws::error_text(&e),
+        })?;
+        let text = |key: &str| match item.get(key) {
+            Some(AttributeValue::S(s)) => s.clone(),
+            _ => String::new(),
+        };
+        products.push(CatalogEntry {
+            id: text(inventory::ID),
+            name: text(inventory::NAME),
+            status: text(inventory::STATUS),
+            stock: match item.get(inventory::STOCK) {
+                Some(AttributeValue::N(n)) => n.parse().unwrap_or(0),
+                _ => 0,
+            },
+        });
+    }
+    products.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(products)
+}
