@@ -118,6 +118,22 @@ async fn create_seed_no_op_and_update() {
         .unwrap();
     assert_eq!(items.len(), 7);
 
+    // moto computes no outputs after a change set: `scan` finds the table
+    // through the stack's resource list instead.
+    let scanned = util::run(util::invctl_on(&moto.endpoint).args([
+        "scan",
+        "inventory",
+        "--output",
+        "json",
+        "--stack-name",
+        &stack,
+    ]));
+    assert!(scanned.status.success(), "{}", util::text(&scanned));
+    let scanned: Value = serde_json::from_slice(&scanned.stdout).unwrap();
+    assert_eq!(scanned.as_array().unwrap().len(), 7);
+    assert_eq!(scanned[0]["id"], "chair");
+    assert_eq!(scanned[0]["stock"], 20);
+
     // Live data is kept: a later deploy does not reset stock.
     dynamodb
         .update_item()

@@ -33,6 +33,15 @@ impl WorkflowName {
         WorkflowName::CheckInventoryLevel,
     ];
 
+    /// The state machine's logical id in the stack.
+    pub fn logical_id(self) -> &'static str {
+        match self {
+            WorkflowName::ReserveStock => workflows::RESERVE_STOCK,
+            WorkflowName::CreatePurchaseOrder => workflows::CREATE_PURCHASE_ORDER,
+            WorkflowName::CheckInventoryLevel => workflows::CHECK_INVENTORY_LEVEL,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             WorkflowName::ReserveStock => workflows::RESERVE_STOCK_NAME,
@@ -103,6 +112,11 @@ pub enum Error {
         workflow: &'static str,
         message: String,
     },
+    #[error("{workflow} is an EXPRESS workflow: Step Functions keeps no list or history of its executions; they are in its CloudWatch Logs group (resource {log_group} of the stack)")]
+    Express {
+        workflow: &'static str,
+        log_group: String,
+    },
     #[error("no execution {0} in any of the stack's workflows")]
     Unknown(String),
     #[error("cannot print the report")]
@@ -165,7 +179,19 @@ pub async fn list(
         .items()
         .send();
     while let Some(item) = pages.next().await {
-        let item = item.map_err(read_error(workflow))?;
+        let item = match item {
+            Ok(item) => item,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_state_machine_type_not_supported()) =>
+            {
+                return Err(Error::Express {
+                    workflow: workflow.as_str(),
+                    log_group: format!("{}LogGroup", workflow.logical_id()),
+                })
+            }
+            Err(e) => return Err(read_error(workflow)(e)),
+        };
         found.push(Execution {
             workflow: workflow.as_str(),
             name: item.name().to_owned(),
@@ -288,7 +314,14 @@ pub fn run(aws: &AwsArgs, args: &ExecutionsArgs, out: &mut dyn Write) -> Result<
                 let mut all = Vec::new();
                 for workflow in chosen {
                     let machine = stack.get(Resource::Workflow(workflow)).await?;
-                    all.extend(list(&sfn, workflow, &machine, args.status, args.limit).await?);
+                    match list(&sfn, workflow, &machine, args.status, args.limit).await {
+                        Ok(found) => all.extend(found),
+                        // Listing every workflow: say why one is missing, show the rest.
+                        Err(note @ Error::Express { .. }) if args.workflow.is_none() => {
+                            eprintln!("note: {note}")
+                        }
+                        Err(e) => return Err(e),
+                    }
                 }
                 report_list(out, &all, args.output)
             }
