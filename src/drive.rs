@@ -30,7 +30,7 @@ pub enum DriveError {
         stack: String,
         what: &'static str,
         output: &'static str,
-        logical_id: &'static str,
+        logical_id: String,
     },
     #[error("cannot read stack {stack}: {message}")]
     Stack { stack: String, message: String },
@@ -59,6 +59,7 @@ pub enum Resource {
     OrderGeneratorFunction,
     OrderGeneratorSchedule,
     Workflow(crate::commands::executions::WorkflowName),
+    WorkflowLog(crate::commands::executions::WorkflowName),
 }
 
 impl Resource {
@@ -74,14 +75,15 @@ impl Resource {
             Resource::Workflow(W::ReserveStock) => "reserve-stock workflow",
             Resource::Workflow(W::CreatePurchaseOrder) => "create-purchase-order workflow",
             Resource::Workflow(W::CheckInventoryLevel) => "check-inventory-level workflow",
+            Resource::WorkflowLog(_) => "workflow log group",
         }
     }
 
     /// The output that names it, and the logical id whose physical id is the
     /// same value (a name, or an ARN for state machines).
-    fn sources(self) -> (&'static str, &'static str) {
+    fn sources(self) -> (&'static str, String) {
         use crate::commands::executions::WorkflowName as W;
-        match self {
+        let (output, logical_id) = match self {
             Resource::EventBus => (ids::output::EVENT_BUS_NAME, ids::EVENT_BUS),
             Resource::InventoryTable => (ids::output::INVENTORY_TABLE_NAME, ids::INVENTORY_TABLE),
             Resource::ReservationTable => {
@@ -111,7 +113,16 @@ impl Resource {
                 ids::workflow_output::CHECK_INVENTORY_LEVEL,
                 workflows::CHECK_INVENTORY_LEVEL,
             ),
-        }
+            Resource::WorkflowLog(workflow) => {
+                let output = match workflow {
+                    W::ReserveStock => ids::workflow_output::RESERVE_STOCK_LOG_GROUP,
+                    W::CreatePurchaseOrder => ids::workflow_output::CREATE_PURCHASE_ORDER_LOG_GROUP,
+                    W::CheckInventoryLevel => ids::workflow_output::CHECK_INVENTORY_LEVEL_LOG_GROUP,
+                };
+                return (output, workflows::log_group_id(workflow.logical_id()));
+            }
+        };
+        (output, logical_id.to_owned())
     }
 }
 
@@ -192,7 +203,7 @@ impl DeployedStack {
         }
         self.resources
             .as_ref()
-            .and_then(|r| r.get(logical_id))
+            .and_then(|r| r.get(&logical_id))
             .filter(|v| !v.is_empty())
             .cloned()
             .ok_or_else(|| DriveError::Missing {

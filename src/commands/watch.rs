@@ -4,7 +4,8 @@
 //!
 //! An order's execution is found by the name the reserve-stock function
 //! gives it (derived from the order id), its steps from the execution's
-//! history; a reservation row is proof of a reservation on its own.
+//! history (for an EXPRESS workflow, its log); a reservation row is proof of
+//! a reservation on its own.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -100,11 +101,8 @@ async fn follow_ids(
     format: OutputFormat,
     out: &mut dyn Write,
 ) -> Result<Vec<Outcome>, Error> {
-    let machine = stack
-        .get(Resource::Workflow(WorkflowName::ReserveStock))
-        .await?;
     let table = stack.get(Resource::ReservationTable).await?;
-    let sfn = aws_sdk_sfn::Client::new(&stack.config);
+    let mut executions = executions::Executions::new(stack);
     let dynamodb = aws_sdk_dynamodb::Client::new(&stack.config);
     let deadline = Instant::now() + timeout;
     let mut shown: HashMap<&str, usize> = HashMap::new();
@@ -114,8 +112,13 @@ async fn follow_ids(
             if done.contains_key(id.as_str()) {
                 continue;
             }
-            let arn = executions::execution_arn(&machine, &execution_name("order", id));
-            let execution = executions::describe(&sfn, WorkflowName::ReserveStock, &arn).await?;
+            let execution = executions
+                .find(
+                    stack,
+                    WorkflowName::ReserveStock,
+                    &execution_name("order", id),
+                )
+                .await?;
             if let Some(execution) = &execution {
                 let seen = shown.entry(id).or_insert(0);
                 if *seen == 0 {

@@ -63,4 +63,8 @@ pub mod workflow_output {
     pub const RESERVE_STOCK: &str = "ReserveStockStateMachineArn";
     pub const CREATE_PURCHASE_ORDER: &str = "CreatePurchaseOrderStateMachineArn";
     pub const CHECK_INVENTORY_LEVEL: &str = "CheckInventoryLevelStateMachineArn";
+    /// Their log groups: the only record of EXPRESS executions.
+    pub const RESERVE_STOCK_LOG_GROUP: &str = "ReserveStockLogGroupName";
+    pub const CREATE_PURCHASE_ORDER_LOG_GROUP: &str = "CreatePurchaseOrderLogGroupName";
+    pub const CHECK_INVENTORY_LEVEL_LOG_GROUP: &str = "CheckInventoryLevelLogGroupName";
 }

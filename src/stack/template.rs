@@ -491,7 +491,7 @@ fn workflow_statements(flow: &StackWorkflow) -> Vec<Statement> {
 
 fn state_machines(t: &mut Template, flows: &[StackWorkflow]) {
     for flow in flows {
-        let log_group_id = format!("{}LogGroup", flow.logical_id);
+        let log_group_id = workflows::log_group_id(flow.logical_id);
         let role_id = format!("{}Role", flow.logical_id);
         t.add(&log_group_id, log_group());
         let mut statements = workflow_statements(flow);
@@ -630,7 +630,8 @@ fn routing(t: &mut Template) {
 }
 
 fn outputs(t: &mut Template) {
-    let entries: [(&str, &str, Val); 15] = [
+    let log_group = |workflow: &str| Val::r#ref(workflows::log_group_id(workflow));
+    let entries: [(&str, &str, Val); 18] = [
         (
             output::EVENT_BUS_NAME,
             "Event bus that receives orders",
@@ -706,6 +707,21 @@ fn outputs(t: &mut Template) {
             workflow_output::CHECK_INVENTORY_LEVEL,
             "check-inventory-level workflow (EXPRESS)",
             Val::r#ref(workflows::CHECK_INVENTORY_LEVEL),
+        ),
+        (
+            workflow_output::RESERVE_STOCK_LOG_GROUP,
+            "Log of the reserve-stock workflow (its only execution record)",
+            log_group(workflows::RESERVE_STOCK),
+        ),
+        (
+            workflow_output::CREATE_PURCHASE_ORDER_LOG_GROUP,
+            "Log of the create-purchase-order workflow",
+            log_group(workflows::CREATE_PURCHASE_ORDER),
+        ),
+        (
+            workflow_output::CHECK_INVENTORY_LEVEL_LOG_GROUP,
+            "Log of the check-inventory-level workflow (its only execution record)",
+            log_group(workflows::CHECK_INVENTORY_LEVEL),
         ),
     ];
     for (name, description, value) in entries {

@@ -25,6 +25,11 @@ pub const RESERVE_STOCK_NAME: &str = "reserve-stock";
 pub const CREATE_PURCHASE_ORDER_NAME: &str = "create-purchase-order";
 pub const CHECK_INVENTORY_LEVEL_NAME: &str = "check-inventory-level";
 
+/// The logical id of a state machine's log group.
+pub fn log_group_id(state_machine: &str) -> String {
+    format!("{state_machine}LogGroup")
+}
+
 fn binding(name: &str) -> (String, Val) {
     let value = match name {
         placeholder::INVENTORY_TABLE => Val::r#ref(ids::INVENTORY_TABLE),

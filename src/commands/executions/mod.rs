@@ -5,12 +5,14 @@
 //! STANDARD workflows keep their history in Step Functions. EXPRESS
 //! workflows keep none there (ListExecutions refuses them): their record is
 //! the workflow's CloudWatch Logs group, which the stack sets to log every
-//! event, so for them the same report is read from the log.
+//! event, so for them the same report is read from the log (`log`).
+
+pub mod log;
 
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use aws_sdk_sfn::types::{ExecutionStatus, HistoryEvent};
+use aws_sdk_sfn::types::{ExecutionStatus, HistoryEvent, StateMachineType};
 use clap::{Args, Subcommand, ValueEnum};
 use serde::Serialize;
 
@@ -112,11 +114,6 @@ pub enum Error {
         workflow: &'static str,
         message: String,
     },
-    #[error("{workflow} is an EXPRESS workflow: Step Functions keeps no list or history of its executions; they are in its CloudWatch Logs group (resource {log_group} of the stack)")]
-    Express {
-        workflow: &'static str,
-        log_group: String,
-    },
     #[error("no execution {0} in any of the stack's workflows")]
     Unknown(String),
     #[error("cannot print the report")]
@@ -179,19 +176,7 @@ pub async fn list(
         .items()
         .send();
     while let Some(item) = pages.next().await {
-        let item = match item {
-            Ok(item) => item,
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_state_machine_type_not_supported()) =>
-            {
-                return Err(Error::Express {
-                    workflow: workflow.as_str(),
-                    log_group: format!("{}LogGroup", workflow.logical_id()),
-                })
-            }
-            Err(e) => return Err(read_error(workflow)(e)),
-        };
+        let item = item.map_err(read_error(workflow))?;
         found.push(Execution {
             workflow: workflow.as_str(),
             name: item.name().to_owned(),
@@ -278,27 +263,110 @@ fn apply_history(execution: &mut Execution, events: &[HistoryEvent]) {
     }
 }
 
+/// Where a workflow's executions are recorded.
+pub enum Record {
+    /// STANDARD: Step Functions' own history, under this state machine.
+    StepFunctions(String),
+    /// EXPRESS: the workflow's log group.
+    Log(String),
+}
+
+/// Clients and records of the stack's workflows, looked up once each.
+pub struct Executions {
+    sfn: aws_sdk_sfn::Client,
+    logs: aws_sdk_cloudwatchlogs::Client,
+    records: Vec<(WorkflowName, Record)>,
+}
+
+impl Executions {
+    pub fn new(stack: &DeployedStack) -> Executions {
+        Executions {
+            sfn: aws_sdk_sfn::Client::new(&stack.config),
+            logs: aws_sdk_cloudwatchlogs::Client::new(&stack.config),
+            records: Vec::new(),
+        }
+    }
+
+    async fn record(
+        &mut self,
+        stack: &mut DeployedStack,
+        workflow: WorkflowName,
+    ) -> Result<&Record, Error> {
+        if let Some(index) = self.records.iter().position(|(w, _)| *w == workflow) {
+            return Ok(&self.records[index].1);
+        }
+        let machine = stack.get(Resource::Workflow(workflow)).await?;
+        let described = self
+            .sfn
+            .describe_state_machine()
+            .state_machine_arn(&machine)
+            .send()
+            .await
+            .map_err(read_error(workflow))?;
+        let record = if described.r#type() == &StateMachineType::Express {
+            Record::Log(stack.get(Resource::WorkflowLog(workflow)).await?)
+        } else {
+            Record::StepFunctions(machine)
+        };
+        self.records.push((workflow, record));
+        Ok(&self.records.last().expect("just pushed").1)
+    }
+
+    /// The newest executions of `workflow`.
+    pub async fn list(
+        &mut self,
+        stack: &mut DeployedStack,
+        workflow: WorkflowName,
+        status: Option<StatusFilter>,
+        limit: u32,
+    ) -> Result<Vec<Execution>, Error> {
+        let (sfn, logs) = (self.sfn.clone(), self.logs.clone());
+        match self.record(stack, workflow).await? {
+            Record::StepFunctions(machine) => list(&sfn, workflow, machine, status, limit).await,
+            Record::Log(group) => log::list(&logs, workflow, group, status, limit).await,
+        }
+    }
+
+    /// The execution of `workflow` named `name`, with its states.
+    pub async fn find(
+        &mut self,
+        stack: &mut DeployedStack,
+        workflow: WorkflowName,
+        name: &str,
+    ) -> Result<Option<Execution>, Error> {
+        let (sfn, logs) = (self.sfn.clone(), self.logs.clone());
+        match self.record(stack, workflow).await? {
+            Record::StepFunctions(machine) => {
+                describe(&sfn, workflow, &execution_arn(machine, name)).await
+            }
+            Record::Log(group) => log::describe(&logs, workflow, group, name).await,
+        }
+    }
+}
+
 pub fn run(aws: &AwsArgs, args: &ExecutionsArgs, out: &mut dyn Write) -> Result<(), Error> {
     crate::runtime().block_on(async {
         let mut stack = DeployedStack::find(aws).await?;
-        let sfn = aws_sdk_sfn::Client::new(&stack.config);
+        let mut executions = Executions::new(&stack);
         match &args.show {
             Some(ExecutionsCommand::Show { id, output }) => {
+                // An ARN (standard `...:execution:MACHINE:NAME`, express
+                // `...:express:MACHINE:NAME:RUN`) or a bare name.
+                let (machine, name) = if id.starts_with("arn:") {
+                    let parts: Vec<&str> = id.split(':').collect();
+                    (
+                        parts.get(6).copied(),
+                        parts.get(7).copied().unwrap_or_default(),
+                    )
+                } else {
+                    (None, id.as_str())
+                };
                 let mut found = None;
                 for workflow in WorkflowName::ALL {
-                    let machine = stack.get(Resource::Workflow(workflow)).await?;
-                    let arn = if id.starts_with("arn:") {
-                        if !id.contains(&format!(
-                            ":{}:",
-                            machine.rsplit(':').next().unwrap_or_default()
-                        )) {
-                            continue;
-                        }
-                        id.clone()
-                    } else {
-                        execution_arn(&machine, id)
-                    };
-                    if let Some(execution) = describe(&sfn, workflow, &arn).await? {
+                    if machine.is_some_and(|m| !m.ends_with(workflow.as_str())) {
+                        continue;
+                    }
+                    if let Some(execution) = executions.find(&mut stack, workflow, name).await? {
                         found = Some(execution);
                         break;
                     }
@@ -313,15 +381,11 @@ pub fn run(aws: &AwsArgs, args: &ExecutionsArgs, out: &mut dyn Write) -> Result<
                 };
                 let mut all = Vec::new();
                 for workflow in chosen {
-                    let machine = stack.get(Resource::Workflow(workflow)).await?;
-                    match list(&sfn, workflow, &machine, args.status, args.limit).await {
-                        Ok(found) => all.extend(found),
-                        // Listing every workflow: say why one is missing, show the rest.
-                        Err(note @ Error::Express { .. }) if args.workflow.is_none() => {
-                            eprintln!("note: {note}")
-                        }
-                        Err(e) => return Err(e),
-                    }
+                    all.extend(
+                        executions
+                            .list(&mut stack, workflow, args.status, args.limit)
+                            .await?,
+                    );
                 }
                 report_list(out, &all, args.output)
             }

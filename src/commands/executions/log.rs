@@ -1,0 +1,262 @@
+//! EXPRESS executions, read from the workflow's CloudWatch Logs group (the
+//! stack logs every event of them, without execution data): one JSON
+//! message per history event, with `type`, `execution_arn`, `details` and
+//! `event_timestamp` (milliseconds, as text).
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_sdk_cloudwatchlogs::Client;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{Error, Execution, StatusFilter, WorkflowName};
+
+/// How far back `executions` looks in a log.
+pub const LOOKBACK: Duration = Duration::from_secs(24 * 3600);
+
+const END_TYPES: [(&str, &str); 4] = [
+    ("ExecutionSucceeded", "SUCCEEDED"),
+    ("ExecutionFailed", "FAILED"),
+    ("ExecutionTimedOut", "TIMED_OUT"),
+    ("ExecutionAborted", "ABORTED"),
+];
+
+#[derive(Deserialize)]
+struct LogEvent {
+    #[serde(rename = "type")]
+    kind: String,
+    execution_arn: String,
+    #[serde(default)]
+    details: Value,
+    #[serde(default)]
+    event_timestamp: String,
+}
+
+fn time(millis: &str) -> String {
+    millis
+        .parse::<i64>()
+        .ok()
+        .map(aws_sdk_sfn::primitives::DateTime::from_millis)
+        .and_then(|t| {
+            t.fmt(aws_sdk_sfn::primitives::DateTimeFormat::DateTime)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+/// Executions from log messages (oldest first), one per execution ARN, in
+/// the order they were first seen. Messages that are not events are skipped.
+pub fn executions(workflow: WorkflowName, messages: &[String]) -> Vec<Execution> {
+    let mut found: Vec<Execution> = Vec::new();
+    for message in messages {
+        let Ok(event) = serde_json::from_str::<LogEvent>(message) else {
+            continue;
+        };
+        let index = match found.iter().position(|e| e.arn == event.execution_arn) {
+            Some(index) => index,
+            None => {
+                found.push(Execution {
+                    workflow: workflow.as_str(),
+                    // arn:aws:states:REGION:ACCOUNT:express:MACHINE:NAME:RUN
+                    name: event
+                        .execution_arn
+                        .split(':')
+                        .nth(7)
+                        .unwrap_or_default()
+                        .to_owned(),
+                    arn: event.execution_arn.clone(),
+                    status: "RUNNING".to_owned(),
+                    started: String::new(),
+                    stopped: None,
+                    states: Vec::new(),
+                    failed_state: None,
+                    error: None,
+                    cause: None,
+                });
+                found.len() - 1
+            }
+        };
+        let execution = &mut found[index];
+        let text = |key: &str| {
+            event
+                .details
+                .get(key)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        if event.kind == "ExecutionStarted" {
+            execution.started = time(&event.event_timestamp);
+        } else if event.kind.ends_with("StateEntered") {
+            execution.states.extend(text("name"));
+        } else if let Some((_, status)) = END_TYPES.iter().find(|(kind, _)| *kind == event.kind) {
+            execution.status = (*status).to_owned();
+            execution.stopped = Some(time(&event.event_timestamp));
+            if event.kind == "ExecutionFailed" {
+                execution.failed_state = execution.states.last().cloned();
+                execution.error = text("error");
+                execution.cause = text("cause");
+            }
+        }
+    }
+    found
+}
+
+async fn messages(
+    logs: &Client,
+    workflow: WorkflowName,
+    group: &str,
+    pattern: &str,
+    since: SystemTime,
+) -> Result<Vec<String>, Error> {
+    let start = since
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let mut pages = logs
+        .filter_log_events()
+        .log_group_name(group)
+        .filter_pattern(pattern)
+        .start_time(start)
+        .into_paginator()
+        .send();
+    let mut found = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| Error::Read {
+            workflow: workflow.as_str(),
+            message: format!("log group {group}: {}", crate::aws::error_text(&e)),
+        })?;
+        found.extend(
+            page.events()
+                .iter()
+                .filter_map(|e| e.message().map(str::to_owned)),
+        );
+    }
+    Ok(found)
+}
+
+/// The newest executions in the log, from the last [`LOOKBACK`].
+pub async fn list(
+    logs: &Client,
+    workflow: WorkflowName,
+    group: &str,
+    status: Option<StatusFilter>,
+    limit: u32,
+) -> Result<Vec<Execution>, Error> {
+    let pattern = format!(
+        "{{ $.type = \"ExecutionStarted\" || {} }}",
+        END_TYPES
+            .iter()
+            .map(|(kind, _)| format!("$.type = \"{kind}\""))
+            .collect::<Vec<_>>()
+            .join(" || ")
+    );
+    let found = messages(
+        logs,
+        workflow,
+        group,
+        &pattern,
+        SystemTime::now() - LOOKBACK,
+    )
+    .await?;
+    let mut all = executions(workflow, &found);
+    all.retain(|e| status.is_none_or(|s| e.status == s.as_str()));
+    all.sort_by(|a, b| b.started.cmp(&a.started));
+    all.truncate(limit as usize);
+    Ok(all)
+}
+
+/// One execution by name, with every state it entered; `None` when the log
+/// has none of its events (in the last [`LOOKBACK`]).
+pub async fn describe(
+    logs: &Client,
+    workflow: WorkflowName,
+    group: &str,
+    name: &str,
+) -> Result<Option<Execution>, Error> {
+    // A quoted term matches the name wherever it stands (in the ARN).
+    let found = messages(
+        logs,
+        workflow,
+        group,
+        &format!("\"{name}\""),
+        SystemTime::now() - LOOKBACK,
+    )
+    .await?;
+    Ok(executions(workflow, &found)
+        .into_iter()
+        .rfind(|e| e.name == name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(kind: &str, arn: &str, details: Value, at: i64) -> String {
+        serde_json::json!({
+            "id": "1", "type": kind, "details": details,
+            "previous_event_id": "0", "event_timestamp": at.to_string(),
+            "execution_arn": arn,
+        })
+        .to_string()
+    }
+
+    #[test]
+    fn log_events_become_executions_with_states_and_failures() {
+        let ok = "arn:aws:states:us-east-1:1:express:inv-reserve-stock:order-a-1:run-1";
+        let bad = "arn:aws:states:us-east-1:1:express:inv-reserve-stock:order-b-2:run-2";
+        let messages = vec![
+            event(
+                "ExecutionStarted",
+                ok,
+                serde_json::json!({}),
+                1_700_000_000_000,
+            ),
+            event(
+                "ExecutionStarted",
+                bad,
+                serde_json::json!({}),
+                1_700_000_001_000,
+            ),
+            event(
+                "ChoiceStateEntered",
+                ok,
+                serde_json::json!({"name": "ValidateOrder"}),
+                1_700_000_000_010,
+            ),
+            event(
+                "TaskStateEntered",
+                bad,
+                serde_json::json!({"name": "ReserveStock"}),
+                1_700_000_001_010,
+            ),
+            "not an event".to_owned(),
+            event(
+                "SucceedStateEntered",
+                ok,
+                serde_json::json!({"name": "OrderReserved"}),
+                1_700_000_000_020,
+            ),
+            event(
+                "ExecutionSucceeded",
+                ok,
+                serde_json::json!({}),
+                1_700_000_000_030,
+            ),
+            event(
+                "ExecutionFailed",
+                bad,
+                serde_json::json!({"error": "States.Timeout", "cause": "too slow"}),
+                1_700_000_001_030,
+            ),
+        ];
+        let found = executions(WorkflowName::ReserveStock, &messages);
+        assert_eq!(found.len(), 2);
+        assert_eq!(found[0].name, "order-a-1");
+        assert_eq!(found[0].status, "SUCCEEDED");
+        assert_eq!(found[0].states, ["ValidateOrder", "OrderReserved"]);
+        assert_eq!(found[0].started, "2023-11-14T22:13:20Z");
+        assert_eq!(found[1].status, "FAILED");
+        assert_eq!(found[1].failed_state.as_deref(), Some("ReserveStock"));
+        assert_eq!(found[1].error.as_deref(), Some("States.Timeout"));
+        assert_eq!(found[1].cause.as_deref(), Some("too slow"));
+    }
+}
