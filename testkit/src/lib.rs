@@ -67,11 +67,51 @@ impl Moto {
     /// Starts moto with Step Functions execution on and Docker-free Lambda.
     pub fn start() -> Moto {
         let port = free_port();
+        let server = moto_server_command();
+        Moto::launch(
+            port,
+            &[
+                server.as_os_str(),
+                "-H".as_ref(),
+                "127.0.0.1".as_ref(),
+                "-p".as_ref(),
+                port.to_string().as_ref(),
+            ],
+        )
+    }
+
+    /// Starts moto serving one request at a time. moto's DynamoDB takes no
+    /// lock, and a failed transaction restores a copy of the whole table,
+    /// wiping out writes made meanwhile by other requests: for tests that
+    /// run workflows concurrently, each request must be atomic, as it is per
+    /// item in DynamoDB. Executions still run concurrently, so races between
+    /// separate requests (read, then write) still show.
+    pub fn start_serial() -> Moto {
+        let port = free_port();
+        let python = moto_server_command().with_file_name("python");
+        // MOTO_PORT: where moto's Step Functions interpreter calls back.
+        let script = "import os, sys\n\
+os.environ['MOTO_PORT'] = sys.argv[1]\n\
+from werkzeug.serving import run_simple\n\
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app\n\
+run_simple('127.0.0.1', int(sys.argv[1]), DomainDispatcherApplication(create_backend_app), threaded=False)\n";
+        Moto::launch(
+            port,
+            &[
+                python.as_os_str(),
+                "-c".as_ref(),
+                script.as_ref(),
+                port.to_string().as_ref(),
+            ],
+        )
+    }
+
+    fn launch(port: u16, command: &[&std::ffi::OsStr]) -> Moto {
         let child = Command::new("sh")
             .arg("-c")
-            .arg(r#""$0" -H 127.0.0.1 -p "$1" </dev/null >/dev/null 2>&1 & pid=$!; read -r _; kill "$pid"; wait "$pid""#)
-            .arg(moto_server_command())
-            .arg(port.to_string())
+            .arg(r#""$@" </dev/null >/dev/null 2>&1 & pid=$!; read -r _; kill "$pid"; wait "$pid""#)
+            .arg("sh")
+            .args(command)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -339,6 +379,8 @@ pub struct WorkflowResources {
     pub alert_topic: String,
     /// Receives what is published to `alert_topic`.
     pub alert_queue: String,
+    /// Receives every `com.inventory` event put on `bus`.
+    pub events_queue: String,
     pub email_function: String,
 }
 
@@ -352,6 +394,7 @@ impl WorkflowResources {
             .await
             .expect("the bus is created");
         let (alert_topic, alert_queue) = topic_with_capture(config).await;
+        let events_queue = capture_events(config, &bus, r#"{"source":["com.inventory"]}"#).await;
         WorkflowResources {
             inventory_table: create_table(config, "inventory").await,
             reservation_table: create_table(config, "reservations").await,
@@ -359,6 +402,7 @@ impl WorkflowResources {
             bus,
             alert_topic,
             alert_queue,
+            events_queue,
             email_function: echo_function(config, &unique("po-email")).await,
         }
     }
@@ -389,6 +433,47 @@ impl WorkflowResources {
     pub async fn workflow(&self, config: &SdkConfig, definition: &str) -> String {
         create_state_machine(config, &self.resolve(definition)).await
     }
+}
+
+/// A queue that receives the events on `bus` that match `pattern` (whole
+/// events, as moto delivers them). Returns its URL.
+pub async fn capture_events(config: &SdkConfig, bus: &str, pattern: &str) -> String {
+    let queue_url = aws_sdk_sqs::Client::new(config)
+        .create_queue()
+        .queue_name(unique("events"))
+        .send()
+        .await
+        .expect("the queue is created")
+        .queue_url
+        .expect("a queue URL");
+    let events = aws_sdk_eventbridge::Client::new(config);
+    let rule = unique("capture");
+    events
+        .put_rule()
+        .name(&rule)
+        .event_bus_name(bus)
+        .event_pattern(pattern)
+        .send()
+        .await
+        .expect("the rule is created");
+    events
+        .put_targets()
+        .rule(&rule)
+        .event_bus_name(bus)
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("capture")
+                .arn(format!(
+                    "arn:aws:sqs:{REGION}:{ACCOUNT}:{}",
+                    queue_url.rsplit('/').next().expect("a queue name")
+                ))
+                .build()
+                .expect("a complete target"),
+        )
+        .send()
+        .await
+        .expect("the target is set");
+    queue_url
 }
 
 /// Polls `check` every 100 ms until it returns `Some`, for at most `within`.

@@ -1,0 +1,665 @@
+//! The three workflows, run: the checked-in `asl/` definitions executed by
+//! moto's Step Functions interpreter against its DynamoDB, EventBridge and
+//! SNS, with placeholders bound as the template binds them. Each scenario
+//! asserts on table contents, the events put and the notifications sent.
+
+mod util;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use inventory_domain::Product;
+use serde_json::{json, Value};
+use testkit::{eventually, unique, Moto, WorkflowResources};
+
+fn asl(name: &str) -> String {
+    std::fs::read_to_string(
+        util::repo_root()
+            .join("asl")
+            .join(format!("{name}.asl.json")),
+    )
+    .unwrap()
+}
+
+/// A finished execution.
+struct Run {
+    status: String,
+    /// Error and cause of a failed execution.
+    failure: Option<String>,
+    /// Names of the states entered, in order.
+    states: Vec<String>,
+    /// AWS requests the workflow made (service-integration tasks scheduled).
+    requests: usize,
+}
+
+impl Run {
+    fn last(&self) -> &str {
+        self.states.last().map(String::as_str).unwrap_or_default()
+    }
+}
+
+struct Bench {
+    config: aws_config::SdkConfig,
+    resources: WorkflowResources,
+    reserve_stock: String,
+    create_purchase_order: String,
+    check_inventory_level: String,
+}
+
+fn product(id: &str, stock: i64, threshold: i64, status: &str) -> Product {
+    Product {
+        id: id.to_owned(),
+        name: id.to_uppercase(),
+        stock,
+        threshold,
+        status: status.to_owned(),
+        min_po_amount: 10,
+        pending_purchase_order: None,
+    }
+}
+
+impl Bench {
+    async fn on(moto: &Moto) -> Bench {
+        Bench::with_purchase_order_workflow(moto, &asl("create-purchase-order")).await
+    }
+
+    async fn with_purchase_order_workflow(moto: &Moto, purchase_order: &str) -> Bench {
+        let config = moto.sdk_config().await;
+        let resources = WorkflowResources::create(&config).await;
+        Bench {
+            reserve_stock: resources.workflow(&config, &asl("reserve-stock")).await,
+            create_purchase_order: resources.workflow(&config, purchase_order).await,
+            check_inventory_level: resources
+                .workflow(&config, &asl("check-inventory-level"))
+                .await,
+            config,
+            resources,
+        }
+    }
+
+    fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::new(&self.config)
+    }
+
+    async fn put(&self, product: &Product) {
+        self.dynamodb()
+            .put_item()
+            .table_name(&self.resources.inventory_table)
+            .set_item(Some(serde_dynamo::to_item(product).unwrap()))
+            .send()
+            .await
+            .unwrap();
+    }
+
+    async fn product(&self, id: &str) -> Product {
+        let item = self
+            .dynamodb()
+            .get_item()
+            .table_name(&self.resources.inventory_table)
+            .key("id", AttributeValue::S(id.into()))
+            .send()
+            .await
+            .unwrap()
+            .item
+            .unwrap();
+        serde_dynamo::from_item(item).unwrap()
+    }
+
+    async fn items(&self, table: &str) -> Vec<HashMap<String, AttributeValue>> {
+        self.dynamodb()
+            .scan()
+            .table_name(table)
+            .send()
+            .await
+            .unwrap()
+            .items
+            .unwrap_or_default()
+    }
+
+    /// The events put on the bus since the last call, as (detail-type, detail).
+    async fn events(&self) -> Vec<(String, Value)> {
+        let mut events: Vec<(String, Value)> =
+            testkit::drain(&self.config, &self.resources.events_queue)
+                .await
+                .iter()
+                .map(|body| {
+                    let event: Value = serde_json::from_str(body).unwrap();
+                    (
+                        event["detail-type"].as_str().unwrap().to_owned(),
+                        event["detail"].clone(),
+                    )
+                })
+                .collect();
+        events.sort_by(|a, b| a.0.cmp(&b.0));
+        events
+    }
+
+    /// The notifications published since the last call.
+    async fn alerts(&self) -> Vec<String> {
+        testkit::drain(&self.config, &self.resources.alert_queue).await
+    }
+
+    async fn start(&self, machine: &str, input: &Value) -> String {
+        aws_sdk_sfn::Client::new(&self.config)
+            .start_execution()
+            .state_machine_arn(machine)
+            .name(unique("run"))
+            .input(input.to_string())
+            .send()
+            .await
+            .unwrap()
+            .execution_arn
+    }
+
+    async fn finish(&self, arn: &str) -> Run {
+        let sfn = aws_sdk_sfn::Client::new(&self.config);
+        let (status, failure) = eventually(Duration::from_secs(60), || async {
+            let described = sfn
+                .describe_execution()
+                .execution_arn(arn)
+                .send()
+                .await
+                .unwrap();
+            let status = described.status().as_str().to_owned();
+            let failure = described
+                .error()
+                .map(|e| format!("{e}: {}", described.cause().unwrap_or_default()));
+            (status != "RUNNING").then_some((status, failure))
+        })
+        .await
+        .unwrap_or_else(|| panic!("{arn} did not finish"));
+        let history = sfn
+            .get_execution_history()
+            .execution_arn(arn)
+            .send()
+            .await
+            .unwrap();
+        Run {
+            status,
+            failure,
+            states: history
+                .events()
+                .iter()
+                .filter_map(|e| e.state_entered_event_details())
+                .map(|d| d.name().to_owned())
+                .collect(),
+            requests: history
+                .events()
+                .iter()
+                .filter(|e| e.task_scheduled_event_details().is_some())
+                .count(),
+        }
+    }
+
+    async fn run(&self, machine: &str, input: Value) -> Run {
+        let arn = self.start(machine, &input).await;
+        self.finish(&arn).await
+    }
+
+    async fn reserve(&self, order_id: &str, product: &str, quantity: i64) -> Run {
+        self.run(
+            &self.reserve_stock,
+            json!({"orderId": order_id, "productId": product, "quantity": quantity}),
+        )
+        .await
+    }
+
+    /// Starts a purchase order and waits until it asks for a decision;
+    /// returns the execution ARN and the task token.
+    async fn waiting_purchase_order(&self, product: &str, requested: i64) -> (String, String) {
+        let arn = self
+            .start(
+                &self.create_purchase_order,
+                &json!({"productId": product, "requestedQuantity": requested, "reason": "stock-unavailable"}),
+            )
+            .await;
+        let sfn = aws_sdk_sfn::Client::new(&self.config);
+        let token = eventually(Duration::from_secs(20), || async {
+            let history = sfn
+                .get_execution_history()
+                .execution_arn(&arn)
+                .send()
+                .await
+                .unwrap();
+            history.events().iter().find_map(|e| {
+                let parameters: Value =
+                    serde_json::from_str(e.task_scheduled_event_details()?.parameters()).ok()?;
+                Some(parameters["Payload"]["taskToken"].as_str()?.to_owned())
+            })
+        })
+        .await
+        .expect("the purchase order waits for a decision");
+        (arn, token)
+    }
+
+    async fn decide(&self, token: &str, decision: &str) {
+        aws_sdk_sfn::Client::new(&self.config)
+            .send_task_success()
+            .task_token(token)
+            .output(json!({ "decision": decision }).to_string())
+            .send()
+            .await
+            .unwrap();
+    }
+
+    async fn purchase_orders(&self) -> Vec<HashMap<String, AttributeValue>> {
+        self.items(&self.resources.purchase_order_table).await
+    }
+}
+
+fn s(item: &HashMap<String, AttributeValue>, key: &str) -> String {
+    match &item[key] {
+        AttributeValue::S(s) | AttributeValue::N(s) => s.clone(),
+        other => panic!("{key}: {other:?}"),
+    }
+}
+
+// ---------------------------------------------------------------- reserve-stock
+
+#[tokio::test(flavor = "multi_thread")]
+async fn enough_stock_is_reserved_once_with_one_event() {
+    let bench = Bench::on(Moto::shared()).await;
+    bench.put(&product("tv", 10, 3, "IN STOCK")).await;
+
+    let run = bench.reserve("ord-1", "tv", 3).await;
+    assert_eq!(
+        (run.status.as_str(), run.last()),
+        ("SUCCEEDED", "OrderReserved")
+    );
+    assert_eq!(bench.product("tv").await.stock, 7);
+    let reservations = bench.items(&bench.resources.reservation_table).await;
+    assert_eq!(reservations.len(), 1);
+    assert_eq!(s(&reservations[0], "id"), "ord-1");
+    assert_eq!(s(&reservations[0], "productId"), "tv");
+    assert_eq!(s(&reservations[0], "reservedQuantity"), "3");
+    assert_eq!(
+        bench.events().await,
+        [(
+            "stock-reserved".to_owned(),
+            json!({"orderId": "ord-1", "productId": "tv", "quantity": 3})
+        )]
+    );
+    assert!(bench.alerts().await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn not_enough_stock_changes_nothing_and_asks_for_a_purchase_order() {
+    let bench = Bench::on(Moto::shared()).await;
+    bench.put(&product("tv", 2, 3, "IN STOCK")).await;
+
+    let run = bench.reserve("ord-1", "tv", 3).await;
+    assert_eq!(
+        (run.status.as_str(), run.last()),
+        ("SUCCEEDED", "OrderUnavailable")
+    );
+    assert_eq!(bench.product("tv").await.stock, 2);
+    assert!(bench
+        .items(&bench.resources.reservation_table)
+        .await
+        .is_empty());
+    assert_eq!(
+        bench.events().await,
+        [
+            (
+                "create-purchase-order".to_owned(),
+                json!({"productId": "tv", "requestedQuantity": 3, "orderId": "ord-1", "reason": "stock-unavailable"})
+            ),
+            (
+                "stock-unavailable".to_owned(),
+                json!({"orderId": "ord-1", "productId": "tv", "quantity": 3})
+            ),
+        ]
+    );
+    let alerts = bench.alerts().await;
+    assert_eq!(alerts.len(), 1);
+    assert!(
+        alerts[0].contains("Order ord-1 asked for 3 of product tv"),
+        "{alerts:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_out_of_stock_product_takes_the_unavailable_path() {
+    let bench = Bench::on(Moto::shared()).await;
+    // Stock on the item, but marked OUT OF STOCK: nothing is served from it.
+    bench.put(&product("tv", 5, 3, "OUT OF STOCK")).await;
+
+    let run = bench.reserve("ord-1", "tv", 1).await;
+    assert_eq!(run.last(), "OrderUnavailable");
+    assert_eq!(bench.product("tv").await.stock, 5);
+    assert!(bench
+        .items(&bench.resources.reservation_table)
+        .await
+        .is_empty());
+    let kinds: Vec<String> = bench.events().await.into_iter().map(|e| e.0).collect();
+    assert_eq!(kinds, ["create-purchase-order", "stock-unavailable"]);
+    assert_eq!(bench.alerts().await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_redelivered_order_is_reserved_once() {
+    let bench = Bench::on(Moto::shared()).await;
+    bench.put(&product("tv", 10, 3, "IN STOCK")).await;
+
+    // Two executions of the same order (SQS and async starts are at least once).
+    let first = bench.reserve("ord-1", "tv", 2).await;
+    let again = bench.reserve("ord-1", "tv", 2).await;
+    assert_eq!(first.last(), "OrderReserved");
+    assert_eq!(
+        again.last(),
+        "OrderReserved",
+        "the redelivery sees its own reservation"
+    );
+    assert!(again.states.contains(&"FindExistingReservation".to_owned()));
+    assert_eq!(bench.product("tv").await.stock, 8, "decremented once");
+    assert_eq!(
+        bench.items(&bench.resources.reservation_table).await.len(),
+        1
+    );
+
+    // The same order id for another product is not the same order.
+    bench.put(&product("desk", 10, 3, "IN STOCK")).await;
+    let reused = bench.reserve("ord-1", "desk", 1).await;
+    assert_eq!(reused.last(), "OrderRejected");
+    assert!(reused.states.contains(&"RejectOrderIdReused".to_owned()));
+    assert_eq!(bench.product("desk").await.stock, 10);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_orders_are_rejected_with_a_reason_and_change_nothing() {
+    let bench = Bench::on(Moto::shared()).await;
+    bench.put(&product("tv", 10, 3, "IN STOCK")).await;
+    let cases = [
+        (
+            json!({"productId": "tv", "quantity": 1}),
+            "RejectMissingField",
+        ),
+        (json!({"orderId": "o", "quantity": 1}), "RejectMissingField"),
+        (
+            json!({"orderId": "o", "productId": "tv"}),
+            "RejectMissingField",
+        ),
+        (json!({}), "RejectMissingField"),
+        (
+            json!({"orderId": "o", "productId": "tv", "quantity": 0}),
+            "RejectQuantityNotPositive",
+        ),
+        (
+            json!({"orderId": "o", "productId": "tv", "quantity": -2}),
+            "RejectQuantityNotPositive",
+        ),
+        (
+            json!({"orderId": "o", "productId": "tv", "quantity": "3"}),
+            "RejectWrongType",
+        ),
+        (
+            json!({"orderId": "o", "productId": 7, "quantity": 1}),
+            "RejectWrongType",
+        ),
+        (
+            json!({"orderId": "", "productId": "tv", "quantity": 1}),
+            "RejectWrongType",
+        ),
+        (
+            json!({"orderId": "o", "productId": "tv", "quantity": 1.5}),
+            "RejectQuantityNotWhole",
+        ),
+        (
+            json!({"orderId": "o", "productId": "nonesuch", "quantity": 1}),
+            "RejectUnknownProduct",
+        ),
+    ];
+    for (input, rejection) in &cases {
+        let run = bench.run(&bench.reserve_stock, input.clone()).await;
+        assert_eq!(
+            run.status, "SUCCEEDED",
+            "{input}: a rejection is an outcome"
+        );
+        assert_eq!(run.last(), "OrderRejected", "{input}: {:?}", run.states);
+        assert!(
+            run.states.contains(&(*rejection).to_owned()),
+            "{input}: {:?}",
+            run.states
+        );
+    }
+    assert_eq!(bench.product("tv").await.stock, 10);
+    assert!(bench
+        .items(&bench.resources.reservation_table)
+        .await
+        .is_empty());
+    let events = bench.events().await;
+    assert_eq!(events.len(), cases.len());
+    for (kind, detail) in &events {
+        assert_eq!(kind, "order-rejected");
+        assert!(
+            detail["reason"].as_str().is_some_and(|r| !r.is_empty()),
+            "{detail}"
+        );
+    }
+    assert!(bench.alerts().await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_orders_never_oversell() {
+    // One request at a time, as DynamoDB is atomic per item (see testkit).
+    let moto = Moto::start_serial();
+    let bench = Bench::on(&moto).await;
+    bench.put(&product("tv", 50, 3, "IN STOCK")).await;
+
+    // Started one after another (a single-threaded server has a short
+    // queue), the executions then run concurrently inside moto.
+    let mut arns = Vec::new();
+    for i in 0..200 {
+        let order = json!({"orderId": format!("ord-{i}"), "productId": "tv", "quantity": 1});
+        arns.push(bench.start(&bench.reserve_stock, &order).await);
+    }
+    let mut runs = Vec::new();
+    for arn in &arns {
+        runs.push(bench.finish(arn).await);
+    }
+
+    let count = |state: &str| runs.iter().filter(|r| r.last() == state).count();
+    let mut outcomes: Vec<String> = runs
+        .iter()
+        .map(|r| format!("{} {} {:?}", r.status, r.last(), r.failure))
+        .collect();
+    outcomes.sort();
+    outcomes.dedup();
+    assert_eq!(count("OrderReserved"), 50, "{outcomes:?}");
+    assert_eq!(count("OrderUnavailable"), 150);
+    assert_eq!(bench.product("tv").await.stock, 0);
+    assert_eq!(
+        bench.items(&bench.resources.reservation_table).await.len(),
+        50
+    );
+}
+
+// -------------------------------------------------------- create-purchase-order
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_approved_purchase_order_restocks_and_reopens_the_product() {
+    let bench = Bench::on(Moto::shared()).await;
+    bench.put(&product("tv", 0, 3, "OUT OF STOCK")).await;
+
+    let (arn, token) = bench.waiting_purchase_order("tv", 5).await;
+    assert!(bench.product("tv").await.pending_purchase_order.is_some());
+    bench.decide(&token, "APPROVED").await;
+    let run = bench.finish(&arn).await;
+
+    assert_eq!(
+        (run.status.as_str(), run.last()),
+        ("SUCCEEDED", "PurchaseOrderApproved")
+    );
+    let tv = bench.product("tv").await;
+    assert_eq!(tv.stock, 15, "requested 5 plus minPOAmount 10");
+    assert_eq!(tv.status, "IN STOCK");
+    assert_eq!(tv.pending_purchase_order, None);
+    let orders = bench.purchase_orders().await;
+    assert_eq!(orders.len(), 1);
+    assert_eq!(s(&orders[0], "status"), "APPROVED");
+    assert_eq!(s(&orders[0], "orderQuantity"), "15");
+    let kinds: Vec<String> = bench.events().await.into_iter().map(|e| e.0).collect();
+    assert_eq!(kinds, ["purchase-order-approved"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rejected_purchase_order_ends_on_its_own_branch() {
+    let bench = Bench::on(Moto::shared()).await;
+    bench.put(&product("tv", 1, 3, "IN STOCK")).await;
+
+    let (arn, token) = bench.waiting_purchase_order("tv", 5).await;
+    bench.decide(&token, "REJECTED").await;
+    let run = bench.finish(&arn).await;
+
+    assert_eq!(
+        (run.status.as_str(), run.last()),
+        ("SUCCEEDED", "PurchaseOrderRejected"),
+        "rejecting is a decision, not a failure of the workflow"
+    );
+    let tv = bench.product("tv").await;
+    assert_eq!(tv.stock, 1);
+    assert_eq!(
+        tv.pending_purchase_order, None,
+        "a new purchase order may be opened"
+    );
+    assert_eq!(s(&bench.purchase_orders().await[0], "status"), "REJECTED");
+    let kinds: Vec<String> = bench.events().await.into_iter().map(|e| e.0).collect();
+    assert_eq!(kinds, ["purchase-order-rejected"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_purchase_order_without_an_answer_expires() {
+    // The same workflow with a one-second approval deadline instead of a day.
+    let mut definition: Value = serde_json::from_str(&asl("create-purchase-order")).unwrap();
+    definition["States"]["RequestApproval"]["TimeoutSeconds"] = json!(1);
+    let bench = Bench::with_purchase_order_workflow(Moto::shared(), &definition.to_string()).await;
+    bench.put(&product("tv", 1, 3, "IN STOCK")).await;
+
+    let (arn, _) = bench.waiting_purchase_order("tv", 5).await;
+    let run = bench.finish(&arn).await;
+
+    assert_eq!(
+        (run.status.as_str(), run.last()),
+        ("SUCCEEDED", "PurchaseOrderExpired")
+    );
+    let tv = bench.product("tv").await;
+    assert_eq!(tv.stock, 1);
+    assert_eq!(tv.pending_purchase_order, None);
+    assert_eq!(s(&bench.purchase_orders().await[0], "status"), "EXPIRED");
+    let kinds: Vec<String> = bench.events().await.into_iter().map(|e| e.0).collect();
+    assert_eq!(kinds, ["purchase-order-expired"]);
+    let alerts = bench.alerts().await;
+    assert_eq!(alerts.len(), 1);
+    assert!(alerts[0].contains("got no decision in time"), "{alerts:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_purchase_order_for_a_product_with_one_open_is_not_opened() {
+    let bench = Bench::on(Moto::shared()).await;
+    bench.put(&product("tv", 1, 3, "IN STOCK")).await;
+
+    let (_, _) = bench.waiting_purchase_order("tv", 5).await;
+    let second = bench
+        .run(
+            &bench.create_purchase_order,
+            json!({"productId": "tv", "requestedQuantity": 2, "reason": "below-threshold"}),
+        )
+        .await;
+    assert_eq!(
+        (second.status.as_str(), second.last()),
+        ("SUCCEEDED", "PurchaseOrderAlreadyOpen")
+    );
+    assert_eq!(bench.purchase_orders().await.len(), 1);
+}
+
+// -------------------------------------------------------- check-inventory-level
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stock_levels_raise_one_purchase_order_and_mark_zero_stock() {
+    let bench = Bench::on(Moto::shared()).await;
+    let check = |record: &Product| {
+        bench.run(
+            &bench.check_inventory_level,
+            serde_json::to_value(record).unwrap(),
+        )
+    };
+
+    // Above threshold: nothing.
+    let healthy = product("tv", 4, 3, "IN STOCK");
+    bench.put(&healthy).await;
+    assert_eq!(check(&healthy).await.last(), "StockLevelHealthy");
+    assert!(bench.events().await.is_empty());
+
+    // At threshold: one create-purchase-order event.
+    let low = product("tv", 3, 3, "IN STOCK");
+    bench.put(&low).await;
+    assert_eq!(check(&low).await.last(), "PurchaseOrderRequested");
+    let events = bench.events().await;
+    assert_eq!(
+        events,
+        [(
+            "create-purchase-order".to_owned(),
+            json!({"productId": "tv", "requestedQuantity": 0, "reason": "below-threshold"})
+        )]
+    );
+    // The rule starts the purchase-order workflow with that detail; it opens the order.
+    let (_, _) = bench.waiting_purchase_order("tv", 0).await;
+
+    // The next stream record carries the open purchase order: no second one.
+    let mut lower = bench.product("tv").await;
+    assert!(lower.pending_purchase_order.is_some());
+    lower.stock = 2;
+    assert_eq!(check(&lower).await.last(), "StockLevelHealthy");
+    assert!(bench.events().await.is_empty());
+    assert_eq!(bench.purchase_orders().await.len(), 1);
+
+    // Zero stock: marked OUT OF STOCK with an alert (the open order covers it).
+    bench
+        .dynamodb()
+        .update_item()
+        .table_name(&bench.resources.inventory_table)
+        .key("id", AttributeValue::S("tv".into()))
+        .update_expression("SET stock = :zero")
+        .expression_attribute_values(":zero", AttributeValue::N("0".into()))
+        .send()
+        .await
+        .unwrap();
+    let empty = bench.product("tv").await;
+    let run = check(&empty).await;
+    assert_eq!(run.last(), "PurchaseOrderAlreadyOpen");
+    assert!(run.states.contains(&"MarkOutOfStock".to_owned()));
+    assert_eq!(bench.product("tv").await.status, "OUT OF STOCK");
+    let alerts = bench.alerts().await;
+    assert_eq!(alerts.len(), 1);
+    assert!(alerts[0].contains("is out of stock"), "{alerts:?}");
+
+    // Zero stock with no order open: marked, alerted, and a purchase order requested.
+    let bare = product("desk", 0, 2, "IN STOCK");
+    bench.put(&bare).await;
+    let run = check(&bare).await;
+    assert_eq!(run.last(), "PurchaseOrderRequested");
+    assert_eq!(bench.product("desk").await.status, "OUT OF STOCK");
+    assert_eq!(bench.alerts().await.len(), 1);
+    let kinds: Vec<String> = bench.events().await.into_iter().map(|e| e.0).collect();
+    assert_eq!(kinds, ["create-purchase-order"]);
+}
+
+// ------------------------------------------------------------------ cost figure
+
+/// What one reserved order costs in reserve-stock, from its history. The
+/// figures are in README ("What one order costs"); this keeps them true.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reserved_order_costs_seven_transitions_and_two_requests() {
+    let bench = Bench::on(Moto::shared()).await;
+    bench.put(&product("tv", 10, 3, "IN STOCK")).await;
+    let run = bench.reserve("ord-1", "tv", 1).await;
+    println!(
+        "reserved order: {} state transitions, {} AWS requests: {}",
+        run.states.len(),
+        run.requests,
+        run.states.join(" > ")
+    );
+    assert_eq!(run.states.len(), 7, "{:?}", run.states);
+    assert_eq!(run.requests, 2, "one TransactWriteItems, one PutEvents");
+}
