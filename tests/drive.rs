@@ -59,44 +59,12 @@ impl Fixture {
         .unwrap();
 
         // The new-order rule and its queue, as the template has them.
-        let sqs = aws_sdk_sqs::Client::new(&config);
-        let orders_queue = sqs
-            .create_queue()
-            .queue_name(unique("orders"))
-            .send()
-            .await
-            .unwrap()
-            .queue_url
-            .unwrap();
-        let events = aws_sdk_eventbridge::Client::new(&config);
-        let rule = unique("new-order");
-        events
-            .put_rule()
-            .name(&rule)
-            .event_bus_name(&resources.bus)
-            .event_pattern(r#"{"source":["com.orders"],"detail-type":["new-order-received"]}"#)
-            .send()
-            .await
-            .unwrap();
-        events
-            .put_targets()
-            .rule(&rule)
-            .event_bus_name(&resources.bus)
-            .targets(
-                aws_sdk_eventbridge::types::Target::builder()
-                    .id("orders")
-                    .arn(format!(
-                        "arn:aws:sqs:{}:{}:{}",
-                        testkit::REGION,
-                        testkit::ACCOUNT,
-                        orders_queue.rsplit('/').next().unwrap()
-                    ))
-                    .build()
-                    .unwrap(),
-            )
-            .send()
-            .await
-            .unwrap();
+        let orders_queue = testkit::capture_events(
+            &config,
+            &resources.bus,
+            r#"{"source":["com.orders"],"detail-type":["new-order-received"]}"#,
+        )
+        .await;
 
         let schedule = unique("order-generator");
         aws_sdk_scheduler::Client::new(&config)
@@ -384,22 +352,7 @@ async fn waiting_purchase_order(f: &Fixture, product: &str) -> (String, String, 
             json!({"productId": product, "requestedQuantity": 5, "reason": "stock-low"}),
         )
         .await;
-    let sfn = aws_sdk_sfn::Client::new(&f.config);
-    let token = eventually(Duration::from_secs(20), || async {
-        let history = sfn
-            .get_execution_history()
-            .execution_arn(&arn)
-            .send()
-            .await
-            .unwrap();
-        history.events().iter().find_map(|event| {
-            let parameters: Value =
-                serde_json::from_str(event.task_scheduled_event_details()?.parameters()).ok()?;
-            Some(parameters["Payload"]["taskToken"].as_str()?.to_owned())
-        })
-    })
-    .await
-    .expect("the workflow waits for a decision");
+    let token = testkit::task_token(&f.config, &arn).await;
     aws_sdk_dynamodb::Client::new(&f.config)
         .update_item()
         .table_name(&f.resources.purchase_order_table)

@@ -214,22 +214,7 @@ impl Bench {
                 &json!({"productId": product, "requestedQuantity": requested, "reason": "stock-unavailable"}),
             )
             .await;
-        let sfn = aws_sdk_sfn::Client::new(&self.config);
-        let token = eventually(Duration::from_secs(20), || async {
-            let history = sfn
-                .get_execution_history()
-                .execution_arn(&arn)
-                .send()
-                .await
-                .unwrap();
-            history.events().iter().find_map(|e| {
-                let parameters: Value =
-                    serde_json::from_str(e.task_scheduled_event_details()?.parameters()).ok()?;
-                Some(parameters["Payload"]["taskToken"].as_str()?.to_owned())
-            })
-        })
-        .await
-        .expect("the purchase order waits for a decision");
+        let token = testkit::task_token(&self.config, &arn).await;
         (arn, token)
     }
 

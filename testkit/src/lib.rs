@@ -493,3 +493,24 @@ where
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// The task token an execution waits with (a `.waitForTaskToken` task
+/// passes it in its payload), once it waits; panics after 20 s.
+pub async fn task_token(config: &SdkConfig, execution_arn: &str) -> String {
+    let sfn = aws_sdk_sfn::Client::new(config);
+    eventually(Duration::from_secs(20), || async {
+        let history = sfn
+            .get_execution_history()
+            .execution_arn(execution_arn)
+            .send()
+            .await
+            .expect("the history is read");
+        history.events().iter().find_map(|event| {
+            let parameters: serde_json::Value =
+                serde_json::from_str(event.task_scheduled_event_details()?.parameters()).ok()?;
+            Some(parameters["Payload"]["taskToken"].as_str()?.to_owned())
+        })
+    })
+    .await
+    .unwrap_or_else(|| panic!("{execution_arn} never waited for a task token"))
+}
