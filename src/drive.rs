@@ -137,6 +137,22 @@ pub struct DeployedStack {
 }
 
 impl DeployedStack {
+    /// A stack already described: its name and outputs (for tools and tests
+    /// that hold them; commands use [`DeployedStack::find`]).
+    pub fn with_outputs(
+        config: SdkConfig,
+        name: &str,
+        outputs: HashMap<String, String>,
+    ) -> DeployedStack {
+        DeployedStack {
+            client: Client::new(&config),
+            config,
+            name: name.to_owned(),
+            outputs,
+            resources: None,
+        }
+    }
+
     /// Resolves the settings, then finds the stack; a missing stack or one
     /// that never finished creating is an error that says what to do.
     pub async fn find(aws: &AwsArgs) -> Result<DeployedStack, DriveError> {

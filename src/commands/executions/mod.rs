@@ -280,9 +280,19 @@ pub struct Executions {
 
 impl Executions {
     pub fn new(stack: &DeployedStack) -> Executions {
+        Executions::with_clients(
+            aws_sdk_sfn::Client::new(&stack.config),
+            aws_sdk_cloudwatchlogs::Client::new(&stack.config),
+        )
+    }
+
+    pub fn with_clients(
+        sfn: aws_sdk_sfn::Client,
+        logs: aws_sdk_cloudwatchlogs::Client,
+    ) -> Executions {
         Executions {
-            sfn: aws_sdk_sfn::Client::new(&stack.config),
-            logs: aws_sdk_cloudwatchlogs::Client::new(&stack.config),
+            sfn,
+            logs,
             records: Vec::new(),
         }
     }

@@ -1,0 +1,190 @@
+//! EXPRESS workflows keep no history in Step Functions: `executions` and
+//! `watch` read them from the workflow's log group. moto cannot show that
+//! (its interpreter writes no logs), so this runs on SDK-level fakes.
+
+use std::collections::HashMap;
+
+use aws_sdk_cloudwatchlogs::operation::filter_log_events::FilterLogEventsOutput;
+use aws_sdk_cloudwatchlogs::types::FilteredLogEvent;
+use aws_sdk_sfn::operation::describe_state_machine::DescribeStateMachineOutput;
+use aws_sdk_sfn::primitives::DateTime;
+use aws_sdk_sfn::types::StateMachineType;
+use aws_smithy_mocks::{mock, mock_client, Rule};
+use invctl::commands::executions::{Executions, WorkflowName};
+use invctl::drive::DeployedStack;
+use invctl::stack::ids::workflow_output;
+use serde_json::json;
+
+const MACHINE: &str = "arn:aws:states:us-east-1:123456789012:stateMachine:inventory-reserve-stock";
+const LOG_GROUP: &str = "inventory-ReserveStockStateMachineLogGroup-X";
+
+fn stack() -> DeployedStack {
+    let config = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .build();
+    DeployedStack::with_outputs(
+        config,
+        "inventory",
+        HashMap::from([
+            (
+                workflow_output::RESERVE_STOCK.to_owned(),
+                MACHINE.to_owned(),
+            ),
+            (
+                workflow_output::RESERVE_STOCK_LOG_GROUP.to_owned(),
+                LOG_GROUP.to_owned(),
+            ),
+        ]),
+    )
+}
+
+fn express() -> Rule {
+    mock!(aws_sdk_sfn::Client::describe_state_machine)
+        .match_requests(|r| r.state_machine_arn() == Some(MACHINE))
+        .then_output(|| {
+            DescribeStateMachineOutput::builder()
+                .state_machine_arn(MACHINE)
+                .name("inventory-reserve-stock")
+                .definition("{}")
+                .role_arn("arn:aws:iam::123456789012:role/r")
+                .r#type(StateMachineType::Express)
+                .creation_date(DateTime::from_secs(0))
+                .build()
+                .unwrap()
+        })
+}
+
+fn message(kind: &str, run: &str, details: serde_json::Value, at: i64) -> FilteredLogEvent {
+    FilteredLogEvent::builder()
+        .message(
+            json!({
+                "id": "1", "type": kind, "details": details, "previous_event_id": "0",
+                "event_timestamp": at.to_string(),
+                "execution_arn": format!("arn:aws:states:us-east-1:123456789012:express:inventory-reserve-stock:{run}"),
+            })
+            .to_string(),
+        )
+        .build()
+}
+
+#[tokio::test]
+async fn an_express_execution_is_read_from_its_log_group() {
+    let name = inventory_domain::execution_name("order", "ord-1");
+    let wanted = format!("\"{name}\"");
+    let log = mock!(aws_sdk_cloudwatchlogs::Client::filter_log_events)
+        .match_requests(move |r| {
+            r.log_group_name() == Some(LOG_GROUP)
+                && r.filter_pattern() == Some(wanted.as_str())
+                && r.start_time().is_some()
+        })
+        .then_output({
+            let name = name.clone();
+            move || {
+                let run = format!("{name}:4f1c");
+                FilterLogEventsOutput::builder()
+                    .events(message(
+                        "ExecutionStarted",
+                        &run,
+                        json!({}),
+                        1_700_000_000_000,
+                    ))
+                    .events(message(
+                        "ChoiceStateEntered",
+                        &run,
+                        json!({"name": "ValidateOrder"}),
+                        1_700_000_000_001,
+                    ))
+                    .events(message(
+                        "TaskStateEntered",
+                        &run,
+                        json!({"name": "ReserveStock"}),
+                        1_700_000_000_002,
+                    ))
+                    .events(message(
+                        "SucceedStateEntered",
+                        &run,
+                        json!({"name": "OrderReserved"}),
+                        1_700_000_000_003,
+                    ))
+                    .events(message(
+                        "ExecutionSucceeded",
+                        &run,
+                        json!({}),
+                        1_700_000_000_004,
+                    ))
+                    .build()
+            }
+        });
+    let describe = express();
+    let mut executions = Executions::with_clients(
+        mock_client!(aws_sdk_sfn, [&describe]),
+        mock_client!(aws_sdk_cloudwatchlogs, [&log]),
+    );
+    let mut stack = stack();
+
+    let found = executions
+        .find(&mut stack, WorkflowName::ReserveStock, &name)
+        .await
+        .unwrap()
+        .expect("the execution is in the log");
+    assert_eq!(found.name, name);
+    assert_eq!(found.status, "SUCCEEDED");
+    assert_eq!(
+        found.states,
+        ["ValidateOrder", "ReserveStock", "OrderReserved"]
+    );
+    assert_eq!(
+        invctl::commands::watch::outcome_of(&found),
+        Some("reserved")
+    );
+    assert_eq!((describe.num_calls(), log.num_calls()), (1, 1));
+}
+
+#[tokio::test]
+async fn express_listings_ask_the_log_for_execution_events_only() {
+    let log = mock!(aws_sdk_cloudwatchlogs::Client::filter_log_events)
+        .match_requests(|r| {
+            let pattern = r.filter_pattern().unwrap_or_default();
+            pattern.contains("$.type = \"ExecutionStarted\"")
+                && pattern.contains("$.type = \"ExecutionFailed\"")
+                && !pattern.contains("StateEntered")
+        })
+        .then_output(|| {
+            FilterLogEventsOutput::builder()
+                .events(message(
+                    "ExecutionStarted",
+                    "old:1",
+                    json!({}),
+                    1_700_000_000_000,
+                ))
+                .events(message(
+                    "ExecutionStarted",
+                    "new:2",
+                    json!({}),
+                    1_700_000_100_000,
+                ))
+                .events(message(
+                    "ExecutionFailed",
+                    "new:2",
+                    json!({"error": "States.Runtime", "cause": "boom"}),
+                    1_700_000_100_500,
+                ))
+                .build()
+        });
+    let describe = express();
+    let mut executions = Executions::with_clients(
+        mock_client!(aws_sdk_sfn, [&describe]),
+        mock_client!(aws_sdk_cloudwatchlogs, [&log]),
+    );
+    let mut stack = stack();
+
+    let listed = executions
+        .list(&mut stack, WorkflowName::ReserveStock, None, 20)
+        .await
+        .unwrap();
+    let names: Vec<&str> = listed.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, ["new", "old"], "newest first");
+    assert_eq!(listed[0].status, "FAILED");
+    assert_eq!(listed[0].error.as_deref(), Some("States.Runtime"));
+    assert_eq!(listed[1].status, "RUNNING");
+}
