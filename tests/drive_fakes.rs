@@ -138,3 +138,53 @@ async fn a_failing_generator_is_reported_with_its_error() {
         "{text}"
     );
 }
+
+fn denied() -> aws_sdk_eventbridge::operation::put_events::PutEventsError {
+    aws_sdk_eventbridge::operation::put_events::PutEventsError::generic(
+        aws_sdk_eventbridge::error::ErrorMetadata::builder()
+            .code("AccessDeniedException")
+            .message("not allowed")
+            .build(),
+    )
+}
+
+#[tokio::test]
+async fn a_request_that_fails_after_some_went_out_names_the_orders_not_sent() {
+    let first = mock!(aws_sdk_eventbridge::Client::put_events).then_output(|| {
+        PutEventsOutput::builder()
+            .set_entries(Some(vec![accepted(); 10]))
+            .build()
+    });
+    let refused = mock!(aws_sdk_eventbridge::Client::put_events).then_error(denied);
+    let client = mock_client!(
+        aws_sdk_eventbridge,
+        RuleMode::Sequential,
+        [&first, &refused]
+    );
+    let error = put_orders(&client, "bus", &orders(25), Duration::from_millis(1))
+        .await
+        .unwrap_err();
+    let Error::NotAccepted { failed, total, .. } = &error else {
+        panic!("{error}");
+    };
+    assert_eq!(*total, 25);
+    let ids: Vec<&str> = failed.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(
+        ids,
+        (10..25).map(|i| format!("ord-{i}")).collect::<Vec<_>>()
+    );
+    assert_eq!(failed[0].1, "not sent: AccessDeniedException: not allowed");
+}
+
+#[tokio::test]
+async fn a_request_that_fails_before_anything_went_out_is_one_error() {
+    let refused = mock!(aws_sdk_eventbridge::Client::put_events).then_error(denied);
+    let client = mock_client!(aws_sdk_eventbridge, [&refused]);
+    let error = put_orders(&client, "bus", &orders(3), Duration::from_millis(1))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "cannot put events on bus bus: AccessDeniedException: not allowed"
+    );
+}

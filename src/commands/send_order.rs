@@ -4,7 +4,8 @@
 //!
 //! Events go out in PutEvents batches of ten; entries the service refuses
 //! are retried with backoff and, if they still fail, reported by order id:
-//! the orders that were accepted are printed either way.
+//! the orders that were accepted are printed either way (a request that
+//! fails after some batches went out marks the rest as not sent).
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -133,8 +134,22 @@ pub fn run(aws: &AwsArgs, args: &SendOrderArgs, out: &mut dyn Write) -> Result<(
                 let products = drive::catalog(&dynamodb, &table).await?;
                 let orders = make_orders(args, &products, &mut fastrand::Rng::new())?;
                 let events = aws_sdk_eventbridge::Client::new(&stack.config);
-                put_orders(&events, &bus, &orders, Duration::from_millis(200)).await?;
-                orders
+                match put_orders(&events, &bus, &orders, Duration::from_millis(200)).await {
+                    Ok(()) => orders,
+                    Err(Error::NotAccepted { bus, total, failed }) => {
+                        // Report what did go out before the error.
+                        let refused: HashSet<&str> =
+                            failed.iter().map(|(id, _)| id.as_str()).collect();
+                        let sent: Vec<NewOrder> = orders
+                            .iter()
+                            .filter(|o| !refused.contains(o.order_id.as_str()))
+                            .cloned()
+                            .collect();
+                        report(out, args.output, "events", &sent, None)?;
+                        return Err(Error::NotAccepted { bus, total, failed });
+                    }
+                    Err(other) => return Err(other),
+                }
             }
             Via::Lambda => {
                 let function = stack.get(Resource::OrderGeneratorFunction).await?;
@@ -146,8 +161,39 @@ pub fn run(aws: &AwsArgs, args: &SendOrderArgs, out: &mut dyn Write) -> Result<(
             Via::Events => "events",
             Via::Lambda => "lambda",
         };
-        if !matches!(args.output, OutputFormat::Json) {
-            for order in &orders {
+        if !args.wait {
+            return report(out, args.output, via, &orders, None);
+        }
+        if args.output == OutputFormat::Text {
+            report(out, args.output, via, &orders, None)?;
+        }
+        let outcomes = watch::follow(
+            &mut stack,
+            &orders,
+            Duration::from_secs(args.timeout),
+            args.output,
+            out,
+        )
+        .await?;
+        if args.output == OutputFormat::Json {
+            report(out, args.output, via, &orders, Some(&outcomes))?;
+        }
+        Ok(watch::all_done(&outcomes, args.timeout)?)
+    })
+}
+
+/// The orders sent: a line each, or one JSON report (with their outcomes
+/// when followed).
+fn report(
+    out: &mut dyn Write,
+    format: OutputFormat,
+    via: &'static str,
+    orders: &[NewOrder],
+    outcomes: Option<&[Outcome]>,
+) -> Result<(), Error> {
+    match format {
+        OutputFormat::Text => {
+            for order in orders {
                 writeln!(
                     out,
                     "sent {}: {} x {}",
@@ -155,36 +201,19 @@ pub fn run(aws: &AwsArgs, args: &SendOrderArgs, out: &mut dyn Write) -> Result<(
                 )
                 .map_err(Error::Report)?;
             }
+            Ok(())
         }
-        let outcomes = if args.wait {
-            Some(
-                watch::follow(
-                    &mut stack,
-                    &orders,
-                    Duration::from_secs(args.timeout),
-                    args.output,
-                    out,
-                )
-                .await?,
-            )
-        } else {
-            None
-        };
-        if matches!(args.output, OutputFormat::Json) {
+        OutputFormat::Json => {
             let report = Report {
                 via,
-                orders: &orders,
-                outcomes: outcomes.as_deref(),
+                orders,
+                outcomes,
             };
             serde_json::to_writer_pretty(&mut *out, &report)
                 .map_err(|e| Error::Report(e.into()))?;
-            writeln!(out).map_err(Error::Report)?;
+            writeln!(out).map_err(Error::Report)
         }
-        match &outcomes {
-            Some(outcomes) => Ok(watch::all_done(outcomes, args.timeout)?),
-            None => Ok(()),
-        }
-    })
+    }
 }
 
 /// The product `wanted` names: an id, else a unique name (any case).
@@ -273,21 +302,45 @@ pub async fn put_orders(
     orders: &[NewOrder],
     pause: Duration,
 ) -> Result<(), Error> {
-    let mut failed = Vec::new();
-    for batch in orders.chunks(BATCH) {
+    let mut failed: Vec<(String, String)> = Vec::new();
+    let mut sent = 0;
+    for (index, batch) in orders.chunks(BATCH).enumerate() {
         let mut pending: Vec<&NewOrder> = batch.iter().collect();
         let mut wait = pause;
         for attempt in 1..=ATTEMPTS {
-            let output = events
+            let output = match events
                 .put_events()
                 .set_entries(Some(pending.iter().map(|o| entry(bus, o)).collect()))
                 .send()
                 .await
-                .map_err(|e| Error::Put {
-                    bus: bus.to_owned(),
-                    message: crate::aws::error_text(&e),
-                })?;
+            {
+                Ok(output) => output,
+                Err(e) => {
+                    let message = crate::aws::error_text(&e);
+                    if sent == 0 && failed.is_empty() {
+                        // Nothing went out: one plain error says it all.
+                        return Err(Error::Put {
+                            bus: bus.to_owned(),
+                            message,
+                        });
+                    }
+                    // Some orders went out: name every one that did not.
+                    let unsent = pending
+                        .iter()
+                        .copied()
+                        .chain(orders.chunks(BATCH).skip(index + 1).flatten());
+                    failed.extend(
+                        unsent.map(|o| (o.order_id.clone(), format!("not sent: {message}"))),
+                    );
+                    return Err(Error::NotAccepted {
+                        bus: bus.to_owned(),
+                        total: orders.len(),
+                        failed,
+                    });
+                }
+            };
             if output.failed_entry_count == 0 {
+                sent += pending.len();
                 pending.clear();
                 break;
             }
@@ -305,6 +358,7 @@ pub async fn put_orders(
                     (*order, why)
                 })
                 .collect();
+            sent += pending.len() - refused.len();
             if attempt == ATTEMPTS {
                 failed.extend(
                     refused
