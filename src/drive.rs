@@ -159,8 +159,7 @@ impl DeployedStack {
         let settings = Settings::resolve(aws)?;
         let config = crate::aws::sdk_config(&settings).await;
         let name = settings.stack_name;
-        let client = Client::new(&config);
-        let found = stack::describe(&client, &name)
+        let found = stack::describe(&Client::new(&config), &name)
             .await
             .map_err(|e| DriveError::Stack {
                 stack: name.clone(),
@@ -199,13 +198,7 @@ impl DeployedStack {
             .iter()
             .filter_map(|o| Some((o.output_key()?.to_owned(), o.output_value()?.to_owned())))
             .collect();
-        Ok(DeployedStack {
-            config,
-            name,
-            outputs,
-            client,
-            resources: None,
-        })
+        Ok(DeployedStack::with_outputs(config, &name, outputs))
     }
 
     /// The name (or ARN) of one of the stack's resources.

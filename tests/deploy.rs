@@ -385,4 +385,18 @@ async fn ctrl_c_while_waiting_changes_nothing_and_says_how_to_resume() {
         Some(aws_sdk_cloudformation::types::StackStatus::CreateInProgress)
     );
     assert_eq!(change_set_count(&config, &stack).await, 0);
+
+    // A stack still being created has nothing to drive yet.
+    let scan = util::run(util::invctl_on(&moto.endpoint).args([
+        "scan",
+        "inventory",
+        "--stack-name",
+        &stack,
+    ]));
+    assert_eq!(scan.status.code(), Some(invctl::exit::NOT_DEPLOYED));
+    assert!(
+        util::text(&scan).contains("is CREATE_IN_PROGRESS and cannot be used"),
+        "{}",
+        util::text(&scan)
+    );
 }

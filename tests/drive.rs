@@ -448,6 +448,22 @@ async fn executions_and_watch_follow_orders_to_their_outcome() {
     assert_eq!(outcomes[1]["outcome"], "rejected");
     assert_eq!(f.stock("desk").await, stock_before - 2);
 
+    // As text: each state on stderr as it is entered, the outcome on stdout.
+    let followed = f.invctl(&["watch", &reserved]);
+    assert_eq!(
+        String::from_utf8_lossy(&followed.stdout),
+        format!("{reserved}: reserved (2 unit(s))\n")
+    );
+    let steps = String::from_utf8_lossy(&followed.stderr);
+    for state in [
+        "ValidateOrder",
+        "ReserveStock",
+        "AnnounceStockReserved",
+        "OrderReserved",
+    ] {
+        assert!(steps.contains(&format!("{reserved}: {state}\n")), "{steps}");
+    }
+
     let listed = f.json(&[
         "executions",
         "--workflow",

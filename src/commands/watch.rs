@@ -120,14 +120,15 @@ async fn follow_ids(
                 )
                 .await?;
             if let Some(execution) = &execution {
-                let seen = shown.entry(id).or_insert(0);
-                if *seen == 0 {
+                // States already printed for this order; absent until it starts.
+                let printed = shown.entry(id).or_insert_with(|| {
                     eprintln!("{id}: execution {} started", execution.name);
-                }
-                for state in execution.states.iter().skip(*seen) {
+                    0
+                });
+                for state in execution.states.iter().skip(*printed) {
                     eprintln!("{id}: {state}");
                 }
-                *seen = execution.states.len().max(1);
+                *printed = execution.states.len();
             }
             let reserved = reserved_quantity(&dynamodb, &table, id).await?;
             let outcome = match (&execution, reserved) {
