@@ -16,7 +16,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_scheduler::types::{FlexibleTimeWindow, FlexibleTimeWindowMode, ScheduleState, Target};
 use invctl::stack::ids::{output, workflow_output};
 use serde_json::{json, Value};
-use testkit::{eventually, unique, Moto, WorkflowResources};
+use testkit::{checked_in_workflow, unique, Moto, WorkflowResources};
 
 struct Fixture {
     moto: &'static Moto,
@@ -29,26 +29,19 @@ struct Fixture {
     schedule: String,
 }
 
-fn asl(name: &str) -> String {
-    std::fs::read_to_string(
-        util::repo_root()
-            .join("asl")
-            .join(format!("{name}.asl.json")),
-    )
-    .unwrap()
-}
-
 impl Fixture {
     async fn new() -> Fixture {
         let moto = Moto::shared();
         let config = moto.sdk_config().await;
         let resources = WorkflowResources::create(&config).await;
-        let reserve_stock = resources.workflow(&config, &asl("reserve-stock")).await;
+        let reserve_stock = resources
+            .workflow(&config, &checked_in_workflow("reserve-stock"))
+            .await;
         let create_purchase_order = resources
-            .workflow(&config, &asl("create-purchase-order"))
+            .workflow(&config, &checked_in_workflow("create-purchase-order"))
             .await;
         let check_inventory_level = resources
-            .workflow(&config, &asl("check-inventory-level"))
+            .workflow(&config, &checked_in_workflow("check-inventory-level"))
             .await;
         invctl::deploy::seed::seed(
             &aws_sdk_dynamodb::Client::new(&config),
@@ -169,36 +162,15 @@ impl Fixture {
     }
 
     async fn start(&self, machine: &str, name: &str, input: Value) -> String {
-        aws_sdk_sfn::Client::new(&self.config)
-            .start_execution()
-            .state_machine_arn(machine)
-            .name(name)
-            .input(input.to_string())
-            .send()
-            .await
-            .unwrap()
-            .execution_arn
+        testkit::start_execution(&self.config, machine, name, &input).await
     }
 
-    async fn finished(&self, arn: &str) -> (String, Value) {
-        let sfn = aws_sdk_sfn::Client::new(&self.config);
-        eventually(Duration::from_secs(20), || async {
-            let described = sfn
-                .describe_execution()
-                .execution_arn(arn)
-                .send()
-                .await
-                .unwrap();
-            let status = described.status().as_str().to_owned();
-            (status != "RUNNING").then(|| {
-                (
-                    status,
-                    serde_json::from_str(described.output().unwrap_or("null")).unwrap(),
-                )
-            })
-        })
-        .await
-        .expect("the execution ends")
+    async fn finished(&self, arn: &str) -> String {
+        testkit::finished_execution(&self.config, arn, Duration::from_secs(20))
+            .await
+            .status()
+            .as_str()
+            .to_owned()
     }
 }
 
@@ -384,7 +356,7 @@ async fn approve_and_reject_complete_the_waiting_workflow_on_their_own_branch() 
         "the token is never printed"
     );
 
-    let (status, _) = f.finished(&approved_arn).await;
+    let status = f.finished(&approved_arn).await;
     assert_eq!(status, "SUCCEEDED");
     let shown = f.json(&["executions", "show", &approved, "--output", "json"]);
     assert_eq!(
@@ -394,7 +366,7 @@ async fn approve_and_reject_complete_the_waiting_workflow_on_their_own_branch() 
     // Received: the requested 5 plus the laptop's minPOAmount of 10.
     assert_eq!(f.stock("laptop").await, laptop_before + 15);
 
-    let (status, _) = f.finished(&rejected_arn).await;
+    let status = f.finished(&rejected_arn).await;
     assert_eq!(
         status, "SUCCEEDED",
         "a rejection is an outcome, not a failure"

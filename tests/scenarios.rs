@@ -11,16 +11,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::AttributeValue;
 use inventory_domain::Product;
 use serde_json::{json, Value};
-use testkit::{eventually, unique, Moto, WorkflowResources};
-
-fn asl(name: &str) -> String {
-    std::fs::read_to_string(
-        util::repo_root()
-            .join("asl")
-            .join(format!("{name}.asl.json")),
-    )
-    .unwrap()
-}
+use testkit::{checked_in_workflow, unique, Moto, WorkflowResources};
 
 /// A finished execution.
 struct Run {
@@ -61,17 +52,20 @@ fn product(id: &str, stock: i64, threshold: i64, status: &str) -> Product {
 
 impl Bench {
     async fn on(moto: &Moto) -> Bench {
-        Bench::with_purchase_order_workflow(moto, &asl("create-purchase-order")).await
+        Bench::with_purchase_order_workflow(moto, &checked_in_workflow("create-purchase-order"))
+            .await
     }
 
     async fn with_purchase_order_workflow(moto: &Moto, purchase_order: &str) -> Bench {
         let config = moto.sdk_config().await;
         let resources = WorkflowResources::create(&config).await;
         Bench {
-            reserve_stock: resources.workflow(&config, &asl("reserve-stock")).await,
+            reserve_stock: resources
+                .workflow(&config, &checked_in_workflow("reserve-stock"))
+                .await,
             create_purchase_order: resources.workflow(&config, purchase_order).await,
             check_inventory_level: resources
-                .workflow(&config, &asl("check-inventory-level"))
+                .workflow(&config, &checked_in_workflow("check-inventory-level"))
                 .await,
             config,
             resources,
@@ -141,43 +135,23 @@ impl Bench {
     }
 
     async fn start(&self, machine: &str, input: &Value) -> String {
-        aws_sdk_sfn::Client::new(&self.config)
-            .start_execution()
-            .state_machine_arn(machine)
-            .name(unique("run"))
-            .input(input.to_string())
-            .send()
-            .await
-            .unwrap()
-            .execution_arn
+        testkit::start_execution(&self.config, machine, &unique("run"), input).await
     }
 
     async fn finish(&self, arn: &str) -> Run {
-        let sfn = aws_sdk_sfn::Client::new(&self.config);
-        let (status, failure) = eventually(Duration::from_secs(60), || async {
-            let described = sfn
-                .describe_execution()
-                .execution_arn(arn)
-                .send()
-                .await
-                .unwrap();
-            let status = described.status().as_str().to_owned();
-            let failure = described
-                .error()
-                .map(|e| format!("{e}: {}", described.cause().unwrap_or_default()));
-            (status != "RUNNING").then_some((status, failure))
-        })
-        .await
-        .unwrap_or_else(|| panic!("{arn} did not finish"));
-        let history = sfn
+        let described =
+            testkit::finished_execution(&self.config, arn, Duration::from_secs(60)).await;
+        let history = aws_sdk_sfn::Client::new(&self.config)
             .get_execution_history()
             .execution_arn(arn)
             .send()
             .await
             .unwrap();
         Run {
-            status,
-            failure,
+            status: described.status().as_str().to_owned(),
+            failure: described
+                .error()
+                .map(|e| format!("{e}: {}", described.cause().unwrap_or_default())),
             states: history
                 .events()
                 .iter()
@@ -516,7 +490,8 @@ async fn a_rejected_purchase_order_ends_on_its_own_branch() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_purchase_order_without_an_answer_expires() {
     // The same workflow with a one-second approval deadline instead of a day.
-    let mut definition: Value = serde_json::from_str(&asl("create-purchase-order")).unwrap();
+    let mut definition: Value =
+        serde_json::from_str(&checked_in_workflow("create-purchase-order")).unwrap();
     definition["States"]["RequestApproval"]["TimeoutSeconds"] = json!(1);
     let bench = Bench::with_purchase_order_workflow(Moto::shared(), &definition.to_string()).await;
     bench.put(&product("tv", 1, 3, "IN STOCK")).await;

@@ -77,8 +77,7 @@ fn report(
                 "architecture": arch.as_str(),
                 "functions": built,
             });
-            serde_json::to_writer_pretty(&mut *out, &report)?;
-            writeln!(out)
+            crate::output::write_json(out, &report)
         }
         OutputFormat::Text => {
             let width = built.iter().map(|b| b.function.len()).max().unwrap_or(0);

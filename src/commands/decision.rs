@@ -107,11 +107,7 @@ fn run(
             order_quantity: &view.order_quantity,
         };
         match format {
-            OutputFormat::Json => {
-                serde_json::to_writer_pretty(&mut *out, &report)
-                    .map_err(|e| Error::Report(e.into()))?;
-                writeln!(out).map_err(Error::Report)
-            }
+            OutputFormat::Json => crate::output::write_json(out, &report).map_err(Error::Report),
             OutputFormat::Text => writeln!(
                 out,
                 "purchase order {id} {}: {} unit(s) of {} ({})",

@@ -671,10 +671,7 @@ fn finish(
     summary: &str,
 ) -> Result<(), Error> {
     match args.output {
-        OutputFormat::Json => {
-            serde_json::to_writer_pretty(&mut *out, &report).map_err(|e| Error::Io(e.into()))?;
-            writeln!(out).map_err(Error::Io)
-        }
+        OutputFormat::Json => crate::output::write_json(out, &report).map_err(Error::Io),
         OutputFormat::Text => {
             writeln!(out, "{summary}").map_err(Error::Io)?;
             if let Some(seeded) = &report.seeded {

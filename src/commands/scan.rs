@@ -107,11 +107,7 @@ pub fn run(aws: &AwsArgs, args: &ScanArgs, out: &mut dyn Write) -> Result<(), Er
             items.iter().map(|item| to_json(item, columns)).collect();
         rows.sort_by_key(key_of);
         match args.output {
-            ScanFormat::Json => {
-                serde_json::to_writer_pretty(&mut *out, &rows)
-                    .map_err(|e| Error::Report(e.into()))?;
-                writeln!(out).map_err(Error::Report)
-            }
+            ScanFormat::Json => crate::output::write_json(out, &rows).map_err(Error::Report),
             ScanFormat::Table => {
                 write!(out, "{}", render_table(args.table.columns(), &rows))
                     .map_err(Error::Report)?;

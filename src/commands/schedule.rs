@@ -130,11 +130,7 @@ pub fn run(aws: &AwsArgs, args: &ScheduleArgs, out: &mut dyn Write) -> Result<()
         let scheduler = aws_sdk_scheduler::Client::new(&stack.config);
         let report = apply(&scheduler, &name, args.action).await?;
         match args.output {
-            OutputFormat::Json => {
-                serde_json::to_writer_pretty(&mut *out, &report)
-                    .map_err(|e| Error::Report(e.into()))?;
-                writeln!(out).map_err(Error::Report)
-            }
+            OutputFormat::Json => crate::output::write_json(out, &report).map_err(Error::Report),
             OutputFormat::Text => {
                 let on = report.state == ScheduleState::Enabled.as_str();
                 writeln!(

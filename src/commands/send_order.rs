@@ -209,9 +209,7 @@ fn report(
                 orders,
                 outcomes,
             };
-            serde_json::to_writer_pretty(&mut *out, &report)
-                .map_err(|e| Error::Report(e.into()))?;
-            writeln!(out).map_err(Error::Report)
+            crate::output::write_json(out, &report).map_err(Error::Report)
         }
     }
 }

@@ -116,8 +116,7 @@ fn print(report: &StatusReport, format: OutputFormat, out: &mut dyn Write) -> io
             let mut value = serde_json::to_value(report).expect("reports serialize");
             value["outputs"] = outputs.into();
             value["tags"] = tags.into();
-            serde_json::to_writer_pretty(&mut *out, &value)?;
-            writeln!(out)
+            crate::output::write_json(out, &value)
         }
         OutputFormat::Text => {
             writeln!(out, "stack     {} ({})", report.stack_name, report.region)?;

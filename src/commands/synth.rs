@@ -209,8 +209,7 @@ pub fn run(args: &SynthArgs, out: &mut dyn Write) -> Result<(), Error> {
 fn report(reports: &[FileReport], format: OutputFormat, out: &mut dyn Write) -> io::Result<()> {
     match format {
         OutputFormat::Json => {
-            serde_json::to_writer_pretty(&mut *out, &serde_json::json!({ "files": reports }))?;
-            writeln!(out)
+            crate::output::write_json(out, &serde_json::json!({ "files": reports }))
         }
         OutputFormat::Text => {
             for r in reports {

@@ -217,9 +217,7 @@ pub fn run(aws: &AwsArgs, args: &WatchArgs, out: &mut dyn Write) -> Result<(), E
         )
         .await?;
         if args.output == OutputFormat::Json {
-            serde_json::to_writer_pretty(&mut *out, &outcomes)
-                .map_err(|e| Error::Report(e.into()))?;
-            writeln!(out).map_err(Error::Report)?;
+            crate::output::write_json(out, &outcomes).map_err(Error::Report)?;
         }
         all_done(&outcomes, args.timeout)
     })

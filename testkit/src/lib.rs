@@ -514,3 +514,47 @@ pub async fn task_token(config: &SdkConfig, execution_arn: &str) -> String {
     .await
     .unwrap_or_else(|| panic!("{execution_arn} never waited for a task token"))
 }
+
+/// A workflow as checked in under `asl/` (placeholders unresolved).
+pub fn checked_in_workflow(name: &str) -> String {
+    let path = repo_root().join("asl").join(format!("{name}.asl.json"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Starts an execution named `name` of `machine` with `input`; its ARN.
+pub async fn start_execution(
+    config: &SdkConfig,
+    machine: &str,
+    name: &str,
+    input: &serde_json::Value,
+) -> String {
+    aws_sdk_sfn::Client::new(config)
+        .start_execution()
+        .state_machine_arn(machine)
+        .name(name)
+        .input(input.to_string())
+        .send()
+        .await
+        .expect("the execution starts")
+        .execution_arn
+}
+
+/// The execution, described once it has left RUNNING; panics after `within`.
+pub async fn finished_execution(
+    config: &SdkConfig,
+    execution_arn: &str,
+    within: Duration,
+) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
+    let sfn = aws_sdk_sfn::Client::new(config);
+    eventually(within, || async {
+        let described = sfn
+            .describe_execution()
+            .execution_arn(execution_arn)
+            .send()
+            .await
+            .expect("the execution is described");
+        (described.status().as_str() != "RUNNING").then_some(described)
+    })
+    .await
+    .unwrap_or_else(|| panic!("{execution_arn} did not finish within {within:?}"))
+}

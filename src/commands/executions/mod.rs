@@ -405,8 +405,7 @@ pub fn run(aws: &AwsArgs, args: &ExecutionsArgs, out: &mut dyn Write) -> Result<
 
 fn report_list(out: &mut dyn Write, all: &[Execution], format: OutputFormat) -> Result<(), Error> {
     if format == OutputFormat::Json {
-        serde_json::to_writer_pretty(&mut *out, all).map_err(|e| Error::Report(e.into()))?;
-        return writeln!(out).map_err(Error::Report);
+        return crate::output::write_json(out, all).map_err(Error::Report);
     }
     let mut by_workflow: BTreeMap<&str, Vec<&Execution>> = BTreeMap::new();
     for execution in all {
@@ -429,8 +428,7 @@ fn report_list(out: &mut dyn Write, all: &[Execution], format: OutputFormat) -> 
 
 fn report_one(out: &mut dyn Write, e: &Execution, format: OutputFormat) -> Result<(), Error> {
     if format == OutputFormat::Json {
-        serde_json::to_writer_pretty(&mut *out, e).map_err(|e| Error::Report(e.into()))?;
-        return writeln!(out).map_err(Error::Report);
+        return crate::output::write_json(out, e).map_err(Error::Report);
     }
     let mut text = format!(
         "{} ({})\n  status:   {}\n  started:  {}\n",
