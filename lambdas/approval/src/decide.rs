@@ -6,11 +6,16 @@
 //! with SendTaskSuccess for both answers, so approve and reject each run
 //! their own branch. If the task cannot be completed for a passing reason,
 //! the decision is withdrawn so the approver can try again.
+//!
+//! Between the write and SendTaskSuccess the function can die (a timeout, a
+//! crash). The decision is then recorded and the task token still stored:
+//! the same decision again completes the task (it is idempotent), so the
+//! purchase order does not wait, undeliverable, until it expires.
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
-use inventory_domain::{approval, purchase_order as po, secret_hash};
+use inventory_domain::{approval, purchase_order as po, secret_hash, secret_matches};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Decision {
@@ -37,6 +42,9 @@ pub struct PurchaseOrderView {
     pub order_quantity: String,
     pub status: String,
     pub decision: Option<String>,
+    /// A decision was recorded but has not reached the workflow yet (its
+    /// token is still stored): making it again completes it.
+    pub undelivered: bool,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -103,23 +111,27 @@ impl Decider {
             .await?
             .ok_or_else(|| DecideError::Unknown(id.to_owned()))?;
         if let Some(secret) = secret {
-            if text(&item, po::APPROVAL_SECRET_HASH).as_deref()
-                != Some(secret_hash(secret).as_str())
-            {
+            if !secret_matches(secret, text(&item, po::APPROVAL_SECRET_HASH).as_deref()) {
                 return Err(DecideError::WrongSecret(id.to_owned()));
             }
         }
+        let status = text(&item, po::STATUS).unwrap_or_default();
+        let decision = text(&item, po::DECISION);
         Ok(PurchaseOrderView {
+            undelivered: status == po::PENDING
+                && decision.is_some()
+                && item.contains_key(po::TASK_TOKEN),
             id: id.to_owned(),
             product_id: text(&item, po::PRODUCT_ID).unwrap_or_default(),
             product_name: text(&item, po::PRODUCT_NAME).unwrap_or_default(),
             order_quantity: text(&item, po::ORDER_QUANTITY).unwrap_or_default(),
-            status: text(&item, po::STATUS).unwrap_or_default(),
-            decision: text(&item, po::DECISION),
+            status,
+            decision,
         })
     }
 
-    /// Decides a pending purchase order once and completes its workflow task.
+    /// Decides a pending purchase order once and completes its workflow task;
+    /// repeating a recorded decision whose task was not completed completes it.
     pub async fn decide(
         &self,
         id: &str,
@@ -127,9 +139,9 @@ impl Decider {
         reason: Option<&str>,
         secret: Option<&str>,
     ) -> Result<(), DecideError> {
-        let mut condition =
-            "#status = :pending AND attribute_not_exists(#decision) AND attribute_exists(#token)"
-                .to_owned();
+        let mut condition = "#status = :pending AND attribute_exists(#token) \
+             AND (attribute_not_exists(#decision) OR #decision = :decision)"
+            .to_owned();
         let mut update = self
             .dynamodb
             .update_item()
@@ -168,9 +180,15 @@ impl Decider {
             Err(e) => return Err(dynamo_error(e)),
         };
         let token = text(&old, po::TASK_TOKEN).unwrap_or_default();
+        // Recorded before, by a try that did not reach the workflow.
+        let repeated = old.contains_key(po::DECISION);
         let mut answer = serde_json::json!({ approval::DECISION: decision.as_str() });
-        if let Some(reason) = reason.filter(|r| !r.trim().is_empty()) {
-            answer[approval::REASON] = reason.trim().into();
+        let reason = reason
+            .map(|r| r.trim().to_owned())
+            .filter(|r| !r.is_empty())
+            .or_else(|| text(&old, po::DECISION_REASON));
+        if let Some(reason) = reason {
+            answer[approval::REASON] = reason.into();
         }
         let sent = self
             .sfn
@@ -184,6 +202,19 @@ impl Decider {
                 self.forget_token(id).await;
                 tracing::info!(purchase_order = id, decision = decision.as_str(), "decided");
                 Ok(())
+            }
+            // A repeat that finds no task: the earlier try did complete it
+            // after all (or a concurrent repeat did).
+            Err(e)
+                if repeated
+                    && e.as_service_error()
+                        .is_some_and(|s| s.is_task_does_not_exist() || s.is_invalid_token()) =>
+            {
+                self.forget_token(id).await;
+                Err(DecideError::AlreadyDecided {
+                    id: id.to_owned(),
+                    state: decision.as_str().to_owned(),
+                })
             }
             Err(e)
                 if e.as_service_error().is_some_and(|s| {
@@ -209,9 +240,7 @@ impl Decider {
             Err(e) => return e,
         };
         if let Some(secret) = secret {
-            if text(&item, po::APPROVAL_SECRET_HASH).as_deref()
-                != Some(secret_hash(secret).as_str())
-            {
+            if !secret_matches(secret, text(&item, po::APPROVAL_SECRET_HASH).as_deref()) {
                 return DecideError::WrongSecret(id.to_owned());
             }
         }

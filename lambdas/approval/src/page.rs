@@ -2,7 +2,9 @@
 //!
 //! GET shows the purchase order and two buttons; only POST decides, because
 //! mail scanners and link previews fetch GET links on their own. Both the id
-//! and the one-time secret must match before anything is shown or decided.
+//! and the one-time secret must match before anything is shown or decided;
+//! an unknown purchase order and a wrong secret get the same answer, so the
+//! page tells a guesser nothing, and no AWS error text reaches a visitor.
 
 use aws_lambda_events::event::lambda_function_urls::{
     LambdaFunctionUrlRequest, LambdaFunctionUrlResponse,
@@ -14,14 +16,24 @@ use crate::decide::{DecideError, Decider, Decision, PurchaseOrderView};
 
 const PAGE_TEMPLATE: &str = include_str!("../../../templates/approval-page.html.tera");
 
+/// The page's own inline style is all it uses.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; \
+     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// What both an unknown purchase order and a wrong secret are told.
+const INVALID_LINK: &str =
+    "This link is not valid. Use the link from the most recent email about the purchase order, as it is.";
+
 /// What a page shows.
 #[derive(Serialize)]
 pub struct Page<'a> {
     pub title: &'a str,
     pub message: String,
     pub purchase_order: Option<PurchaseOrderView>,
-    /// Show the approve and reject forms.
-    pub can_decide: bool,
+    /// Show the approve form.
+    pub offer_approve: bool,
+    /// Show the reject form.
+    pub offer_reject: bool,
     /// Carried in the forms' hidden fields.
     pub secret: &'a str,
 }
@@ -56,6 +68,17 @@ pub fn respond(status: i64, page: Page<'_>) -> LambdaFunctionUrlResponse {
     headers.insert("cache-control", HeaderValue::from_static("no-store"));
     // The URL holds the secret: never send it on as a Referer.
     headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    // Never inside another site's frame (a click-jacked Approve), nothing
+    // loaded from elsewhere, forms posted only back here.
+    headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    headers.insert(
+        "content-security-policy",
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     let mut response = LambdaFunctionUrlResponse::default();
     response.status_code = status;
     response.headers = headers;
@@ -70,21 +93,29 @@ fn message_page(status: i64, title: &str, message: String) -> LambdaFunctionUrlR
             title,
             message,
             purchase_order: None,
-            can_decide: false,
+            offer_approve: false,
+            offer_reject: false,
             secret: "",
         },
     )
 }
 
 fn error_page(error: &DecideError) -> LambdaFunctionUrlResponse {
-    let status = match error {
-        DecideError::Unknown(_) => 404,
-        DecideError::WrongSecret(_) => 403,
-        DecideError::AlreadyDecided { .. } => 409,
-        DecideError::NotWaiting(_) | DecideError::Unavailable(_) => 503,
-        DecideError::Expired(_) => 410,
+    let (status, message) = match error {
+        DecideError::Unknown(_) | DecideError::WrongSecret(_) => (404, INVALID_LINK.to_owned()),
+        DecideError::AlreadyDecided { .. } => (409, error.to_string()),
+        DecideError::NotWaiting(_) => (503, error.to_string()),
+        DecideError::Unavailable(detail) => {
+            // The detail is for the operator's log, not for an anonymous visitor.
+            tracing::error!(error = %detail, "decision not recorded");
+            (
+                503,
+                "The decision could not be recorded just now; nothing was decided. Try again in a minute.".to_owned(),
+            )
+        }
+        DecideError::Expired(_) => (410, error.to_string()),
     };
-    message_page(status, "Purchase order", error.to_string())
+    message_page(status, "Purchase order", message)
 }
 
 pub async fn handle(
@@ -129,14 +160,28 @@ pub async fn handle(
     if method == "GET" {
         return match decider.review(id, Some(secret)).await {
             Ok(view) => {
-                let can_decide = view.status == inventory_domain::purchase_order::PENDING
+                let undecided = view.status == inventory_domain::purchase_order::PENDING
                     && view.decision.is_none();
-                let message = if can_decide {
-                    "Approve to order the units below, or reject. Nothing is decided until you press a button.".to_owned()
+                let recorded = view.decision.as_deref();
+                let (message, offer_approve, offer_reject) = if undecided {
+                    ("Approve to order the units below, or reject. Nothing is decided until you press a button.".to_owned(), true, true)
+                } else if view.undelivered {
+                    (
+                        format!(
+                            "Your decision ({}) was recorded but has not reached the purchase order yet. Press the button again to complete it.",
+                            recorded.unwrap_or_default()
+                        ),
+                        recorded == Some(Decision::Approve.as_str()),
+                        recorded == Some(Decision::Reject.as_str()),
+                    )
                 } else {
-                    format!(
-                        "This purchase order is {} and can no longer be decided.",
-                        view.decision.clone().unwrap_or(view.status.clone())
+                    (
+                        format!(
+                            "This purchase order is {} and can no longer be decided.",
+                            recorded.unwrap_or(&view.status)
+                        ),
+                        false,
+                        false,
                     )
                 };
                 respond(
@@ -145,7 +190,8 @@ pub async fn handle(
                         title: "Purchase order approval",
                         message,
                         purchase_order: Some(view),
-                        can_decide,
+                        offer_approve,
+                        offer_reject,
                         secret,
                     },
                 )

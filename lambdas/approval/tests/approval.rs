@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use approval::decide::Decider;
+use approval::decide::{Decider, Decision};
 use aws_lambda_events::event::lambda_function_urls::{
     LambdaFunctionUrlRequest, LambdaFunctionUrlResponse,
 };
@@ -245,14 +245,14 @@ async fn bad_links_and_requests_are_refused_without_deciding() {
     let f = fixture().await;
     let execution = waiting_purchase_order(&f, "po-bad").await;
     let cases = [
-        (request("GET", "po=po-bad&secret=wrong", None), 403),
+        (request("GET", "po=po-bad&secret=wrong", None), 404),
         (
             request(
                 "POST",
                 "",
                 Some(("po=po-bad&secret=wrong&decision=approve", false)),
             ),
-            403,
+            404,
         ),
         (request("GET", "po=po-bad", None), 400),
         (request("GET", "po=po-nope&secret=x", None), 404),
@@ -274,4 +274,162 @@ async fn bad_links_and_requests_are_refused_without_deciding() {
     let status = status_of(&f, &execution).await;
     assert_eq!(status, "RUNNING");
     assert!(!item(&f, "po-bad").await.contains_key(po::DECISION));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unknown_order_and_a_wrong_secret_look_the_same() {
+    let f = fixture().await;
+    waiting_purchase_order(&f, "po-real").await;
+    let wrong_secret =
+        approval::page::handle(&f.decider, request("GET", "po=po-real&secret=guess", None)).await;
+    let unknown =
+        approval::page::handle(&f.decider, request("GET", "po=po-none&secret=guess", None)).await;
+    assert_eq!(wrong_secret.status_code, unknown.status_code);
+    assert_eq!(page(&wrong_secret), page(&unknown));
+    assert!(page(&unknown).contains("This link is not valid"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_page_forbids_framing_and_sniffing() {
+    let f = fixture().await;
+    waiting_purchase_order(&f, "po-headers").await;
+    let responses = [
+        approval::page::handle(
+            &f.decider,
+            request("GET", &format!("po=po-headers&secret={SECRET}"), None),
+        )
+        .await,
+        approval::page::handle(&f.decider, request("GET", "po=x&secret=y", None)).await,
+        approval::page::handle(&f.decider, request("DELETE", "", None)).await,
+    ];
+    for response in responses {
+        assert_eq!(response.headers["x-frame-options"], "DENY");
+        assert_eq!(response.headers["x-content-type-options"], "nosniff");
+        let policy = response.headers["content-security-policy"]
+            .to_str()
+            .unwrap();
+        assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+        assert!(policy.contains("default-src 'none'"), "{policy}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_visitor_never_sees_aws_error_text() {
+    let f = fixture().await;
+    // A table that does not exist: every request fails inside AWS.
+    let broken = Decider {
+        dynamodb: aws_sdk_dynamodb::Client::new(&f.config),
+        sfn: aws_sdk_sfn::Client::new(&f.config),
+        table: unique("no-such-table"),
+    };
+    let form = format!("po=po-x&secret={SECRET}&decision=approve");
+    for response in [
+        approval::page::handle(&broken, request("POST", "", Some((&form, false)))).await,
+        approval::page::handle(
+            &broken,
+            request("GET", &format!("po=po-x&secret={SECRET}"), None),
+        )
+        .await,
+    ] {
+        assert_eq!(response.status_code, 503, "{}", page(&response));
+        let html = page(&response);
+        assert!(html.contains("Try again in a minute"), "{html}");
+        for leak in [
+            "ResourceNotFound",
+            "DynamoDB",
+            "dynamodb",
+            "no-such-table",
+            "service error",
+        ] {
+            assert!(!html.contains(leak), "{leak} shown:\n{html}");
+        }
+    }
+}
+
+/// The function died between recording the decision and SendTaskSuccess:
+/// the decision is stored and so is the token.
+async fn record_without_delivering(f: &Fixture, id: &str, decision: &str) {
+    f.decider
+        .dynamodb
+        .update_item()
+        .table_name(&f.decider.table)
+        .key(po::ID, AttributeValue::S(id.into()))
+        .update_expression("SET #d = :d")
+        .expression_attribute_names("#d", po::DECISION)
+        .expression_attribute_values(":d", AttributeValue::S(decision.into()))
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_decision_recorded_but_not_delivered_is_completed_by_repeating_it() {
+    let f = fixture().await;
+    let execution = waiting_purchase_order(&f, "po-lost").await;
+    record_without_delivering(&f, "po-lost", "APPROVED").await;
+
+    // The page offers only the recorded decision, to complete it.
+    let shown = approval::page::handle(
+        &f.decider,
+        request("GET", &format!("po=po-lost&secret={SECRET}"), None),
+    )
+    .await;
+    let html = page(&shown);
+    assert!(
+        html.contains("has not reached the purchase order yet"),
+        "{html}"
+    );
+    assert!(html.contains(r#"value="approve""#) && !html.contains(r#"value="reject""#));
+
+    // The other decision is still refused.
+    let reject = format!("po=po-lost&secret={SECRET}&decision=reject");
+    let refused =
+        approval::page::handle(&f.decider, request("POST", "", Some((&reject, false)))).await;
+    assert_eq!(refused.status_code, 409, "{}", page(&refused));
+    assert_eq!(status_of(&f, &execution).await, "RUNNING");
+
+    // The same decision completes the task.
+    let approve = format!("po=po-lost&secret={SECRET}&decision=approve");
+    let done =
+        approval::page::handle(&f.decider, request("POST", "", Some((&approve, false)))).await;
+    assert_eq!(done.status_code, 200, "{}", page(&done));
+    let (status, output) = finished(&aws_sdk_sfn::Client::new(&f.config), &execution).await;
+    assert_eq!(status, "SUCCEEDED");
+    assert_eq!(output["approval"], json!({"decision": "APPROVED"}));
+    assert!(!item(&f, "po-lost").await.contains_key(po::TASK_TOKEN));
+
+    // Once delivered, a repeat decides nothing more.
+    let again =
+        approval::page::handle(&f.decider, request("POST", "", Some((&approve, false)))).await;
+    assert_eq!(again.status_code, 409, "{}", page(&again));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_operator_repeating_an_undelivered_rejection_completes_it() {
+    // `invctl reject` decides through the same Decider, with no secret.
+    let f = fixture().await;
+    let execution = waiting_purchase_order(&f, "po-lost-no").await;
+    record_without_delivering(&f, "po-lost-no", "REJECTED").await;
+    f.decider
+        .dynamodb
+        .update_item()
+        .table_name(&f.decider.table)
+        .key(po::ID, AttributeValue::S("po-lost-no".into()))
+        .update_expression("SET #r = :r")
+        .expression_attribute_names("#r", po::DECISION_REASON)
+        .expression_attribute_values(":r", AttributeValue::S("too dear".into()))
+        .send()
+        .await
+        .unwrap();
+    f.decider
+        .decide("po-lost-no", Decision::Reject, None, None)
+        .await
+        .unwrap();
+    let (status, output) = finished(&aws_sdk_sfn::Client::new(&f.config), &execution).await;
+    assert_eq!(status, "SUCCEEDED");
+    assert_eq!(
+        output["approval"],
+        json!({"decision": "REJECTED", "reason": "too dear"}),
+        "the recorded reason goes with it"
+    );
 }

@@ -49,6 +49,10 @@ pub mod inventory {
     /// The id of the product's open purchase order (S), absent when none is open.
     /// At most one purchase order per product is open at a time.
     pub const PENDING_PURCHASE_ORDER: &str = "pendingPurchaseOrder";
+    /// When the item was marked OUT OF STOCK (S, a timestamp), while its alert
+    /// and purchase-order request have not both gone out. A stream record
+    /// retried after a failure finds it and sends them; removed once sent.
+    pub const OUT_OF_STOCK_ALERT_OWED: &str = "outOfStockAlertOwed";
 
     pub const IN_STOCK: &str = "IN STOCK";
     pub const OUT_OF_STOCK: &str = "OUT OF STOCK";
@@ -113,6 +117,8 @@ mod order;
 mod product;
 mod secret;
 
-pub use order::{execution_name, order_from_message, NewOrder, OrderMessageError};
+pub use order::{
+    execution_name, order_from_message, NewOrder, OrderMessageError, MAX_ORDER_QUANTITY,
+};
 pub use product::{Product, PurchaseOrderRequest};
-pub use secret::{new_secret, secret_hash};
+pub use secret::{new_secret, secret_hash, secret_matches};

@@ -14,6 +14,11 @@ pub struct NewOrder {
     pub quantity: u32,
 }
 
+/// The most units one order may ask for, and one purchase order may request
+/// on top of its minimum. The workflows reject more with a reason: nobody
+/// should be emailed a purchase order for any number a bus event can carry.
+pub const MAX_ORDER_QUANTITY: u32 = 10_000;
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum OrderMessageError {
     #[error("the message body is not JSON: {0}")]

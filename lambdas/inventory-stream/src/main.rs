@@ -9,7 +9,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config = lambda_support::sdk_config()?;
     let checker = StockChecker {
         workflow: WorkflowStarter {
-            client: aws_sdk_sfn::Client::new(&config),
+            client: lambda_support::workflow_client(&config),
             state_machine_arn: lambda_support::env("STATE_MACHINE_ARN")?,
             mode: StartMode::from_env()?,
         },

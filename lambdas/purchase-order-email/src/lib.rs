@@ -12,8 +12,10 @@ use serde::Serialize;
 use tokio::sync::OnceCell;
 
 const EMAIL_TEMPLATE: &str = include_str!("../../../templates/purchase-order-email.txt.tera");
-/// SNS rejects subjects over 100 characters.
-const MAX_SUBJECT: usize = 100;
+/// SNS wants a subject of fewer than 100 characters, ASCII, with no line
+/// breaks or control characters; it refuses anything else, and a refused
+/// Publish would fail the purchase order.
+const MAX_SUBJECT: usize = 99;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -66,18 +68,32 @@ pub fn review_url(approval_url: &str, purchase_order_id: &str, secret: &str) -> 
     format!("{approval_url}?{query}")
 }
 
-/// The subject line, shortened to what SNS accepts.
+/// The subject line, made into what SNS accepts: printable ASCII only (any
+/// other character of the product name becomes `?`, runs of white space and
+/// control characters one space), shortened to fewer than 100 characters.
 pub fn subject(request: &PurchaseOrderRequest) -> String {
     let full = format!(
         "Approve purchase order for {} x {}?",
         request.order_quantity, request.product_name
     );
-    if full.chars().count() <= MAX_SUBJECT {
-        return full;
+    let mut clean = String::with_capacity(full.len());
+    for c in full.chars() {
+        let c = match c {
+            c if c.is_whitespace() || c.is_control() => ' ',
+            c if c.is_ascii_graphic() => c,
+            _ => '?',
+        };
+        if !(c == ' ' && clean.ends_with(' ')) {
+            clean.push(c);
+        }
     }
-    let mut short: String = full.chars().take(MAX_SUBJECT - 3).collect();
-    short.push_str("...");
-    short
+    if clean.len() <= MAX_SUBJECT {
+        return clean;
+    }
+    // ASCII by now: bytes are characters.
+    clean.truncate(MAX_SUBJECT - 3);
+    clean.push_str("...");
+    clean
 }
 
 /// The email body.
@@ -225,7 +241,22 @@ mod tests {
             "Approve purchase order for 13 x TV?"
         );
         let long = subject(&request(&"very long name ".repeat(20)));
-        assert_eq!(long.chars().count(), MAX_SUBJECT);
+        assert_eq!(long.chars().count(), 99, "SNS wants fewer than 100");
         assert!(long.ends_with("..."));
+        // A name of exactly the length that makes the subject 100 long.
+        let hundred = subject(&request(
+            &"n".repeat(100 - "Approve purchase order for 13 x ?".len()),
+        ));
+        assert!(hundred.len() < 100, "{hundred}");
+    }
+
+    #[test]
+    fn subjects_carry_no_control_or_non_ascii_characters() {
+        let subject = subject(&request("Écran\n27\"\r\t\u{7}Bcc: x@example.com\u{200b}"));
+        assert_eq!(
+            subject,
+            "Approve purchase order for 13 x ?cran 27\" Bcc: x@example.com??"
+        );
+        assert!(subject.chars().all(|c| c.is_ascii_graphic() || c == ' '));
     }
 }
