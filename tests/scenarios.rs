@@ -9,7 +9,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use invctl::stack::workflows::MAX_RESERVATION_ATTEMPTS;
 use inventory_domain::Product;
+use inventory_domain::MAX_ORDER_QUANTITY;
 use serde_json::{json, Value};
 use testkit::{checked_in_workflow, unique, Moto, WorkflowResources};
 
@@ -323,6 +325,75 @@ async fn a_redelivered_order_is_reserved_once() {
     assert_eq!(reused.last(), "OrderRejected");
     assert!(reused.states.contains(&"RejectOrderIdReused".to_owned()));
     assert_eq!(bench.product("desk").await.stock, 10);
+    let events = bench.events().await;
+    assert_eq!(
+        events.iter().filter(|e| e.0 == "stock-reserved").count(),
+        2,
+        "the order and its redelivery"
+    );
+
+    // Nor is the same order id for the same product and another quantity:
+    // it is rejected, not announced as reserved with the new quantity.
+    let bigger = bench.reserve("ord-1", "tv", 5).await;
+    assert_eq!(bigger.last(), "OrderRejected", "{:?}", bigger.states);
+    assert!(bigger
+        .states
+        .contains(&"RejectOrderIdReusedQuantity".to_owned()));
+    assert_eq!(bench.product("tv").await.stock, 8);
+    let events = bench.events().await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].0, "order-rejected");
+    assert_eq!(
+        events[0].1["reason"],
+        "orderId was already used by an order for another quantity"
+    );
+}
+
+/// The back-off before another reservation attempt, run by itself: the
+/// state as the workflow defines it, with attempts.count set.
+#[tokio::test(flavor = "multi_thread")]
+async fn contended_reservations_back_off_with_jitter() {
+    let bench = Bench::on(Moto::shared()).await;
+    let flow = invctl::stack::workflows::all()
+        .into_iter()
+        .find(|f| f.workflow.name == "reserve-stock")
+        .unwrap();
+    let definition: Value = serde_json::from_str(&flow.workflow.definition_json()).unwrap();
+    let mut state = definition["States"]["WaitBeforeRetry"].clone();
+    let wait = &definition["States"][state["Next"].as_str().unwrap()];
+    assert_eq!(wait["Type"], "Wait");
+    assert_eq!(wait["SecondsPath"], "$.attempts.delaySeconds");
+    state.as_object_mut().unwrap().remove("Next");
+    state["End"] = json!(true);
+    let machine = testkit::create_state_machine(
+        &bench.config,
+        &json!({"StartAt": "Delay", "States": {"Delay": state}}).to_string(),
+    )
+    .await;
+    for attempt in 1..MAX_RESERVATION_ATTEMPTS {
+        let cap = 2_i64.pow(attempt as u32);
+        let mut delays = Vec::new();
+        for _ in 0..12 {
+            let arn = bench
+                .start(&machine, &json!({"attempts": {"count": attempt}}))
+                .await;
+            let described =
+                testkit::finished_execution(&bench.config, &arn, Duration::from_secs(30)).await;
+            let output: Value = serde_json::from_str(described.output().unwrap()).unwrap();
+            assert_eq!(output["attempts"]["count"], attempt, "{output}");
+            delays.push(output["attempts"]["delaySeconds"].as_i64().unwrap());
+        }
+        assert!(
+            delays.iter().all(|d| (1..=cap).contains(d)),
+            "attempt {attempt}: {delays:?} not within 1..={cap}"
+        );
+        if attempt > 1 {
+            assert!(
+                delays.iter().any(|d| *d != delays[0]),
+                "attempt {attempt}: no jitter in {delays:?}"
+            );
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -367,6 +438,10 @@ async fn malformed_orders_are_rejected_with_a_reason_and_change_nothing() {
         (
             json!({"orderId": "o", "productId": "nonesuch", "quantity": 1}),
             "RejectUnknownProduct",
+        ),
+        (
+            json!({"orderId": "o", "productId": "tv", "quantity": MAX_ORDER_QUANTITY + 1}),
+            "RejectQuantityTooLarge",
         ),
     ];
     for (input, rejection) in &cases {
@@ -533,6 +608,29 @@ async fn a_second_purchase_order_for_a_product_with_one_open_is_not_opened() {
     assert_eq!(bench.purchase_orders().await.len(), 1);
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_purchase_order_larger_than_any_order_is_not_opened() {
+    let bench = Bench::on(Moto::shared()).await;
+    bench.put(&product("tv", 1, 3, "IN STOCK")).await;
+    let run = bench
+        .run(
+            &bench.create_purchase_order,
+            json!({"productId": "tv", "requestedQuantity": MAX_ORDER_QUANTITY + 1, "reason": "stock-unavailable"}),
+        )
+        .await;
+    assert_eq!(run.status, "FAILED");
+    assert_eq!(run.last(), "RequestTooLarge");
+    assert!(
+        run.failure
+            .as_deref()
+            .is_some_and(|f| f.starts_with("PurchaseOrder.QuantityTooLarge")),
+        "{:?}",
+        run.failure
+    );
+    assert!(bench.purchase_orders().await.is_empty());
+    assert!(bench.product("tv").await.pending_purchase_order.is_none());
+}
+
 // -------------------------------------------------------- check-inventory-level
 
 #[tokio::test(flavor = "multi_thread")]
@@ -622,4 +720,79 @@ async fn a_reserved_order_costs_seven_transitions_and_two_requests() {
     );
     assert_eq!(run.states.len(), 7, "{:?}", run.states);
     assert_eq!(run.requests, 2, "one TransactWriteItems, one PutEvents");
+}
+
+/// Whether the alert of an OUT OF STOCK mark is still owed.
+async fn alert_owed(bench: &Bench, id: &str) -> bool {
+    bench
+        .dynamodb()
+        .get_item()
+        .table_name(&bench.resources.inventory_table)
+        .key("id", AttributeValue::S(id.into()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap()
+        .contains_key(inventory_domain::inventory::OUT_OF_STOCK_ALERT_OWED)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_record_retried_after_a_failed_alert_still_alerts_and_requests_a_purchase_order() {
+    let bench = Bench::on(Moto::shared()).await;
+    let sns = aws_sdk_sns::Client::new(&bench.config);
+    let record = product("desk", 0, 2, "IN STOCK");
+    bench.put(&record).await;
+    let check = || {
+        bench.run(
+            &bench.check_inventory_level,
+            serde_json::to_value(&record).unwrap(),
+        )
+    };
+
+    // The alert topic is unavailable: the item is marked, then the alert fails.
+    sns.delete_topic()
+        .topic_arn(&bench.resources.alert_topic)
+        .send()
+        .await
+        .unwrap();
+    let first = check().await;
+    assert_eq!(first.status, "FAILED", "{:?}", first.states);
+    assert_eq!(first.last(), "AlertOutOfStock");
+    assert_eq!(bench.product("desk").await.status, "OUT OF STOCK");
+    assert!(alert_owed(&bench, "desk").await);
+    assert!(bench.events().await.is_empty());
+
+    // The topic is back; the stream retries the same record.
+    let topic = sns
+        .create_topic()
+        .name(bench.resources.alert_topic.rsplit(':').next().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    assert_eq!(topic, bench.resources.alert_topic);
+    testkit::subscribe_queue(&bench.config, &topic, &bench.resources.alert_queue).await;
+    let retried = check().await;
+    assert_eq!(retried.status, "SUCCEEDED", "{:?}", retried.failure);
+    assert_eq!(
+        retried.last(),
+        "PurchaseOrderRequested",
+        "{:?}",
+        retried.states
+    );
+    assert!(retried.states.contains(&"ReadCurrentItem".to_owned()));
+    let alerts = bench.alerts().await;
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert!(alerts[0].contains("is out of stock"));
+    let kinds: Vec<String> = bench.events().await.into_iter().map(|e| e.0).collect();
+    assert_eq!(kinds, ["create-purchase-order"]);
+    assert!(!alert_owed(&bench, "desk").await, "the debt is settled");
+
+    // Delivered once more (at least once): nothing is sent twice.
+    let again = check().await;
+    assert_eq!(again.last(), "AlreadyHandled");
+    assert!(bench.alerts().await.is_empty());
+    assert!(bench.events().await.is_empty());
 }

@@ -5,7 +5,7 @@ mod util;
 
 use invctl::model::asl::{State, StateMachine, Transition};
 use invctl::stack::{self, Architecture, StackWorkflow};
-use serde_json::Value as Json;
+use serde_json::{json, Value as Json};
 
 fn template() -> Json {
     let stack = stack::synthesize(Architecture::Arm64).unwrap();
@@ -142,6 +142,122 @@ fn physical_names_derive_from_the_stack_name() {
 }
 
 #[test]
+fn every_derived_name_fits_its_service_with_the_longest_stack_name() {
+    use invctl::stack::ids::scoped_name::{LIMITS, MAX_STACK_NAME_LEN};
+    let text = template().to_string();
+    // Every `${AWS::StackName}-suffix` the template writes is in the table.
+    let mut suffixes: Vec<&str> = text
+        .split("${AWS::StackName}-")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap())
+        .collect();
+    suffixes.sort();
+    suffixes.dedup();
+    for suffix in &suffixes {
+        assert!(
+            LIMITS.iter().any(|(known, _)| known == suffix),
+            "{suffix} is derived from the stack name but has no limit in ids::scoped_name"
+        );
+    }
+    for (suffix, limit) in LIMITS {
+        assert!(
+            MAX_STACK_NAME_LEN + 1 + suffix.len() <= limit,
+            "{suffix} exceeds {limit}"
+        );
+    }
+}
+
+#[test]
+fn the_public_approval_function_has_a_small_reserved_concurrency() {
+    let template = template();
+    let url = &template["Resources"]["ApprovalFunctionUrl"]["Properties"];
+    let function = url["TargetFunctionArn"]["Fn::GetAtt"][0].as_str().unwrap();
+    let reserved = template["Resources"][function]["Properties"]["ReservedConcurrentExecutions"]
+        .as_u64()
+        .expect("the function behind the public URL reserves its concurrency");
+    assert!((1..=5).contains(&reserved), "{reserved}");
+}
+
+#[test]
+fn every_dead_letter_queue_raises_an_alert() {
+    let template = template();
+    let alarms = resources_of_type(&template, "AWS::CloudWatch::Alarm");
+    let mut watched: Vec<&str> = Vec::new();
+    for (id, alarm) in &alarms {
+        let p = &alarm["Properties"];
+        assert_eq!(p["Namespace"], "AWS/SQS", "{id}");
+        assert_eq!(
+            p["MetricName"], "ApproximateNumberOfMessagesVisible",
+            "{id}"
+        );
+        assert_eq!(p["ComparisonOperator"], "GreaterThanThreshold", "{id}");
+        assert_eq!(p["Threshold"], 0.0, "{id}");
+        assert_eq!(p["AlarmActions"], json!([{"Ref": "AlertTopic"}]), "{id}");
+        watched.push(
+            p["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
+                .as_str()
+                .unwrap(),
+        );
+    }
+    watched.sort();
+    // Every queue something is dead-lettered to: redrive targets and the
+    // rules' and the stream's failure destinations.
+    let text = template.to_string();
+    let mut dead_letter_targets: Vec<&str> = template["Resources"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .filter(|id| {
+            text.contains(&format!(
+                r#""deadLetterTargetArn":{{"Fn::GetAtt":["{id}","Arn"]}}"#
+            )) || text.contains(&format!(
+                r#""DeadLetterConfig":{{"Arn":{{"Fn::GetAtt":["{id}","Arn"]}}}}"#
+            )) || text.contains(&format!(r#""Destination":{{"Fn::GetAtt":["{id}","Arn"]}}"#))
+        })
+        .collect();
+    dead_letter_targets.sort();
+    assert_eq!(dead_letter_targets.len(), 3, "{dead_letter_targets:?}");
+    assert_eq!(watched, dead_letter_targets);
+}
+
+#[test]
+fn publishers_to_the_alert_topic_may_use_its_key_and_so_may_alarms() {
+    let template = template();
+    let topic = &template["Resources"]["AlertTopic"]["Properties"];
+    let key_id = topic["KmsMasterKeyId"]["Ref"].as_str().unwrap();
+    let key_policy = template["Resources"][key_id]["Properties"]["KeyPolicy"].to_string();
+    assert!(
+        key_policy.contains("cloudwatch.amazonaws.com"),
+        "{key_policy}"
+    );
+    for (id, role) in resources_of_type(&template, "AWS::IAM::Role") {
+        let policies = role["Properties"]["Policies"].to_string();
+        if policies.contains(r#"["sns:Publish"],"Resource":[{"Ref":"AlertTopic"}]"#) {
+            assert!(
+                policies.contains(&format!(r#"{{"Fn::GetAtt":["{key_id}","Arn"]}}"#)),
+                "{id} publishes alerts but may not use the topic's key"
+            );
+        }
+    }
+}
+
+#[test]
+fn functions_may_start_their_workflows_only_synchronously() {
+    let template = template();
+    for (id, role) in resources_of_type(&template, "AWS::IAM::Role") {
+        let policies = role["Properties"]["Policies"].to_string();
+        let trusted = role["Properties"]["AssumeRolePolicyDocument"].to_string();
+        if trusted.contains("lambda.amazonaws.com") {
+            assert!(
+                !policies.contains("\"states:StartExecution\""),
+                "{id}: StartExecution is granted but never used"
+            );
+        }
+    }
+}
+
+#[test]
 fn data_and_messages_are_encrypted_and_recoverable() {
     let template = template();
     let tables = resources_of_type(&template, "AWS::DynamoDB::Table");
@@ -159,7 +275,15 @@ fn data_and_messages_are_encrypted_and_recoverable() {
         assert_eq!(queue["Properties"]["SqsManagedSseEnabled"], true, "{id}");
     }
     for (id, topic) in resources_of_type(&template, "AWS::SNS::Topic") {
-        assert!(topic["Properties"]["KmsMasterKeyId"].is_string(), "{id}");
+        let key = &topic["Properties"]["KmsMasterKeyId"];
+        // The AWS managed key by alias, or a key of the stack's own.
+        let own_key = key["Ref"]
+            .as_str()
+            .is_some_and(|k| template["Resources"][k]["Type"] == "AWS::KMS::Key");
+        assert!(key.is_string() || own_key, "{id}: {key}");
+    }
+    for (id, key) in resources_of_type(&template, "AWS::KMS::Key") {
+        assert_eq!(key["Properties"]["EnableKeyRotation"], true, "{id}");
     }
     let log_groups = resources_of_type(&template, "AWS::Logs::LogGroup");
     assert_eq!(log_groups.len(), 8, "one per function and per workflow");

@@ -10,6 +10,8 @@ pub struct FunctionSpec {
     pub description: &'static str,
     pub timeout_seconds: u32,
     pub memory_mb: u32,
+    /// Concurrency set aside for (and capping) the function, if any.
+    pub reserved_concurrency: Option<u32>,
 }
 
 impl FunctionSpec {
@@ -34,6 +36,7 @@ pub const ORDER_GENERATOR: FunctionSpec = FunctionSpec {
     description: "Puts a new-order-received event for a random in-stock product",
     timeout_seconds: 10,
     memory_mb: 128,
+    reserved_concurrency: None,
 };
 
 pub const RESERVE_STOCK: FunctionSpec = FunctionSpec {
@@ -43,6 +46,7 @@ pub const RESERVE_STOCK: FunctionSpec = FunctionSpec {
     // Long enough for a batch of executions that each retry a contended reservation.
     timeout_seconds: 90,
     memory_mb: 128,
+    reserved_concurrency: None,
 };
 
 pub const INVENTORY_STREAM: FunctionSpec = FunctionSpec {
@@ -51,6 +55,7 @@ pub const INVENTORY_STREAM: FunctionSpec = FunctionSpec {
     description: "Runs the check-inventory-level workflow for each changed IN STOCK item",
     timeout_seconds: 90,
     memory_mb: 128,
+    reserved_concurrency: None,
 };
 
 pub const PURCHASE_ORDER_EMAIL: FunctionSpec = FunctionSpec {
@@ -59,6 +64,7 @@ pub const PURCHASE_ORDER_EMAIL: FunctionSpec = FunctionSpec {
     description: "Emails the approval request of a purchase order",
     timeout_seconds: 15,
     memory_mb: 128,
+    reserved_concurrency: None,
 };
 
 pub const APPROVAL: FunctionSpec = FunctionSpec {
@@ -67,6 +73,11 @@ pub const APPROVAL: FunctionSpec = FunctionSpec {
     description: "Confirms and records an approver's decision on a purchase order (Function URL)",
     timeout_seconds: 15,
     memory_mb: 128,
+    // Its URL is public: a flood of requests must not take the account's
+    // whole Lambda concurrency from every other function. A person
+    // approving a purchase order needs one at a time; the rest wait a moment
+    // (HTTP 429) and try again.
+    reserved_concurrency: Some(2),
 };
 
 /// Every function, in template order.

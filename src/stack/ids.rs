@@ -11,6 +11,7 @@ pub const NEW_ORDER_RULE: &str = "NewOrderRule";
 pub const CREATE_PURCHASE_ORDER_RULE: &str = "CreatePurchaseOrderRule";
 pub const EVENTS_TO_WORKFLOW_ROLE: &str = "EventsToWorkflowRole";
 pub const ALERT_TOPIC: &str = "AlertTopic";
+pub const ALERT_TOPIC_KEY: &str = "AlertTopicKey";
 pub const ALERT_SUBSCRIPTION: &str = "AlertEmailSubscription";
 pub const APPROVAL_TOPIC: &str = "ApprovalTopic";
 pub const APPROVAL_SUBSCRIPTION: &str = "ApprovalEmailSubscription";
@@ -48,6 +49,8 @@ pub mod output {
     pub const EVENT_BUS_ARN: &str = "EventBusArn";
     pub const ORDERS_QUEUE_URL: &str = "OrdersQueueUrl";
     pub const ORDERS_DEAD_LETTER_QUEUE_URL: &str = "OrdersDeadLetterQueueUrl";
+    pub const EVENT_DELIVERY_DEAD_LETTER_QUEUE_URL: &str = "EventDeliveryDeadLetterQueueUrl";
+    pub const STREAM_FAILURE_QUEUE_URL: &str = "InventoryStreamFailureQueueUrl";
     pub const INVENTORY_TABLE_NAME: &str = "InventoryTableName";
     pub const RESERVATION_TABLE_NAME: &str = "ReservationTableName";
     pub const PURCHASE_ORDER_TABLE_NAME: &str = "PurchaseOrderTableName";
@@ -67,4 +70,44 @@ pub mod workflow_output {
     pub const RESERVE_STOCK_LOG_GROUP: &str = "ReserveStockLogGroupName";
     pub const CREATE_PURCHASE_ORDER_LOG_GROUP: &str = "CreatePurchaseOrderLogGroupName";
     pub const CHECK_INVENTORY_LEVEL_LOG_GROUP: &str = "CheckInventoryLevelLogGroupName";
+}
+
+/// Physical names the template derives from the stack name, as
+/// `{stack}-{suffix}`, each with the longest name its service accepts.
+/// The longest stack name invctl takes is what every one of them allows.
+pub mod scoped_name {
+    use crate::stack::workflows::{
+        CHECK_INVENTORY_LEVEL_NAME, CREATE_PURCHASE_ORDER_NAME, RESERVE_STOCK_NAME,
+    };
+
+    pub const EVENT_BUS: &str = "inventory";
+    pub const ORDER_GENERATOR_SCHEDULE: &str = "order-generator";
+
+    /// (suffix, the service's limit on the whole name)
+    pub const LIMITS: [(&str, usize); 5] = [
+        (EVENT_BUS, 256),               // EventBridge event bus
+        (ORDER_GENERATOR_SCHEDULE, 64), // EventBridge Scheduler schedule
+        (RESERVE_STOCK_NAME, 80),       // Step Functions state machines
+        (CREATE_PURCHASE_ORDER_NAME, 80),
+        (CHECK_INVENTORY_LEVEL_NAME, 80),
+    ];
+
+    /// CloudFormation's own limit on a stack name.
+    const CLOUDFORMATION_LIMIT: usize = 128;
+
+    /// The longest stack name whose derived names all fit.
+    pub const MAX_STACK_NAME_LEN: usize = {
+        let mut max = CLOUDFORMATION_LIMIT;
+        let mut i = 0;
+        while i < LIMITS.len() {
+            let (suffix, limit) = LIMITS[i];
+            // `{stack}-{suffix}`: the hyphen counts too.
+            let room = limit - suffix.len() - 1;
+            if room < max {
+                max = room;
+            }
+            i += 1;
+        }
+        max
+    };
 }

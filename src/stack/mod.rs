@@ -3,6 +3,7 @@
 
 pub mod functions;
 pub mod ids;
+pub mod queues;
 mod template;
 pub mod workflows;
 

@@ -11,6 +11,7 @@ use serde_json::json;
 
 use super::functions::{self, FunctionSpec};
 use super::ids::{self, output, param, workflow_output};
+use super::queues;
 use super::workflows::{self, StackWorkflow};
 use super::Architecture;
 use crate::model::asl::WorkflowType;
@@ -67,6 +68,7 @@ pub fn build(architecture: Architecture) -> Template {
 
     parameters(&mut t);
     messaging(&mut t);
+    dead_letter_alarms(&mut t);
     tables(&mut t);
     lambda_functions(&mut t, architecture);
     state_machines(&mut t, &stack_workflows);
@@ -109,7 +111,7 @@ fn messaging(t: &mut Template) {
     t.add(
         ids::EVENT_BUS,
         EventBus {
-            name: Val::stack_scoped_name("inventory"),
+            name: Val::stack_scoped_name(ids::scoped_name::EVENT_BUS),
             description: Some("Orders and inventory events of this stack".to_owned()),
         },
     );
@@ -143,23 +145,54 @@ fn messaging(t: &mut Template) {
         ids::STREAM_FAILURE_QUEUE,
         encrypted_queue(FOURTEEN_DAYS, None, None),
     );
-    for (topic, subscription, display_name) in [
+    // CloudWatch alarms cannot publish to a topic under the AWS managed
+    // key (its policy is not ours to change), so the alert topic, which the
+    // dead-letter alarms notify, has a key of its own.
+    t.add(
+        ids::ALERT_TOPIC_KEY,
+        Key {
+            description: "Encrypts the alert topic; lets CloudWatch alarms publish to it"
+                .to_owned(),
+            enable_key_rotation: true,
+            key_policy: PolicyDocument::new(vec![
+                // The account administers the key, and IAM policies grant its use.
+                Statement::allow(["kms:*"], vec![Val::lit("*")])
+                    .sid("AccountAdministers")
+                    .principal(Principal::Aws(Val::sub(
+                        "arn:${AWS::Partition}:iam::${AWS::AccountId}:root",
+                    ))),
+                Statement::allow(["kms:Decrypt", "kms:GenerateDataKey"], vec![Val::lit("*")])
+                    .sid("CloudWatchAlarmsPublish")
+                    .principal(Principal::Service(vec![
+                        "cloudwatch.amazonaws.com".to_owned()
+                    ]))
+                    .condition(
+                        "StringEquals",
+                        "aws:SourceAccount",
+                        Val::sub("${AWS::AccountId}"),
+                    ),
+            ]),
+        },
+    );
+    for (topic, subscription, display_name, key) in [
         (
             ids::ALERT_TOPIC,
             ids::ALERT_SUBSCRIPTION,
             "Inventory alerts",
+            Val::r#ref(ids::ALERT_TOPIC_KEY),
         ),
         (
             ids::APPROVAL_TOPIC,
             ids::APPROVAL_SUBSCRIPTION,
             "Purchase order approvals",
+            Val::lit("alias/aws/sns"),
         ),
     ] {
         t.add(
             topic,
             Topic {
                 display_name: Some(display_name.to_owned()),
-                kms_master_key_id: Val::lit("alias/aws/sns"),
+                kms_master_key_id: key,
             },
         );
         t.add(
@@ -168,6 +201,39 @@ fn messaging(t: &mut Template) {
                 topic_arn: Val::r#ref(topic),
                 protocol: "email",
                 endpoint: Val::r#ref(param::NOTIFICATION_EMAIL),
+            },
+        );
+    }
+}
+
+/// One alarm per dead-letter queue: anything there needs a person, so the
+/// first message raises an alert (and its draining says so).
+fn dead_letter_alarms(t: &mut Template) {
+    for dead_letters in queues::DEAD_LETTER_QUEUES {
+        let queue = dead_letters.queue.logical_id;
+        t.add(
+            &format!("{queue}Alarm"),
+            Alarm {
+                alarm_description: format!(
+                    "Messages are waiting in {queue}, which holds {}: {}",
+                    dead_letters.holds,
+                    dead_letters.remedy()
+                ),
+                namespace: "AWS/SQS",
+                metric_name: "ApproximateNumberOfMessagesVisible",
+                dimensions: vec![Dimension {
+                    name: "QueueName",
+                    value: Val::get_att(queue, "QueueName"),
+                }],
+                statistic: "Maximum",
+                period: 60,
+                evaluation_periods: 1,
+                threshold: 0.0,
+                comparison_operator: "GreaterThanThreshold",
+                // SQS sends no data points for an idle queue: that is healthy.
+                treat_missing_data: "notBreaching",
+                alarm_actions: vec![Val::r#ref(ids::ALERT_TOPIC)],
+                ok_actions: vec![Val::r#ref(ids::ALERT_TOPIC)],
             },
         );
     }
@@ -196,7 +262,9 @@ fn tables(t: &mut Template) {
 
 /// What each function may do besides writing its own logs.
 fn function_statements(function: &FunctionSpec) -> Vec<Statement> {
-    let workflow_starts = ["states:StartExecution", "states:StartSyncExecution"];
+    // The functions run their workflows synchronously (START_MODE is not
+    // set in the template): StartExecution is never needed.
+    let workflow_starts = ["states:StartSyncExecution"];
     match function.logical_id {
         id if id == functions::ORDER_GENERATOR.logical_id => vec![
             Statement::allow(["dynamodb:Scan"], vec![arn(ids::INVENTORY_TABLE)]),
@@ -329,6 +397,7 @@ fn lambda_functions(t: &mut Template, architecture: Architecture) {
                 role: arn(&function.role_id()),
                 memory_size: function.memory_mb,
                 timeout: function.timeout_seconds,
+                reserved_concurrent_executions: function.reserved_concurrency,
                 environment: Some(Environment {
                     variables: function_environment(&function),
                 }),
@@ -428,7 +497,7 @@ fn lambda_functions(t: &mut Template, architecture: Architecture) {
     t.add(
         ids::ORDER_GENERATOR_SCHEDULE,
         Schedule {
-            name: Val::stack_scoped_name("order-generator"),
+            name: Val::stack_scoped_name(ids::scoped_name::ORDER_GENERATOR_SCHEDULE),
             description: Some(
                 "Generates one order a minute; off until `invctl schedule on`".to_owned(),
             ),
@@ -451,6 +520,11 @@ fn lambda_functions(t: &mut Template, architecture: Architecture) {
 fn workflow_statements(flow: &StackWorkflow) -> Vec<Statement> {
     let put_events = Statement::allow(["events:PutEvents"], vec![arn(ids::EVENT_BUS)]);
     let alert = Statement::allow(["sns:Publish"], vec![Val::r#ref(ids::ALERT_TOPIC)]);
+    // Publishing to a topic under a key of its own needs the key too.
+    let alert_key = Statement::allow(
+        ["kms:Decrypt", "kms:GenerateDataKey"],
+        vec![arn(ids::ALERT_TOPIC_KEY)],
+    );
     match flow.logical_id {
         workflows::RESERVE_STOCK => vec![
             Statement::allow(
@@ -463,6 +537,7 @@ fn workflow_statements(flow: &StackWorkflow) -> Vec<Statement> {
             ),
             put_events,
             alert,
+            alert_key,
         ],
         workflows::CREATE_PURCHASE_ORDER => vec![
             Statement::allow(
@@ -479,11 +554,16 @@ fn workflow_statements(flow: &StackWorkflow) -> Vec<Statement> {
             ),
             put_events,
             alert,
+            alert_key,
         ],
         workflows::CHECK_INVENTORY_LEVEL => vec![
-            Statement::allow(["dynamodb:UpdateItem"], vec![arn(ids::INVENTORY_TABLE)]),
+            Statement::allow(
+                ["dynamodb:GetItem", "dynamodb:UpdateItem"],
+                vec![arn(ids::INVENTORY_TABLE)],
+            ),
             put_events,
             alert,
+            alert_key,
         ],
         other => unreachable!("no permissions are defined for workflow {other}"),
     }
@@ -631,7 +711,7 @@ fn routing(t: &mut Template) {
 
 fn outputs(t: &mut Template) {
     let log_group = |workflow: &str| Val::r#ref(workflows::log_group_id(workflow));
-    let entries: [(&str, &str, Val); 18] = [
+    let entries: [(&str, &str, Val); 20] = [
         (
             output::EVENT_BUS_NAME,
             "Event bus that receives orders",
@@ -651,6 +731,16 @@ fn outputs(t: &mut Template) {
             output::ORDERS_DEAD_LETTER_QUEUE_URL,
             "Orders that failed reservation repeatedly",
             Val::r#ref(ids::ORDERS_DEAD_LETTER_QUEUE),
+        ),
+        (
+            output::EVENT_DELIVERY_DEAD_LETTER_QUEUE_URL,
+            "Events that could not be delivered to their target",
+            Val::r#ref(ids::EVENT_DELIVERY_DEAD_LETTER_QUEUE),
+        ),
+        (
+            output::STREAM_FAILURE_QUEUE_URL,
+            "Inventory stream batches the stock-level check kept failing on",
+            Val::r#ref(ids::STREAM_FAILURE_QUEUE),
         ),
         (
             output::INVENTORY_TABLE_NAME,
@@ -691,7 +781,7 @@ fn outputs(t: &mut Template) {
         (
             output::ORDER_GENERATOR_SCHEDULE_NAME,
             "Schedule of the order generator",
-            Val::stack_scoped_name("order-generator"),
+            Val::stack_scoped_name(ids::scoped_name::ORDER_GENERATOR_SCHEDULE),
         ),
         (
             workflow_output::RESERVE_STOCK,

@@ -292,19 +292,25 @@ pub async fn topic_with_capture(config: &SdkConfig) -> (String, String) {
         .expect("the queue is created")
         .queue_url
         .expect("a queue URL");
+    subscribe_queue(config, &topic, &queue_url).await;
+    (topic, queue_url)
+}
+
+/// Subscribes the queue at `queue_url` to `topic`, messages delivered raw.
+pub async fn subscribe_queue(config: &SdkConfig, topic: &str, queue_url: &str) {
     let queue_arn = format!(
         "arn:aws:sqs:{REGION}:{ACCOUNT}:{}",
         queue_url.rsplit('/').next().expect("a queue name")
     );
-    sns.subscribe()
-        .topic_arn(&topic)
+    aws_sdk_sns::Client::new(config)
+        .subscribe()
+        .topic_arn(topic)
         .protocol("sqs")
         .endpoint(queue_arn)
         .attributes("RawMessageDelivery", "true")
         .send()
         .await
         .expect("the queue is subscribed");
-    (topic, queue_url)
 }
 
 /// Every message now in the queue (bodies), removing them.

@@ -381,19 +381,37 @@ pub struct Wait {
     pub comment: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub input_path: Option<Path>,
-    pub seconds: u32,
+    #[serde(flatten)]
+    pub duration: WaitDuration,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output_path: Option<Path>,
     #[serde(flatten)]
     pub transition: Transition,
 }
 
+/// How long a Wait state waits.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub enum WaitDuration {
+    Seconds(u32),
+    /// A whole number of seconds read from the input.
+    SecondsPath(String),
+}
+
 impl Wait {
     pub fn for_seconds(seconds: u32) -> Self {
+        Wait::lasting(WaitDuration::Seconds(seconds))
+    }
+
+    /// Waits as many seconds as the input says at `path`.
+    pub fn for_seconds_at(path: &str) -> Self {
+        Wait::lasting(WaitDuration::SecondsPath(path.to_owned()))
+    }
+
+    fn lasting(duration: WaitDuration) -> Self {
         Wait {
             comment: None,
             input_path: None,
-            seconds,
+            duration,
             output_path: None,
             transition: Transition::End,
         }
@@ -593,6 +611,11 @@ mod tests {
         assert_eq!(
             serde_json::to_value(State::from(wait)).unwrap(),
             json!({"Type": "Wait", "Seconds": 3, "Next": "A"})
+        );
+        let wait = Wait::for_seconds_at("$.delay").next("A");
+        assert_eq!(
+            serde_json::to_value(State::from(wait)).unwrap(),
+            json!({"Type": "Wait", "SecondsPath": "$.delay", "Next": "A"})
         );
     }
 

@@ -33,6 +33,8 @@ pub enum Effect {
 pub enum Principal {
     /// AWS services, e.g. `events.amazonaws.com`.
     Service(Vec<String>),
+    /// Accounts or roles, by ARN.
+    Aws(Val),
 }
 
 impl Serialize for Principal {
@@ -40,6 +42,7 @@ impl Serialize for Principal {
         let mut map = serializer.serialize_map(Some(1))?;
         match self {
             Principal::Service(services) => map.serialize_entry("Service", services)?,
+            Principal::Aws(arn) => map.serialize_entry("AWS", arn)?,
         }
         map.end()
     }

@@ -91,6 +91,44 @@ pub struct QueuePolicy {
     pub policy_document: PolicyDocument,
 }
 
+// ------------------------------------------------------------------------ KMS
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Key {
+    pub description: String,
+    pub enable_key_rotation: bool,
+    pub key_policy: PolicyDocument,
+}
+
+// ----------------------------------------------------------------- CloudWatch
+
+/// A metric alarm on one statistic of one metric.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Alarm {
+    pub alarm_description: String,
+    pub namespace: &'static str,
+    pub metric_name: &'static str,
+    pub dimensions: Vec<Dimension>,
+    pub statistic: &'static str,
+    pub period: u32,
+    pub evaluation_periods: u32,
+    pub threshold: f64,
+    pub comparison_operator: &'static str,
+    pub treat_missing_data: &'static str,
+    pub alarm_actions: Vec<Val>,
+    #[serde(rename = "OKActions")]
+    pub ok_actions: Vec<Val>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Dimension {
+    pub name: &'static str,
+    pub value: Val,
+}
+
 // ------------------------------------------------------------------------ SNS
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -212,6 +250,8 @@ pub struct Function {
     pub role: Val,
     pub memory_size: u32,
     pub timeout: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reserved_concurrent_executions: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub environment: Option<Environment>,
     pub logging_config: LoggingConfig,

@@ -148,6 +148,8 @@ resource_kinds! {
     Rule(Rule) => "AWS::Events::Rule",
     Queue(Queue) => "AWS::SQS::Queue",
     QueuePolicy(QueuePolicy) => "AWS::SQS::QueuePolicy",
+    Key(Key) => "AWS::KMS::Key",
+    Alarm(Alarm) => "AWS::CloudWatch::Alarm",
     Topic(Topic) => "AWS::SNS::Topic",
     Subscription(Subscription) => "AWS::SNS::Subscription",
     Table(Table) => "AWS::DynamoDB::Table",

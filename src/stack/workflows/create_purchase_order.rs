@@ -18,7 +18,7 @@ use crate::model::asl::{
     Catcher, Choice, Condition, Fail, Pass, StateMachine, Succeed, Task, Test,
 };
 use crate::stack::ids::placeholder::{self, reference};
-use inventory_domain::{approval, detail_type, inventory, purchase_order};
+use inventory_domain::{approval, detail_type, inventory, purchase_order, MAX_ORDER_QUANTITY};
 
 /// How long a purchase order waits for its approver.
 pub const APPROVAL_TIMEOUT_SECONDS: u32 = 24 * 60 * 60;
@@ -97,6 +97,15 @@ pub fn definition() -> StateMachine {
     );
     validate.push(
         Condition::test("$.requestedQuantity", Test::NumericLessThan(0)).then("InvalidRequest"),
+    );
+    // Anything can be put on the bus: no purchase order, and no email, for
+    // a quantity no order could have asked for.
+    validate.push(
+        Condition::test(
+            "$.requestedQuantity",
+            Test::NumericGreaterThan(MAX_ORDER_QUANTITY.into()),
+        )
+        .then("RequestTooLarge"),
     );
 
     let open = dynamodb::transact_write_items(vec![
@@ -181,6 +190,13 @@ pub fn definition() -> StateMachine {
             Fail::new(
                 "PurchaseOrder.InvalidRequest",
                 "The create-purchase-order event needs productId (string), requestedQuantity (number >= 0) and reason (string)",
+            ),
+        )
+        .state(
+            "RequestTooLarge",
+            Fail::new(
+                "PurchaseOrder.QuantityTooLarge",
+                &format!("requestedQuantity must be at most {MAX_ORDER_QUANTITY}: no purchase order was opened"),
             ),
         )
         .state(

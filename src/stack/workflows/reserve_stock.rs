@@ -5,9 +5,12 @@
 //! enough stock and the reservation row is created only if the order id is
 //! new, so stock never goes negative and a redelivered order never reserves
 //! twice. When the transaction is refused the workflow finds out why:
-//! - the order was reserved before (a redelivery): announce it again;
+//! - the order was reserved before (a redelivery, same product and
+//!   quantity): announce it again; the same id with another product or
+//!   quantity is another order, rejected;
 //! - the product is unknown: reject the order;
-//! - the stock was enough after all (a transaction conflict): try again, bounded;
+//! - the stock was enough after all (a transaction conflict): try again after
+//!   a jittered back-off, bounded;
 //! - otherwise: stock unavailable, ask for a purchase order.
 //!
 //! Outcomes are business results, so every one of them ends in Succeed; a
@@ -23,11 +26,25 @@ use crate::model::asl::{
     Catcher, Choice, Condition, Fail, Parallel, Pass, StateMachine, Succeed, Test, Wait,
 };
 use crate::stack::ids::placeholder::{self, reference};
-use inventory_domain::{detail_type, inventory, purchase_reason, reservation};
+use inventory_domain::{detail_type, inventory, purchase_reason, reservation, MAX_ORDER_QUANTITY};
 
 /// How often a reservation that lost a race with another transaction on the
 /// same product is tried again before the execution fails (and SQS retries).
 pub const MAX_RESERVATION_ATTEMPTS: i64 = 4;
+
+/// The wait before attempt n + 1 is a random whole number of seconds from 1
+/// up to 2^n ("full jitter"), so executions that collided once do not
+/// collide again in step. The list of upper bounds is indexed by the
+/// attempt count (1-based).
+fn retry_delay_expression() -> String {
+    let ends: Vec<String> = (0..MAX_RESERVATION_ATTEMPTS)
+        .map(|attempt| 2_i64.pow(attempt as u32).to_string())
+        .collect();
+    format!(
+        "States.MathRandom(1, States.ArrayGetItem(States.Array({}), $.attempts.count))",
+        ends.join(", ")
+    )
+}
 
 pub fn definition() -> StateMachine {
     let inventory_table = reference(placeholder::INVENTORY_TABLE);
@@ -46,6 +63,13 @@ pub fn definition() -> StateMachine {
     validate.push(
         Condition::test("$.quantity", Test::NumericLessThanEquals(0))
             .then("RejectQuantityNotPositive"),
+    );
+    validate.push(
+        Condition::test(
+            "$.quantity",
+            Test::NumericGreaterThan(MAX_ORDER_QUANTITY.into()),
+        )
+        .then("RejectQuantityTooLarge"),
     );
 
     let reserve = dynamodb::transact_write_items(vec![
@@ -164,9 +188,27 @@ pub fn definition() -> StateMachine {
                     "$.existingReservation.Item.productId.S",
                     Test::StringEqualsPath("$.productId".into()),
                 )
-                .then("AnnounceStockReserved"),
+                .then("ReadExistingReservation"),
             ])
             .default("RejectOrderIdReused"),
+        )
+        .state(
+            "ReadExistingReservation",
+            Pass::parameters(
+                json!({"quantity.$": "States.StringToJson($.existingReservation.Item.reservedQuantity.N)"}),
+                "$.existingReservation",
+            )
+            .next("CheckExistingQuantity"),
+        )
+        .state(
+            "CheckExistingQuantity",
+            Choice::new(vec![Condition::test(
+                "$.existingReservation.quantity",
+                Test::NumericEqualsPath("$.quantity".into()),
+            )
+            .then("AnnounceStockReserved")])
+            .with_comment("A redelivery carries the same quantity; another quantity is another order reusing the id")
+            .default("RejectOrderIdReusedQuantity"),
         )
         .state(
             "LookUpProduct",
@@ -209,9 +251,16 @@ pub fn definition() -> StateMachine {
         )
         .state(
             "WaitBeforeRetry",
-            Wait::for_seconds(1)
-                .with_comment("The stock suffices: the transaction lost a race with another one")
-                .next("CountReservationAttempt"),
+            Pass::parameters(
+                json!({"count.$": "$.attempts.count", "delaySeconds.$": retry_delay_expression()}),
+                "$.attempts",
+            )
+            .with_comment("The stock suffices: the transaction lost a race with another one; back off with jitter")
+            .next("BackOff"),
+        )
+        .state(
+            "BackOff",
+            Wait::for_seconds_at("$.attempts.delaySeconds").next("CountReservationAttempt"),
         )
         .state(
             "CountReservationAttempt",
@@ -246,8 +295,22 @@ pub fn definition() -> StateMachine {
             rejection("quantity must be greater than zero", "AnnounceOrderRejected"),
         )
         .state(
+            "RejectQuantityTooLarge",
+            rejection(
+                &format!("quantity must be at most {MAX_ORDER_QUANTITY}"),
+                "AnnounceOrderRejected",
+            ),
+        )
+        .state(
             "RejectQuantityNotWhole",
             rejection("quantity must be a whole number", "AnnounceOrderRejected"),
+        )
+        .state(
+            "RejectOrderIdReusedQuantity",
+            rejection(
+                "orderId was already used by an order for another quantity",
+                "AnnounceOrderRejected",
+            ),
         )
         .state(
             "RejectUnknownProduct",
