@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the build and the tests need, into the project only: a
-# Python venv at .venv (cfn-lint, moto, cargo-zigbuild, ziglang), npm
+# Python venv at .venv (cfn-lint with its serverless rules, moto,
+# cargo-zigbuild, ziglang), one at .venv-checkov (checkov), npm
 # packages under tools/validators (asl-validator,
 # amazon-states-language-service), all pinned; and the Rust target the
 # Lambda functions are cross-compiled for.
@@ -24,6 +25,18 @@ if ! cmp -s tools/requirements.txt "$stamp" 2>/dev/null; then
     echo "setup-tools: installing tools/requirements.txt into .venv"
     .venv/bin/python -m pip install --quiet --disable-pip-version-check -r tools/requirements.txt
     cp tools/requirements.txt "$stamp"
+fi
+
+# checkov pins boto3/botocore: a venv of its own keeps moto's free.
+if [ ! -x .venv-checkov/bin/python ]; then
+    echo "setup-tools: creating .venv-checkov"
+    python3 -m venv .venv-checkov
+fi
+stamp=.venv-checkov/.requirements.installed
+if ! cmp -s tools/checks/requirements.txt "$stamp" 2>/dev/null; then
+    echo "setup-tools: installing tools/checks/requirements.txt into .venv-checkov"
+    .venv-checkov/bin/python -m pip install --quiet --disable-pip-version-check -r tools/checks/requirements.txt
+    cp tools/checks/requirements.txt "$stamp"
 fi
 
 if command -v rustup >/dev/null 2>&1 \

@@ -9,6 +9,7 @@ use crate::commands::{
     deploy::DeployArgs,
     destroy::DestroyArgs,
     executions::ExecutionsArgs,
+    redrive::RedriveArgs,
     scan::ScanArgs,
     schedule::ScheduleArgs,
     send_order::SendOrderArgs,
@@ -61,4 +62,6 @@ pub enum Command {
     Schedule(ScheduleArgs),
     /// Follow orders until each is reserved, rejected or unavailable
     Watch(WatchArgs),
+    /// Send dead-lettered orders and undelivered events back to be processed; list failed stream batches
+    Redrive(RedriveArgs),
 }

@@ -21,6 +21,8 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use serde::Deserialize;
 
+use crate::stack::ids::scoped_name::MAX_STACK_NAME_LEN;
+
 pub const DEFAULT_CONFIG_FILE: &str = "invctl.toml";
 pub const DEFAULT_STACK_NAME: &str = "inventory";
 
@@ -56,6 +58,8 @@ pub struct Section {
     pub profile: Option<String>,
     pub endpoint_url: Option<String>,
     pub email: Option<String>,
+    /// The S3 bucket deploy keeps its artifacts in, when not the default.
+    pub artifact_bucket: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -75,6 +79,7 @@ pub struct Settings {
     pub profile: Option<String>,
     pub endpoint_url: Option<String>,
     pub email: Option<String>,
+    pub artifact_bucket: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -87,7 +92,7 @@ pub enum ConfigError {
     },
     #[error("the settings file {path} is not valid: {message}")]
     Invalid { path: PathBuf, message: String },
-    #[error("environment '{name}' is not in {path} (it has: {known})")]
+    #[error("environment '{name}' is not in {path} ({})", if known.is_empty() { "it defines no environments: add an [environments.NAME] section".to_owned() } else { format!("it has: {known}") })]
     UnknownEnvironment {
         name: String,
         path: PathBuf,
@@ -95,8 +100,17 @@ pub enum ConfigError {
     },
     #[error("--env {0} needs a settings file, and there is none")]
     EnvironmentWithoutFile(String),
-    #[error("stack name '{0}' is not valid: 1 to 128 letters, digits and hyphens, starting with a letter")]
+    #[error("stack name '{0}' is not valid: 1 to {max} letters, digits and hyphens, starting with a letter (names derived from it must fit their services' limits, e.g. {{stack}}-order-generator in EventBridge Scheduler's 64 characters)", max = MAX_STACK_NAME_LEN)]
     BadStackName(String),
+    #[error(
+        "endpoint URL '{url}'{origin} is not valid: {why} (expected e.g. http://127.0.0.1:4566)"
+    )]
+    BadEndpoint {
+        url: String,
+        /// Where it came from, when not the command line.
+        origin: String,
+        why: String,
+    },
     #[error("'{0}' is not an AWS region name (like us-east-1 or eu-west-2)")]
     BadRegion(String),
 }
@@ -117,8 +131,32 @@ fn valid_region(region: &str) -> bool {
 fn valid_stack_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphabetic())
-        && name.len() <= 128
+        && name.len() <= MAX_STACK_NAME_LEN
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
+/// Why `url` cannot be an AWS endpoint, if it cannot: checked here because
+/// the SDK reports a bad one as a debug dump of its request.
+fn endpoint_problem(url: &str) -> Option<String> {
+    match url::Url::parse(url) {
+        Err(e) => Some(e.to_string()),
+        Ok(parsed) if !matches!(parsed.scheme(), "http" | "https") => Some(format!(
+            "the scheme must be http or https, not '{}'",
+            parsed.scheme()
+        )),
+        Ok(parsed) if parsed.host_str().is_none_or(str::is_empty) => {
+            Some("it names no host".into())
+        }
+        Ok(_) => None,
+    }
+}
+
+impl ConfigError {
+    /// Mistakes in what the user wrote (flags or the settings file), as
+    /// opposed to a file that cannot be read: exit code 2.
+    pub fn is_usage(&self) -> bool {
+        !matches!(self, ConfigError::Read { .. })
+    }
 }
 
 fn load_file(path: &Path) -> Result<ConfigFile, ConfigError> {
@@ -132,6 +170,17 @@ fn load_file(path: &Path) -> Result<ConfigFile, ConfigError> {
     })
 }
 
+fn checked_endpoint(url: &str, origin: String) -> Result<String, ConfigError> {
+    match endpoint_problem(url) {
+        Some(why) => Err(ConfigError::BadEndpoint {
+            url: url.to_owned(),
+            origin,
+            why,
+        }),
+        None => Ok(url.to_owned()),
+    }
+}
+
 impl Settings {
     /// Resolves flags over the file (explicit `--config`, else
     /// `./invctl.toml` when present) over defaults.
@@ -141,6 +190,8 @@ impl Settings {
             default.is_file().then_some(default)
         });
         let file = path.as_deref().map(load_file).transpose()?;
+        // A file found in the current folder, not one the user named.
+        let implicit_file = args.config.is_none().then_some(path.as_deref()).flatten();
         let mut section = file.as_ref().map(|f| f.default.clone()).unwrap_or_default();
         if let Some(name) = &args.environment {
             let (file, path) = match (&file, &path) {
@@ -167,6 +218,7 @@ impl Settings {
                 profile: over(&environment.profile, &section.profile),
                 endpoint_url: over(&environment.endpoint_url, &section.endpoint_url),
                 email: over(&environment.email, &section.email),
+                artifact_bucket: over(&environment.artifact_bucket, &section.artifact_bucket),
             };
         }
         let stack_name = args
@@ -181,12 +233,30 @@ impl Settings {
         if let Some(region) = region.as_deref().filter(|r| !valid_region(r)) {
             return Err(ConfigError::BadRegion(region.to_owned()));
         }
+        let endpoint_url = match (&args.endpoint_url, section.endpoint_url) {
+            (Some(flag), _) => Some(checked_endpoint(flag, String::new())?),
+            (None, Some(from_file)) => {
+                let file = path.as_deref().unwrap_or(Path::new(DEFAULT_CONFIG_FILE));
+                let endpoint = checked_endpoint(&from_file, format!(" (from {})", file.display()))?;
+                if let Some(file) = implicit_file {
+                    // A checkout someone else wrote could send our signed
+                    // requests anywhere: say so, every time.
+                    eprintln!(
+                        "warning: sending every AWS request to {endpoint}, as {} in this folder says (pass --config to name the settings file and silence this)",
+                        file.display()
+                    );
+                }
+                Some(endpoint)
+            }
+            (None, None) => None,
+        };
         Ok(Settings {
             stack_name,
             region,
             profile: args.profile.clone().or(section.profile),
-            endpoint_url: args.endpoint_url.clone().or(section.endpoint_url),
+            endpoint_url,
             email: section.email,
+            artifact_bucket: section.artifact_bucket,
         })
     }
 }
@@ -229,6 +299,7 @@ profile = "prod"
                 profile: Some("prod".into()),
                 endpoint_url: None,
                 email: Some("ops@example.com".into()),
+                artifact_bucket: None,
             }
         );
         let plain = AwsArgs {
@@ -313,5 +384,79 @@ profile = "prod"
         assert!(missing
             .to_string()
             .starts_with("cannot read the settings file /nonexistent/invctl.toml"));
+    }
+
+    #[test]
+    fn an_unknown_environment_in_a_file_without_any_says_there_are_none() {
+        let f = file("[default]\nregion = \"eu-west-1\"\n");
+        let error = Settings::resolve(&AwsArgs {
+            config: Some(f.path().to_owned()),
+            environment: Some("prod".into()),
+            ..AwsArgs::default()
+        })
+        .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "environment 'prod' is not in {} (it defines no environments: add an [environments.NAME] section)",
+                f.path().display()
+            )
+        );
+        assert!(error.is_usage());
+    }
+
+    #[test]
+    fn stack_names_must_leave_room_for_every_derived_name() {
+        let longest = format!("a{}", "b".repeat(MAX_STACK_NAME_LEN - 1));
+        let stack = |name: &str| AwsArgs {
+            stack_name: Some(name.to_owned()),
+            ..AwsArgs::default()
+        };
+        assert_eq!(
+            Settings::resolve(&stack(&longest)).unwrap().stack_name,
+            longest
+        );
+        let error = Settings::resolve(&stack(&format!("{longest}c"))).unwrap_err();
+        assert!(matches!(error, ConfigError::BadStackName(_)));
+        assert!(error.is_usage());
+        // The schedule is the tightest: 64 characters in all.
+        assert_eq!(MAX_STACK_NAME_LEN, 64 - "-order-generator".len());
+    }
+
+    #[test]
+    fn endpoints_are_checked_before_anything_is_sent() {
+        for good in [
+            "http://127.0.0.1:4566",
+            "https://s3.eu-west-1.amazonaws.com",
+        ] {
+            assert_eq!(endpoint_problem(good), None, "{good}");
+        }
+        for bad in ["not a url", "127.0.0.1:4566", "ftp://host", "http://", ""] {
+            assert!(endpoint_problem(bad).is_some(), "{bad}");
+        }
+        let error = Settings::resolve(&AwsArgs {
+            endpoint_url: Some("not a url".into()),
+            ..AwsArgs::default()
+        })
+        .unwrap_err();
+        assert!(error.is_usage());
+        assert!(
+            error
+                .to_string()
+                .starts_with("endpoint URL 'not a url' is not valid: "),
+            "{error}"
+        );
+        let f = file("[default]\nendpoint_url = \"localhost:4566\"\n");
+        let error = Settings::resolve(&AwsArgs {
+            config: Some(f.path().to_owned()),
+            ..AwsArgs::default()
+        })
+        .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains(&format!("(from {})", f.path().display())),
+            "{error}"
+        );
     }
 }

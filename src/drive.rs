@@ -44,6 +44,7 @@ impl DriveError {
             DriveError::NotDeployed { .. } | DriveError::NotUsable { .. } => {
                 crate::exit::NOT_DEPLOYED
             }
+            DriveError::Config(e) if e.is_usage() => crate::exit::USAGE,
             _ => crate::exit::FAILURE,
         }
     }
@@ -60,6 +61,8 @@ pub enum Resource {
     OrderGeneratorSchedule,
     Workflow(crate::commands::executions::WorkflowName),
     WorkflowLog(crate::commands::executions::WorkflowName),
+    /// A queue, by URL.
+    Queue(crate::stack::queues::QueueRef),
 }
 
 impl Resource {
@@ -76,6 +79,7 @@ impl Resource {
             Resource::Workflow(W::CreatePurchaseOrder) => "create-purchase-order workflow",
             Resource::Workflow(W::CheckInventoryLevel) => "check-inventory-level workflow",
             Resource::WorkflowLog(_) => "workflow log group",
+            Resource::Queue(_) => "queue",
         }
     }
 
@@ -121,6 +125,7 @@ impl Resource {
                 };
                 return (output, workflows::log_group_id(workflow.logical_id()));
             }
+            Resource::Queue(queue) => (queue.url_output, queue.logical_id),
         };
         (output, logical_id.to_owned())
     }

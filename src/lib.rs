@@ -59,11 +59,13 @@ pub enum Error {
     Schedule(#[from] commands::schedule::Error),
     #[error(transparent)]
     Watch(#[from] commands::watch::Error),
+    #[error(transparent)]
+    Redrive(#[from] commands::redrive::Error),
 }
 
 impl Error {
     pub fn exit_code(&self) -> i32 {
-        use commands::{decision, executions, scan, schedule, send_order, watch};
+        use commands::{decision, executions, redrive, scan, schedule, send_order, watch};
         let drive = match self {
             Error::SendOrder(send_order::Error::Drive(e))
             | Error::SendOrder(send_order::Error::Watch(watch::Error::Drive(e)))
@@ -71,13 +73,21 @@ impl Error {
             | Error::Decision(decision::Error::Drive(e))
             | Error::Executions(executions::Error::Drive(e))
             | Error::Schedule(schedule::Error::Drive(e))
-            | Error::Watch(watch::Error::Drive(e)) => Some(e),
+            | Error::Watch(watch::Error::Drive(e))
+            | Error::Redrive(redrive::Error::Drive(e)) => Some(e),
             _ => None,
         };
         if let Some(e) = drive {
             return e.exit_code();
         }
         match self {
+            Error::Deploy(commands::deploy::Error::Config(e))
+            | Error::Status(commands::status::Error::Config(e))
+            | Error::Destroy(commands::destroy::Error::Config(e))
+                if e.is_usage() =>
+            {
+                exit::USAGE
+            }
             Error::Synth(_) => exit::FAILURE,
             Error::Build(e) if e.is_missing_tool() => exit::MISSING_TOOL,
             Error::Deploy(e) if e.is_usage() => exit::USAGE,
@@ -120,6 +130,7 @@ pub fn run(cli: cli::Cli, out: &mut dyn Write) -> Result<(), Error> {
         Command::Executions(args) => commands::executions::run(&cli.aws, args, out)?,
         Command::Schedule(args) => commands::schedule::run(&cli.aws, args, out)?,
         Command::Watch(args) => commands::watch::run(&cli.aws, args, out)?,
+        Command::Redrive(args) => commands::redrive::run(&cli.aws, args, out)?,
     }
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! The artifact bucket against moto: created once, locked down, and assets
-//! sent only when they are not there yet.
+//! sent only when they are not there yet, or not what their key promises;
+//! on fakes, what moto cannot show: a bucket another account owns.
 
 use invctl::deploy::assets::{self, ArtifactStore, Outcome};
 use testkit::{unique, Moto};
@@ -12,6 +13,7 @@ async fn the_bucket_is_created_once_encrypted_and_private() {
         s3: assets::s3_client(&config),
         bucket: unique("artifacts"),
         region: testkit::REGION.into(),
+        owner: testkit::ACCOUNT.into(),
     };
     assert_eq!(store.ensure_bucket().await.unwrap(), Outcome::New);
     assert_eq!(store.ensure_bucket().await.unwrap(), Outcome::Existing);
@@ -57,6 +59,7 @@ async fn an_asset_already_there_is_not_sent_again() {
         s3: assets::s3_client(&config),
         bucket: unique("artifacts"),
         region: testkit::REGION.into(),
+        owner: testkit::ACCOUNT.into(),
     };
     store.ensure_bucket().await.unwrap();
     let key = assets::function_key("approval", "0123abcd");
@@ -89,6 +92,7 @@ async fn a_missing_bucket_is_an_error_that_names_it() {
         s3: assets::s3_client(&config),
         bucket: unique("never-created"),
         region: testkit::REGION.into(),
+        owner: testkit::ACCOUNT.into(),
     };
     let error = store.upload("k", b"x".to_vec()).await.unwrap_err();
     assert!(
@@ -96,5 +100,169 @@ async fn a_missing_bucket_is_an_error_that_names_it() {
             .to_string()
             .starts_with(&format!("cannot upload s3://{}/k", store.bucket)),
         "{error}"
+    );
+}
+
+fn store_on(config: &aws_config::SdkConfig) -> ArtifactStore {
+    ArtifactStore {
+        s3: assets::s3_client(config),
+        bucket: unique("artifacts"),
+        region: testkit::REGION.into(),
+        owner: testkit::ACCOUNT.into(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_object_with_other_bytes_at_a_content_key_is_refused() {
+    let config = Moto::shared().sdk_config().await;
+    let store = store_on(&config);
+    store.ensure_bucket().await.unwrap();
+    let key = assets::function_key("approval", "feedbeef");
+    // Someone with write access put their own zip where ours goes.
+    store
+        .s3
+        .put_object()
+        .bucket(&store.bucket)
+        .key(&key)
+        .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Sha256)
+        .body(b"evil bytes".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let error = store.upload(&key, b"our zip".to_vec()).await.unwrap_err();
+    assert!(matches!(error, AssetError::Tampered { .. }), "{error}");
+    assert!(
+        error.to_string().contains("changed outside invctl"),
+        "{error}"
+    );
+    let object = store
+        .s3
+        .get_object()
+        .bucket(&store.bucket)
+        .key(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        object.body.collect().await.unwrap().into_bytes().as_ref(),
+        b"evil bytes",
+        "refused, not silently overwritten"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_object_without_a_checksum_is_sent_again_with_one() {
+    let config = Moto::shared().sdk_config().await;
+    let store = store_on(&config);
+    store.ensure_bucket().await.unwrap();
+    let key = assets::template_key("0a0b");
+    // As an older invctl left it: no checksum stored.
+    let plain = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .request_checksum_calculation(
+                aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired,
+            )
+            .build(),
+    );
+    plain
+        .put_object()
+        .bucket(&store.bucket)
+        .key(&key)
+        .body(b"template".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        store.upload(&key, b"template".to_vec()).await.unwrap(),
+        Outcome::New
+    );
+    assert_eq!(
+        store.upload(&key, b"template".to_vec()).await.unwrap(),
+        Outcome::Existing,
+        "now its checksum vouches for it"
+    );
+}
+
+// ------------------------------------------------------------------ on fakes
+
+use aws_sdk_s3::operation::create_bucket::CreateBucketError;
+use aws_sdk_s3::operation::head_bucket::{HeadBucketError, HeadBucketOutput};
+use aws_sdk_s3::operation::head_object::HeadObjectOutput;
+use aws_sdk_s3::types::error::BucketAlreadyExists;
+use aws_sdk_s3::Client;
+use aws_smithy_mocks::{mock, mock_client, RuleMode};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::http::StatusCode;
+use aws_smithy_types::body::SdkBody;
+use invctl::deploy::assets::AssetError;
+
+fn faked(s3: Client) -> ArtifactStore {
+    ArtifactStore {
+        s3,
+        bucket: "invctl-artifacts-123456789012-us-east-1".into(),
+        region: "us-east-1".into(),
+        owner: "123456789012".into(),
+    }
+}
+
+#[tokio::test]
+async fn a_bucket_of_another_account_is_refused_and_nothing_is_sent() {
+    // S3 answers 403 when ExpectedBucketOwner is not the bucket's owner.
+    let head = mock!(Client::head_bucket)
+        .match_requests(|r| r.expected_bucket_owner() == Some("123456789012"))
+        .then_http_response(|| {
+            HttpResponse::new(StatusCode::try_from(403).unwrap(), SdkBody::empty())
+        });
+    let put = mock!(Client::put_object)
+        .then_output(|| aws_sdk_s3::operation::put_object::PutObjectOutput::builder().build());
+    let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&head, &put]);
+    let error = faked(s3).ensure_bucket().await.unwrap_err();
+    assert!(matches!(error, AssetError::Foreign { .. }), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("is not owned by account 123456789012"),
+        "{error}"
+    );
+    assert_eq!(head.num_calls(), 1, "the owner was named on the request");
+    assert_eq!(put.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn a_bucket_claimed_between_the_look_and_the_create_is_refused() {
+    let head = mock!(Client::head_bucket).then_error(|| {
+        HeadBucketError::NotFound(aws_sdk_s3::types::error::NotFound::builder().build())
+    });
+    let create = mock!(Client::create_bucket).then_error(|| {
+        CreateBucketError::BucketAlreadyExists(BucketAlreadyExists::builder().build())
+    });
+    let s3 = mock_client!(aws_sdk_s3, RuleMode::Sequential, [&head, &create]);
+    let error = faked(s3).ensure_bucket().await.unwrap_err();
+    assert!(matches!(error, AssetError::Foreign { .. }), "{error}");
+}
+
+#[tokio::test]
+async fn every_call_names_the_expected_owner() {
+    let owner = |o: Option<&str>| o == Some("123456789012");
+    let head = mock!(Client::head_bucket)
+        .match_requests(move |r| owner(r.expected_bucket_owner()))
+        .then_output(|| HeadBucketOutput::builder().build());
+    let head_object = mock!(Client::head_object)
+        .match_requests(move |r| owner(r.expected_bucket_owner()))
+        .then_output(|| {
+            HeadObjectOutput::builder()
+                .checksum_sha256(assets::sha256_base64(b"zip"))
+                .build()
+        });
+    let s3 = mock_client!(aws_sdk_s3, RuleMode::Sequential, [&head, &head_object]);
+    let store = faked(s3);
+    assert_eq!(store.ensure_bucket().await.unwrap(), Outcome::Existing);
+    assert_eq!(
+        store
+            .upload("functions/x/y.zip", b"zip".to_vec())
+            .await
+            .unwrap(),
+        Outcome::Existing
     );
 }

@@ -149,7 +149,7 @@ fn bad_settings_are_named() {
         "--stack-name",
         "9lives",
     ]));
-    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(output.status.code(), Some(2), "a usage error");
     assert!(util::text(&output).contains("stack name '9lives' is not valid"));
 }
 
@@ -163,7 +163,7 @@ fn a_bad_region_is_named_before_any_request() {
         "ops@example.com",
         "--skip-build",
     ]));
-    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(output.status.code(), Some(2), "a usage error");
     assert!(
         util::text(&output).contains("'us-easst1' is not an AWS region name"),
         "{}",

@@ -129,3 +129,158 @@ fn the_language_service_fails_a_broken_workflow() {
         "{text}"
     );
 }
+
+// ------------------------------------------- checkov and the serverless rules
+
+/// One accepted finding kind, from `tools/checks/allow-list.toml`.
+#[derive(serde::Deserialize)]
+struct Accepted {
+    check: String,
+    resources: Vec<String>,
+    why: String,
+}
+
+#[derive(serde::Deserialize)]
+struct AllowList {
+    checkov: Vec<Accepted>,
+    serverless: Vec<Accepted>,
+}
+
+fn allow_list() -> AllowList {
+    let path = util::repo_root().join("tools/checks/allow-list.toml");
+    toml::from_str(&fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Findings as (check, logical id), sorted.
+type Findings = std::collections::BTreeSet<(String, String)>;
+
+/// Every finding must be accepted with a reason, and every accepted one must
+/// still be found (a stale entry would hide the next real one).
+fn assert_only_accepted(tool: &str, found: &Findings, accepted: &[Accepted]) {
+    let mut listed = Findings::new();
+    for entry in accepted {
+        assert!(
+            entry.why.trim().len() > 20,
+            "{tool} {}: say why it is accepted",
+            entry.check
+        );
+        for resource in &entry.resources {
+            listed.insert((entry.check.clone(), resource.clone()));
+        }
+    }
+    let new: Vec<_> = found.difference(&listed).collect();
+    assert!(
+        new.is_empty(),
+        "{tool} finds what tools/checks/allow-list.toml does not accept: fix it or list it with a reason:\n{new:#?}"
+    );
+    let stale: Vec<_> = listed.difference(found).collect();
+    assert!(
+        stale.is_empty(),
+        "tools/checks/allow-list.toml accepts {tool} findings that no longer occur: remove them:\n{stale:#?}"
+    );
+}
+
+fn checkov_findings(template: &std::path::Path) -> Findings {
+    let output = util::run(
+        Command::new(util::checkov())
+            .args([
+                "--framework",
+                "cloudformation",
+                "--quiet",
+                "-o",
+                "json",
+                "-f",
+            ])
+            .arg(template),
+    );
+    let report: Json = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "checkov gave no JSON report ({e}):\n{}",
+            util::text(&output)
+        )
+    });
+    report["results"]["failed_checks"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|check| {
+            let resource = check["resource"].as_str().unwrap();
+            (
+                check["check_id"].as_str().unwrap().to_owned(),
+                // "AWS::SQS::Queue.OrdersQueue" -> "OrdersQueue"
+                resource.rsplit('.').next().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn serverless_findings(template: &std::path::Path) -> Findings {
+    let output = util::run(
+        Command::new(util::cfn_lint())
+            .args(["-a", "cfn_lint_serverless.rules", "-f", "json", "-t"])
+            .arg(template),
+    );
+    let findings: Json = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "cfn-lint gave no JSON report ({e}):\n{}",
+            util::text(&output)
+        )
+    });
+    findings
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["Rule"]["Id"].as_str().unwrap().to_owned(),
+                f["Location"]["Path"][1]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn checkov_finds_only_what_the_allow_list_accepts() {
+    let dir = util::synth_into_tempdir(TemplateFormat::Json);
+    let found = checkov_findings(&dir.path().join("template.json"));
+    assert_only_accepted("checkov", &found, &allow_list().checkov);
+}
+
+#[test]
+fn the_serverless_rules_find_only_what_the_allow_list_accepts() {
+    let dir = util::synth_into_tempdir(TemplateFormat::Json);
+    let found = serverless_findings(&dir.path().join("template.json"));
+    assert_only_accepted("cfn-lint-serverless", &found, &allow_list().serverless);
+}
+
+/// Both checks can fail: a public bucket and a queue without a dead-letter
+/// queue are new findings the allow-list does not cover.
+#[test]
+fn checkov_and_the_serverless_rules_catch_a_new_finding() {
+    let dir = util::synth_into_tempdir(TemplateFormat::Json);
+    let path = dir.path().join("template.json");
+    let mut template: Json = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    template["Resources"]["OpenBucket"] = serde_json::json!({
+        "Type": "AWS::S3::Bucket",
+        "Properties": {"PublicAccessBlockConfiguration": {"BlockPublicAcls": false}}
+    });
+    template["Resources"]["OrdersQueue"]["Properties"]
+        .as_object_mut()
+        .unwrap()
+        .remove("RedrivePolicy");
+    fs::write(&path, serde_json::to_string_pretty(&template).unwrap()).unwrap();
+    let checkov = checkov_findings(&path);
+    assert!(
+        checkov.iter().any(|(_, resource)| resource == "OpenBucket"),
+        "{checkov:#?}"
+    );
+    let serverless = serverless_findings(&path);
+    assert!(
+        serverless.contains(&("ES6000".to_owned(), "OrdersQueue".to_owned())),
+        "{serverless:#?}"
+    );
+}

@@ -46,6 +46,9 @@ pub struct DeployArgs {
     /// Deploy the zips of the last `invctl build` instead of building
     #[arg(long)]
     pub skip_build: bool,
+    /// S3 bucket for the Lambda zips and the template, in your account [default: invctl-artifacts-ACCOUNT-REGION, created on first use]
+    #[arg(long, value_name = "NAME")]
+    pub artifact_bucket: Option<String>,
     /// Do not load the sample catalog into the inventory table
     #[arg(long)]
     pub no_seed: bool,
@@ -304,8 +307,13 @@ pub fn run(aws: &AwsArgs, args: &DeployArgs, out: &mut dyn Write) -> Result<(), 
         let account = assets::account_id(&config).await?;
         let store = ArtifactStore {
             s3: assets::s3_client(&config),
-            bucket: assets::bucket_name(&account, &region),
+            bucket: args
+                .artifact_bucket
+                .clone()
+                .or_else(|| settings.artifact_bucket.clone())
+                .unwrap_or_else(|| assets::bucket_name(&account, &region)),
             region: region.clone(),
+            owner: account,
         };
         let fingerprint = build::sha256_hex(
             format!(

@@ -132,7 +132,7 @@ async fn read(
     let mut items = Vec::new();
     let mut start: Option<HashMap<String, AttributeValue>> = None;
     loop {
-        let remaining = limit.map(|l| l as usize - items.len());
+        let remaining = limit.map(|l| (l as usize).saturating_sub(items.len()));
         let page = dynamodb
             .scan()
             .table_name(table)

@@ -40,8 +40,8 @@ pub struct SendOrderArgs {
     /// Product id or name (default: a random product in stock, per order)
     #[arg(long, value_name = "ID|NAME")]
     pub product: Option<String>,
-    /// Units per order [default: 1]
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    /// Units per order, at most 10000 [default: 1]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=inventory_domain::MAX_ORDER_QUANTITY as i64))]
     pub quantity: Option<u32>,
     /// How many orders to send
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
@@ -55,8 +55,8 @@ pub struct SendOrderArgs {
     /// Follow each order until it is reserved, rejected or unavailable
     #[arg(long)]
     pub wait: bool,
-    /// With --wait: give up after this many seconds
-    #[arg(long, default_value_t = 120, value_name = "SECONDS")]
+    /// With --wait: give up after this many seconds (at most a day)
+    #[arg(long, default_value_t = 120, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=watch::MAX_WAIT_SECONDS))]
     pub timeout: u64,
     /// How to report
     #[arg(long, value_enum, default_value_t)]

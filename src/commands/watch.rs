@@ -21,13 +21,16 @@ use crate::config::AwsArgs;
 use crate::drive::{DeployedStack, DriveError, Resource};
 use crate::output::OutputFormat;
 
+/// The longest `--timeout` a command waits for outcomes: a day.
+pub const MAX_WAIT_SECONDS: u64 = 24 * 60 * 60;
+
 #[derive(Debug, Args)]
 pub struct WatchArgs {
     /// Order ids (as `send-order` prints them)
     #[arg(required = true, value_name = "ORDER_ID")]
     pub order_ids: Vec<String>,
-    /// Give up after this many seconds
-    #[arg(long, default_value_t = 120, value_name = "SECONDS")]
+    /// Give up after this many seconds (at most a day)
+    #[arg(long, default_value_t = 120, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=MAX_WAIT_SECONDS))]
     pub timeout: u64,
     /// How to report
     #[arg(long, value_enum, default_value_t)]
@@ -104,7 +107,11 @@ async fn follow_ids(
     let table = stack.get(Resource::ReservationTable).await?;
     let mut executions = executions::Executions::new(stack);
     let dynamodb = aws_sdk_dynamodb::Client::new(&stack.config);
-    let deadline = Instant::now() + timeout;
+    // Saturates rather than overflowing on an absurd timeout from a caller.
+    let now = Instant::now();
+    let deadline = now
+        .checked_add(timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(MAX_WAIT_SECONDS));
     let mut shown: HashMap<&str, usize> = HashMap::new();
     let mut done: HashMap<&str, Outcome> = HashMap::new();
     loop {

@@ -2,19 +2,31 @@
 //! (encrypted, public access blocked), holding Lambda zips and templates
 //! under content-addressed keys, so an asset already there is never sent
 //! again.
+//!
+//! The default name is predictable, so someone else could create it first
+//! and wait for our code to land there (then serve their own Lambda zips and
+//! template, deployed with CAPABILITY_IAM). Every call therefore names the
+//! account that must own the bucket (`ExpectedBucketOwner`), a bucket of
+//! another account is refused, and an object already at a key is trusted
+//! only when S3's stored SHA-256 of it is the one its key promises.
 
 use aws_sdk_s3::types::{
-    BucketLocationConstraint, CreateBucketConfiguration, PublicAccessBlockConfiguration,
-    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
-    ServerSideEncryptionRule,
+    BucketLocationConstraint, ChecksumAlgorithm, ChecksumMode, CreateBucketConfiguration,
+    PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
+    ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
 };
+use sha2::{Digest, Sha256};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum AssetError {
     #[error("cannot find the account: {0}")]
     Account(String),
-    #[error("bucket {0} exists but belongs to another account; set another name")]
-    Foreign(String),
+    #[error(
+        "bucket {bucket} is not owned by account {account} (another account created it, or you \
+         may not read it); invctl will not put code there. Choose another bucket with \
+         --artifact-bucket or `artifact_bucket` in invctl.toml"
+    )]
+    Foreign { bucket: String, account: String },
     #[error("cannot prepare bucket {bucket}: {message}")]
     Bucket { bucket: String, message: String },
     #[error("cannot upload s3://{bucket}/{key}: {message}")]
@@ -23,9 +35,20 @@ pub enum AssetError {
         key: String,
         message: String,
     },
+    #[error(
+        "s3://{bucket}/{key} holds other bytes than invctl built (SHA-256 {found}, expected \
+         {expected}): it was changed outside invctl, so it is not deployed. Check who can write \
+         to the bucket, delete the object and deploy again"
+    )]
+    Tampered {
+        bucket: String,
+        key: String,
+        expected: String,
+        found: String,
+    },
 }
 
-/// The bucket of an account and region: stable, and never shared by two.
+/// The default bucket of an account and region: stable, and never shared by two.
 pub fn bucket_name(account: &str, region: &str) -> String {
     format!("invctl-artifacts-{account}-{region}")
 }
@@ -38,6 +61,11 @@ pub fn function_key(package: &str, sha256: &str) -> String {
 /// Key of a template: its sha256.
 pub fn template_key(sha256: &str) -> String {
     format!("templates/{sha256}.yaml")
+}
+
+/// S3's form of a SHA-256 checksum: the digest in base64.
+pub fn sha256_base64(bytes: &[u8]) -> String {
+    aws_smithy_types::base64::encode(Sha256::digest(bytes))
 }
 
 /// The S3 client for `config`: path-style addressing when the endpoint is
@@ -71,6 +99,14 @@ pub struct ArtifactStore {
     pub s3: aws_sdk_s3::Client,
     pub bucket: String,
     pub region: String,
+    /// The account that must own the bucket: the caller's.
+    pub owner: String,
+}
+
+fn status_of<E>(
+    e: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> Option<u16> {
+    e.raw_response().map(|r| r.status().as_u16())
 }
 
 impl ArtifactStore {
@@ -85,14 +121,29 @@ impl ArtifactStore {
         }
     }
 
+    fn foreign(&self) -> AssetError {
+        AssetError::Foreign {
+            bucket: self.bucket.clone(),
+            account: self.owner.clone(),
+        }
+    }
+
     /// Creates the bucket unless it exists: encrypted at rest with S3-managed
-    /// keys, and with every form of public access blocked.
+    /// keys, and with every form of public access blocked. A bucket that
+    /// exists but is not the caller's account's is refused.
     pub async fn ensure_bucket(&self) -> Result<Outcome, AssetError> {
-        match self.s3.head_bucket().bucket(&self.bucket).send().await {
+        let head = self
+            .s3
+            .head_bucket()
+            .bucket(&self.bucket)
+            .expected_bucket_owner(&self.owner)
+            .send()
+            .await;
+        match head {
             Ok(_) => return Ok(Outcome::Existing),
-            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 403) => {
-                return Err(AssetError::Foreign(self.bucket.clone()))
-            }
+            // S3 answers 403 both for another owner than the expected one
+            // and for a bucket of another account we may not read.
+            Err(e) if status_of(&e) == Some(403) => return Err(self.foreign()),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => {}
             Err(e) => return Err(self.bucket_error(e)),
         }
@@ -105,10 +156,21 @@ impl ArtifactStore {
                     .build(),
             );
         }
-        create.send().await.map_err(|e| self.bucket_error(e))?;
+        match create.send().await {
+            Ok(_) => {}
+            // Claimed by someone else between our look and our create.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_bucket_already_exists()) =>
+            {
+                return Err(self.foreign())
+            }
+            Err(e) => return Err(self.bucket_error(e)),
+        }
         self.s3
             .put_public_access_block()
             .bucket(&self.bucket)
+            .expected_bucket_owner(&self.owner)
             .public_access_block_configuration(
                 PublicAccessBlockConfiguration::builder()
                     .block_public_acls(true)
@@ -123,6 +185,7 @@ impl ArtifactStore {
         self.s3
             .put_bucket_encryption()
             .bucket(&self.bucket)
+            .expected_bucket_owner(&self.owner)
             .server_side_encryption_configuration(
                 ServerSideEncryptionConfiguration::builder()
                     .rules(
@@ -144,23 +207,40 @@ impl ArtifactStore {
         Ok(Outcome::New)
     }
 
-    /// Uploads `bytes` under `key` unless an object is there already (keys
-    /// are content hashes, so an existing one holds these very bytes).
+    /// Uploads `bytes` under `key` unless the object there already holds
+    /// exactly these bytes, as S3's stored SHA-256 says. An object without a
+    /// stored checksum is sent again (with one); an object with another
+    /// checksum is refused: someone changed what the key promises.
     pub async fn upload(&self, key: &str, bytes: Vec<u8>) -> Result<Outcome, AssetError> {
         let upload_error = |message: String| AssetError::Upload {
             bucket: self.bucket.clone(),
             key: key.to_owned(),
             message,
         };
-        match self
+        let expected = sha256_base64(&bytes);
+        let head = self
             .s3
             .head_object()
             .bucket(&self.bucket)
             .key(key)
+            .expected_bucket_owner(&self.owner)
+            .checksum_mode(ChecksumMode::Enabled)
             .send()
-            .await
-        {
-            Ok(_) => return Ok(Outcome::Existing),
+            .await;
+        match head {
+            Ok(object) => match object.checksum_sha256() {
+                Some(found) if found == expected => return Ok(Outcome::Existing),
+                Some(found) => {
+                    return Err(AssetError::Tampered {
+                        bucket: self.bucket.clone(),
+                        key: key.to_owned(),
+                        expected,
+                        found: found.to_owned(),
+                    })
+                }
+                None => {}
+            },
+            Err(e) if status_of(&e) == Some(403) => return Err(self.foreign()),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => {}
             Err(e) => return Err(upload_error(crate::aws::error_text(&e))),
         }
@@ -168,6 +248,10 @@ impl ArtifactStore {
             .put_object()
             .bucket(&self.bucket)
             .key(key)
+            .expected_bucket_owner(&self.owner)
+            // S3 checks the bytes against it and keeps it for the next look.
+            .checksum_algorithm(ChecksumAlgorithm::Sha256)
+            .checksum_sha256(&expected)
             .body(bytes.into())
             .send()
             .await
@@ -190,5 +274,14 @@ mod tests {
             "functions/approval/ab12.zip"
         );
         assert_eq!(template_key("cd34"), "templates/cd34.yaml");
+    }
+
+    #[test]
+    fn checksums_are_in_s3s_form() {
+        // S3's documented example: the SHA-256 of "hello world" in base64.
+        assert_eq!(
+            sha256_base64(b"hello world"),
+            "uU0nuZNNPgilLlLX2n2r+sSE7+N6U4DukIj3rOLvzek="
+        );
     }
 }

@@ -55,6 +55,10 @@ pub fn cfn_lint() -> PathBuf {
     tool("INVCTL_CFN_LINT", ".venv/bin/cfn-lint")
 }
 
+pub fn checkov() -> PathBuf {
+    tool("INVCTL_CHECKOV", ".venv-checkov/bin/checkov")
+}
+
 pub fn asl_validator() -> PathBuf {
     tool(
         "INVCTL_ASL_VALIDATOR",

@@ -1,0 +1,156 @@
+//! Bad input, run as a user would type it: every case gets a clear,
+//! one-line error and the documented exit code, and none panics (exit 101).
+//! No AWS endpoint answers here: where a value is accepted, the command
+//! goes on to a closed port and fails there, which is fine.
+
+mod util;
+
+use std::process::{Command, Output};
+
+/// An endpoint where nothing listens.
+fn closed_endpoint() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}")
+}
+
+fn invctl(args: &[&str]) -> Output {
+    util::run(
+        util::invctl_on(&closed_endpoint())
+            .env("AWS_MAX_ATTEMPTS", "1")
+            .args(args),
+    )
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn extreme_numbers_never_panic() {
+    let values = [
+        "0",
+        "-1",
+        "4294967295",
+        "4294967296",
+        "18446744073709551615",
+        "18446744073709551616",
+        "99999999999999999999999999",
+    ];
+    let commands: [&[&str]; 7] = [
+        &["send-order", "--wait", "--timeout"],
+        &["watch", "ord-1", "--timeout"],
+        &["send-order", "--quantity"],
+        &["send-order", "--count"],
+        &["scan", "inventory", "--limit"],
+        &["executions", "--limit"],
+        &["redrive", "orders", "--timeout"],
+    ];
+    for command in commands {
+        for value in values {
+            let mut args = command.to_vec();
+            args.push(value);
+            let output = invctl(&args);
+            let text = util::text(&output);
+            assert_ne!(
+                output.status.code(),
+                Some(101),
+                "{args:?} panicked:\n{text}"
+            );
+            assert!(!text.contains("panicked"), "{args:?}:\n{text}");
+            assert!(
+                output.status.code().is_some(),
+                "{args:?} was killed:\n{text}"
+            );
+        }
+    }
+    // The case the review found: a timeout past what an Instant can hold.
+    let output = invctl(&["watch", "ord-1", "--timeout", "18446744073709551615"]);
+    assert_eq!(output.status.code(), Some(2), "{}", util::text(&output));
+    assert!(stderr(&output).contains("--timeout"), "{}", stderr(&output));
+}
+
+#[test]
+fn a_stack_name_too_long_for_its_derived_names_is_a_usage_error() {
+    let longest = format!("a{}", "b".repeat(47));
+    let output = invctl(&["status", "--stack-name", &format!("{longest}c")]);
+    assert_eq!(output.status.code(), Some(2), "{}", util::text(&output));
+    assert!(
+        stderr(&output).contains("1 to 48 letters, digits and hyphens"),
+        "{}",
+        stderr(&output)
+    );
+    // The longest allowed gets past the check (and fails at the closed port).
+    let output = invctl(&["status", "--stack-name", &longest]);
+    assert_ne!(output.status.code(), Some(2), "{}", util::text(&output));
+}
+
+#[test]
+fn a_bad_endpoint_is_one_line_not_a_request_dump() {
+    let output = util::run(
+        Command::new(assert_cmd::cargo::cargo_bin("invctl"))
+            .args(["status", "--endpoint-url", "not a url"])
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1"),
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", util::text(&output));
+    let text = stderr(&output);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(
+        text.starts_with("error: endpoint URL 'not a url' is not valid:"),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_environment_asked_of_a_file_without_any_says_there_are_none() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("invctl.toml"),
+        "[default]\nregion = \"eu-west-1\"\n",
+    )
+    .unwrap();
+    let output = util::run(
+        Command::new(assert_cmd::cargo::cargo_bin("invctl"))
+            .current_dir(dir.path())
+            .args(["status", "--env", "prod"]),
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", util::text(&output));
+    let text = stderr(&output);
+    assert!(text.contains("it defines no environments"), "{text}");
+    assert!(!text.contains("(it has: )"), "{text}");
+}
+
+#[test]
+fn an_endpoint_from_a_settings_file_nobody_named_is_announced() {
+    let dir = tempfile::tempdir().unwrap();
+    let endpoint = closed_endpoint();
+    std::fs::write(
+        dir.path().join("invctl.toml"),
+        format!("[default]\nendpoint_url = \"{endpoint}\"\n"),
+    )
+    .unwrap();
+    let run = |extra: &[&str]| {
+        util::run(
+            Command::new(assert_cmd::cargo::cargo_bin("invctl"))
+                .current_dir(dir.path())
+                .env("AWS_ACCESS_KEY_ID", "testing")
+                .env("AWS_SECRET_ACCESS_KEY", "testing")
+                .env("AWS_REGION", "us-east-1")
+                .env("AWS_MAX_ATTEMPTS", "1")
+                .arg("status")
+                .args(extra),
+        )
+    };
+    let found = run(&[]);
+    let text = stderr(&found);
+    assert!(
+        text.starts_with(&format!("warning: sending every AWS request to {endpoint}")),
+        "{text}"
+    );
+    // Named by the user: no warning.
+    let named = run(&["--config", "invctl.toml"]);
+    assert!(!stderr(&named).contains("warning:"), "{}", stderr(&named));
+}

@@ -1,0 +1,361 @@
+//! `invctl redrive`: on moto, undelivered events go back on the bus (and
+//! reach the orders queue through the rule), what is not an event stays,
+//! failed stream batches are listed and kept, and empty queues are said to
+//! be empty. On fakes, what moto lacks: SQS's own move task for orders.
+
+mod util;
+
+use std::collections::HashMap;
+use std::process::Output;
+use std::time::Duration;
+
+use aws_sdk_sqs::operation::get_queue_attributes::GetQueueAttributesOutput;
+use aws_sdk_sqs::operation::list_message_move_tasks::ListMessageMoveTasksOutput;
+use aws_sdk_sqs::operation::start_message_move_task::StartMessageMoveTaskOutput;
+use aws_sdk_sqs::types::{ListMessageMoveTasksResultEntry, QueueAttributeName};
+use aws_smithy_mocks::{mock, mock_client, RuleMode};
+use invctl::commands::redrive::{Error, Redriver};
+use invctl::drive::DeployedStack;
+use invctl::stack::ids::output;
+use invctl::stack::queues::ORDERS_DEAD_LETTERS;
+use serde_json::{json, Value};
+use testkit::{unique, Moto};
+
+struct Fixture {
+    moto: &'static Moto,
+    config: aws_config::SdkConfig,
+    stack: String,
+    orders_queue: String,
+    undelivered_events: String,
+    stream_failures: String,
+}
+
+async fn queue(config: &aws_config::SdkConfig, prefix: &str) -> String {
+    aws_sdk_sqs::Client::new(config)
+        .create_queue()
+        .queue_name(unique(prefix))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap()
+}
+
+impl Fixture {
+    async fn new() -> Fixture {
+        let moto = Moto::shared();
+        let config = moto.sdk_config().await;
+        let bus = unique("bus");
+        aws_sdk_eventbridge::Client::new(&config)
+            .create_event_bus()
+            .name(&bus)
+            .send()
+            .await
+            .unwrap();
+        // The new-order rule and its queue, as the template has them.
+        let orders_queue = testkit::capture_events(
+            &config,
+            &bus,
+            r#"{"source":["com.orders"],"detail-type":["new-order-received"]}"#,
+        )
+        .await;
+        let orders_dead_letters = queue(&config, "orders-dlq").await;
+        let undelivered_events = queue(&config, "events-dlq").await;
+        let stream_failures = queue(&config, "stream-failures").await;
+        let stack = unique("redrive");
+        let outputs: serde_json::Map<String, Value> = [
+            (output::EVENT_BUS_NAME, &bus),
+            (output::ORDERS_QUEUE_URL, &orders_queue),
+            (output::ORDERS_DEAD_LETTER_QUEUE_URL, &orders_dead_letters),
+            (
+                output::EVENT_DELIVERY_DEAD_LETTER_QUEUE_URL,
+                &undelivered_events,
+            ),
+            (output::STREAM_FAILURE_QUEUE_URL, &stream_failures),
+        ]
+        .into_iter()
+        .map(|(key, value)| (key.to_owned(), json!({ "Value": value })))
+        .collect();
+        aws_sdk_cloudformation::Client::new(&config)
+            .create_stack()
+            .stack_name(&stack)
+            .template_body(
+                json!({
+                    "Resources": {"Anchor": {"Type": "AWS::SQS::Queue"}},
+                    "Outputs": outputs,
+                })
+                .to_string(),
+            )
+            .send()
+            .await
+            .unwrap();
+        Fixture {
+            moto,
+            config,
+            stack,
+            orders_queue,
+            undelivered_events,
+            stream_failures,
+        }
+    }
+
+    fn invctl(&self, args: &[&str]) -> Output {
+        util::run(
+            util::invctl_on(&self.moto.endpoint)
+                .args(["--stack-name", &self.stack, "redrive"])
+                .args(args),
+        )
+    }
+
+    async fn send(&self, queue: &str, body: &str) {
+        aws_sdk_sqs::Client::new(&self.config)
+            .send_message()
+            .queue_url(queue)
+            .message_body(body)
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+fn new_order(id: &str) -> String {
+    json!({
+        "version": "0", "id": unique("event"), "source": "com.orders",
+        "detail-type": "new-order-received", "account": testkit::ACCOUNT,
+        "time": "2026-11-27T10:00:00Z", "region": testkit::REGION, "resources": [],
+        "detail": {"orderId": id, "productId": "tv", "quantity": 1}
+    })
+    .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn undelivered_events_go_back_on_the_bus_and_the_rest_stays() {
+    let f = Fixture::new().await;
+    f.send(&f.undelivered_events, &new_order("ord-1")).await;
+    f.send(&f.undelivered_events, &new_order("ord-2")).await;
+    f.send(&f.undelivered_events, "not an event").await;
+
+    let output = f.invctl(&["events", "--output", "json"]);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "one message could not go back: {}",
+        util::text(&output)
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report[0]["queue"], "events");
+    assert_eq!(report[0]["waiting"], 3);
+    assert_eq!(report[0]["moved"], 2);
+    assert_eq!(report[0]["left"], 1);
+    assert!(report[0]["notes"][0]
+        .as_str()
+        .unwrap()
+        .contains("is not an EventBridge event"));
+
+    // Through the new-order rule into the orders queue, as first sent.
+    let mut orders: Vec<String> = testkit::drain(&f.config, &f.orders_queue)
+        .await
+        .iter()
+        .map(|body| {
+            let event: Value = serde_json::from_str(body).unwrap();
+            assert_eq!(event["detail-type"], "new-order-received");
+            event["detail"]["orderId"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    orders.sort();
+    assert_eq!(orders, ["ord-1", "ord-2"]);
+    assert_eq!(
+        held(&f, &f.undelivered_events).await,
+        1,
+        "the non-event stays"
+    );
+}
+
+/// Messages a queue holds, visible or in flight.
+async fn held(f: &Fixture, queue: &str) -> u64 {
+    let attributes = aws_sdk_sqs::Client::new(&f.config)
+        .get_queue_attributes()
+        .queue_url(queue)
+        .attribute_names(QueueAttributeName::All)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap();
+    [
+        QueueAttributeName::ApproximateNumberOfMessages,
+        QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+    ]
+    .iter()
+    .map(|a| attributes[a].parse::<u64>().unwrap())
+    .sum()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn empty_queues_are_said_to_be_empty() {
+    let f = Fixture::new().await;
+    let output = f.invctl(&[]);
+    assert_eq!(output.status.code(), Some(0), "{}", util::text(&output));
+    let text = String::from_utf8_lossy(&output.stdout);
+    for queue in ["orders", "events", "stream-failures"] {
+        assert!(
+            text.contains(&format!("{queue}: empty, nothing to redrive")),
+            "{text}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failed_stream_batches_are_listed_and_kept() {
+    let f = Fixture::new().await;
+    let record = json!({
+        "requestContext": {"requestId": "r-1", "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:f", "condition": "RetryAttemptsExhausted", "approximateInvokeCount": 6},
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+        "version": "1.0",
+        "timestamp": "2026-11-27T10:00:05Z",
+        "DDBStreamBatchInfo": {"shardId": "shardId-0001", "startSequenceNumber": "100", "endSequenceNumber": "104", "approximateArrivalOfFirstRecord": "2026-11-27T10:00:00Z", "approximateArrivalOfLastRecord": "2026-11-27T10:00:01Z", "batchSize": 5, "streamArn": "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/x"}
+    });
+    f.send(&f.stream_failures, &record.to_string()).await;
+    let output = f.invctl(&["stream-failures"]);
+    assert_eq!(output.status.code(), Some(0), "{}", util::text(&output));
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.starts_with("stream-failures: nothing sent back, 1 left"),
+        "{text}"
+    );
+    assert!(
+        text.contains("batch of 5 record(s) from 2026-11-27T10:00:00Z (shard shardId-0001, sequence 100 to 104) failed: RetryAttemptsExhausted"),
+        "{text}"
+    );
+    assert!(text.contains("aws sqs purge-queue"), "{text}");
+    assert_eq!(
+        held(&f, &f.stream_failures).await,
+        1,
+        "listing removes nothing"
+    );
+}
+
+// ------------------------------------------------------------------ on fakes
+
+const DLQ_URL: &str = "https://sqs.us-east-1.amazonaws.com/123456789012/orders-dlq";
+const DLQ_ARN: &str = "arn:aws:sqs:us-east-1:123456789012:orders-dlq";
+const ORDERS_URL: &str = "https://sqs.us-east-1.amazonaws.com/123456789012/orders";
+const ORDERS_ARN: &str = "arn:aws:sqs:us-east-1:123456789012:orders";
+
+fn attributes(pairs: &[(QueueAttributeName, &str)]) -> GetQueueAttributesOutput {
+    let map: HashMap<QueueAttributeName, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.clone(), (*v).to_owned()))
+        .collect();
+    GetQueueAttributesOutput::builder()
+        .set_attributes(Some(map))
+        .build()
+}
+
+fn move_task(status: &str, moved: i64, failure: Option<&str>) -> ListMessageMoveTasksOutput {
+    ListMessageMoveTasksOutput::builder()
+        .results(
+            ListMessageMoveTasksResultEntry::builder()
+                .task_handle("task-1")
+                .status(status)
+                .source_arn(DLQ_ARN)
+                .destination_arn(ORDERS_ARN)
+                .approximate_number_of_messages_moved(moved)
+                .set_failure_reason(failure.map(str::to_owned))
+                .build(),
+        )
+        .build()
+}
+
+/// A redrive of the orders dead-letter queue whose move task ends as `ends`.
+async fn redrive_orders(
+    ends: ListMessageMoveTasksOutput,
+) -> (Result<u64, Error>, aws_smithy_mocks::Rule) {
+    use aws_sdk_sqs::Client;
+    let waiting = mock!(Client::get_queue_attributes)
+        .match_requests(|r| {
+            r.attribute_names()
+                .contains(&QueueAttributeName::ApproximateNumberOfMessages)
+        })
+        .then_output(|| attributes(&[(QueueAttributeName::ApproximateNumberOfMessages, "3")]));
+    let dlq_arn = mock!(Client::get_queue_attributes)
+        .match_requests(|r| r.queue_url() == Some(DLQ_URL))
+        .then_output(|| attributes(&[(QueueAttributeName::QueueArn, DLQ_ARN)]));
+    let orders_arn = mock!(Client::get_queue_attributes)
+        .match_requests(|r| r.queue_url() == Some(ORDERS_URL))
+        .then_output(|| attributes(&[(QueueAttributeName::QueueArn, ORDERS_ARN)]));
+    let start = mock!(Client::start_message_move_task)
+        .match_requests(|r| {
+            r.source_arn() == Some(DLQ_ARN) && r.destination_arn() == Some(ORDERS_ARN)
+        })
+        .then_output(|| {
+            StartMessageMoveTaskOutput::builder()
+                .task_handle("task-1")
+                .build()
+        });
+    let running = mock!(Client::list_message_move_tasks)
+        .match_requests(|r| r.source_arn() == Some(DLQ_ARN))
+        .sequence()
+        .output(|| move_task("RUNNING", 1, None))
+        .output(move || ends.clone())
+        .build();
+    let sqs = mock_client!(
+        aws_sdk_sqs,
+        RuleMode::MatchAny,
+        [&waiting, &dlq_arn, &orders_arn, &start, &running]
+    );
+    let events = mock_client!(aws_sdk_eventbridge, RuleMode::MatchAny, []);
+    let config = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .build();
+    let outputs = HashMap::from([
+        (
+            output::ORDERS_DEAD_LETTER_QUEUE_URL.to_owned(),
+            DLQ_URL.to_owned(),
+        ),
+        (output::ORDERS_QUEUE_URL.to_owned(), ORDERS_URL.to_owned()),
+    ]);
+    let mut stack = DeployedStack::with_outputs(config, "inventory", outputs);
+    let redriver = Redriver {
+        sqs,
+        events,
+        poll: Duration::from_millis(1),
+        timeout: Duration::from_secs(5),
+    };
+    let result = redriver
+        .redrive(&mut stack, &ORDERS_DEAD_LETTERS)
+        .await
+        .map(|report| {
+            assert_eq!(report.waiting, 3);
+            report.moved
+        });
+    (result, start)
+}
+
+#[tokio::test]
+async fn dead_lettered_orders_are_moved_back_by_sqs() {
+    let (moved, start) = redrive_orders(move_task("COMPLETED", 3, None)).await;
+    assert_eq!(moved.unwrap(), 3);
+    assert_eq!(
+        start.num_calls(),
+        1,
+        "one move task, from the DLQ to the orders queue"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_move_says_why() {
+    let (moved, _) = redrive_orders(move_task(
+        "FAILED",
+        1,
+        Some("AWS.SimpleQueueService.NonExistentQueue"),
+    ))
+    .await;
+    let error = moved.unwrap_err();
+    assert!(
+        matches!(error, Error::MoveFailed { moved: 1, .. }),
+        "{error}"
+    );
+    assert!(error.to_string().contains("NonExistentQueue"), "{error}");
+}
