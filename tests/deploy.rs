@@ -400,3 +400,47 @@ async fn ctrl_c_while_waiting_changes_nothing_and_says_how_to_resume() {
         util::text(&scan)
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn artifacts_go_to_the_bucket_named_with_artifact_bucket() {
+    let moto = Moto::shared();
+    let target = tempfile::tempdir().unwrap();
+    fake_zips(target.path());
+    let stack = unique("inventory");
+    let bucket = unique("my-artifacts");
+    report(&deploy(
+        moto,
+        target.path(),
+        &[
+            "--yes",
+            "--no-seed",
+            "--email",
+            "ops@example.com",
+            "--stack-name",
+            &stack,
+            "--artifact-bucket",
+            &bucket,
+        ],
+    ));
+    let config = moto.sdk_config().await;
+    let s3 = invctl::deploy::assets::s3_client(&config);
+    let keys: Vec<String> = s3
+        .list_objects_v2()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap()
+        .contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_owned))
+        .collect();
+    assert_eq!(
+        keys.iter().filter(|k| k.starts_with("functions/")).count(),
+        invctl::stack::functions::ALL.len(),
+        "{keys:?}"
+    );
+    assert_eq!(
+        keys.iter().filter(|k| k.starts_with("templates/")).count(),
+        1
+    );
+}
