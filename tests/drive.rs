@@ -83,44 +83,34 @@ impl Fixture {
             .await
             .unwrap();
 
-        let stack = unique("drive");
-        let outputs: serde_json::Map<String, Value> = [
-            (output::EVENT_BUS_NAME, &resources.bus),
-            (output::INVENTORY_TABLE_NAME, &resources.inventory_table),
-            (output::RESERVATION_TABLE_NAME, &resources.reservation_table),
-            (
-                output::PURCHASE_ORDER_TABLE_NAME,
-                &resources.purchase_order_table,
-            ),
-            (
-                output::ORDER_GENERATOR_FUNCTION_NAME,
-                &resources.email_function,
-            ),
-            (output::ORDER_GENERATOR_SCHEDULE_NAME, &schedule),
-            (workflow_output::RESERVE_STOCK, &reserve_stock),
-            (
-                workflow_output::CREATE_PURCHASE_ORDER,
-                &create_purchase_order,
-            ),
-            (
-                workflow_output::CHECK_INVENTORY_LEVEL,
-                &check_inventory_level,
-            ),
-        ]
-        .into_iter()
-        .map(|(key, value)| (key.to_owned(), json!({ "Value": value })))
-        .collect();
-        let template = json!({
-            "Resources": {"Anchor": {"Type": "AWS::SQS::Queue"}},
-            "Outputs": outputs,
-        });
-        aws_sdk_cloudformation::Client::new(&config)
-            .create_stack()
-            .stack_name(&stack)
-            .template_body(template.to_string())
-            .send()
-            .await
-            .unwrap();
+        let stack = testkit::stack_with_outputs(
+            &config,
+            "drive",
+            &[
+                (output::EVENT_BUS_NAME, &resources.bus),
+                (output::INVENTORY_TABLE_NAME, &resources.inventory_table),
+                (output::RESERVATION_TABLE_NAME, &resources.reservation_table),
+                (
+                    output::PURCHASE_ORDER_TABLE_NAME,
+                    &resources.purchase_order_table,
+                ),
+                (
+                    output::ORDER_GENERATOR_FUNCTION_NAME,
+                    &resources.email_function,
+                ),
+                (output::ORDER_GENERATOR_SCHEDULE_NAME, &schedule),
+                (workflow_output::RESERVE_STOCK, &reserve_stock),
+                (
+                    workflow_output::CREATE_PURCHASE_ORDER,
+                    &create_purchase_order,
+                ),
+                (
+                    workflow_output::CHECK_INVENTORY_LEVEL,
+                    &check_inventory_level,
+                ),
+            ],
+        )
+        .await;
         Fixture {
             moto,
             config,

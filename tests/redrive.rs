@@ -62,33 +62,21 @@ impl Fixture {
         let orders_dead_letters = queue(&config, "orders-dlq").await;
         let undelivered_events = queue(&config, "events-dlq").await;
         let stream_failures = queue(&config, "stream-failures").await;
-        let stack = unique("redrive");
-        let outputs: serde_json::Map<String, Value> = [
-            (output::EVENT_BUS_NAME, &bus),
-            (output::ORDERS_QUEUE_URL, &orders_queue),
-            (output::ORDERS_DEAD_LETTER_QUEUE_URL, &orders_dead_letters),
-            (
-                output::EVENT_DELIVERY_DEAD_LETTER_QUEUE_URL,
-                &undelivered_events,
-            ),
-            (output::STREAM_FAILURE_QUEUE_URL, &stream_failures),
-        ]
-        .into_iter()
-        .map(|(key, value)| (key.to_owned(), json!({ "Value": value })))
-        .collect();
-        aws_sdk_cloudformation::Client::new(&config)
-            .create_stack()
-            .stack_name(&stack)
-            .template_body(
-                json!({
-                    "Resources": {"Anchor": {"Type": "AWS::SQS::Queue"}},
-                    "Outputs": outputs,
-                })
-                .to_string(),
-            )
-            .send()
-            .await
-            .unwrap();
+        let stack = testkit::stack_with_outputs(
+            &config,
+            "redrive",
+            &[
+                (output::EVENT_BUS_NAME, &bus),
+                (output::ORDERS_QUEUE_URL, &orders_queue),
+                (output::ORDERS_DEAD_LETTER_QUEUE_URL, &orders_dead_letters),
+                (
+                    output::EVENT_DELIVERY_DEAD_LETTER_QUEUE_URL,
+                    &undelivered_events,
+                ),
+                (output::STREAM_FAILURE_QUEUE_URL, &stream_failures),
+            ],
+        )
+        .await;
         Fixture {
             moto,
             config,

@@ -195,22 +195,32 @@ impl Redriver {
         }
     }
 
+    /// Up to ten messages, hidden from other readers for `visibility` seconds.
+    async fn receive(
+        &self,
+        url: &str,
+        visibility: i32,
+    ) -> Result<Vec<aws_sdk_sqs::types::Message>, Error> {
+        let received = self
+            .sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .visibility_timeout(visibility)
+            // Long polling asks every SQS server, so an empty answer means empty.
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .map_err(Self::sqs_error("receive from", url))?;
+        Ok(received.messages.unwrap_or_default())
+    }
+
     /// Each message is an event: put it on the bus again, then delete it.
     /// A message that is not an event, or that the bus refuses, stays.
     async fn put_back_on_bus(&self, report: &mut QueueReport, bus: &str) -> Result<(), Error> {
         loop {
-            let received = self
-                .sqs
-                .receive_message()
-                .queue_url(&report.url)
-                .max_number_of_messages(10)
-                // Anything left becomes visible again after this, not during the run.
-                .visibility_timeout(60)
-                .wait_time_seconds(1)
-                .send()
-                .await
-                .map_err(Self::sqs_error("receive from", &report.url))?;
-            let messages = received.messages.unwrap_or_default();
+            // Anything left becomes visible again after this, not during the run.
+            let messages = self.receive(&report.url, 60).await?;
             if messages.is_empty() {
                 return Ok(());
             }
@@ -284,17 +294,7 @@ impl Redriver {
     async fn describe_stream_failures(&self, report: &mut QueueReport) -> Result<(), Error> {
         let mut seen = std::collections::HashSet::new();
         while (seen.len() as u64) < report.waiting {
-            let received = self
-                .sqs
-                .receive_message()
-                .queue_url(&report.url)
-                .max_number_of_messages(10)
-                .visibility_timeout(30)
-                .wait_time_seconds(1)
-                .send()
-                .await
-                .map_err(Self::sqs_error("receive from", &report.url))?;
-            let messages = received.messages.unwrap_or_default();
+            let messages = self.receive(&report.url, 30).await?;
             if messages.is_empty() {
                 break;
             }

@@ -564,3 +564,30 @@ pub async fn finished_execution(
     .await
     .unwrap_or_else(|| panic!("{execution_arn} did not finish within {within:?}"))
 }
+
+/// A stack named `prefix-...` whose outputs are `outputs` (output name to
+/// value), so invctl finds resources made through the APIs as it finds a
+/// deployed stack's. Returns its name.
+pub async fn stack_with_outputs(
+    config: &SdkConfig,
+    prefix: &str,
+    outputs: &[(&str, &str)],
+) -> String {
+    let stack = unique(prefix);
+    let outputs: serde_json::Map<String, serde_json::Value> = outputs
+        .iter()
+        .map(|(key, value)| ((*key).to_owned(), serde_json::json!({ "Value": value })))
+        .collect();
+    let template = serde_json::json!({
+        "Resources": {"Anchor": {"Type": "AWS::SQS::Queue"}},
+        "Outputs": outputs,
+    });
+    aws_sdk_cloudformation::Client::new(config)
+        .create_stack()
+        .stack_name(&stack)
+        .template_body(template.to_string())
+        .send()
+        .await
+        .expect("the stack is created");
+    stack
+}
