@@ -19,7 +19,8 @@ use aws_credential_types::Credentials;
 pub const ACCOUNT: &str = "123456789012";
 pub const REGION: &str = "us-east-1";
 
-fn repo_root() -> PathBuf {
+/// The workspace's top folder.
+pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("testkit lives in the workspace")
@@ -37,6 +38,11 @@ fn moto_server_command() -> PathBuf {
         path.display()
     );
     path
+}
+
+/// The Python of the project's venv (where moto is installed).
+pub fn venv_python() -> PathBuf {
+    moto_server_command().with_file_name("python")
 }
 
 fn free_port() -> u16 {
@@ -104,6 +110,39 @@ run_simple('127.0.0.1', int(sys.argv[1]), DomainDispatcherApplication(create_bac
                 port.to_string().as_ref(),
             ],
         )
+    }
+
+    /// Starts moto as the local cloud serves it: through the project's
+    /// launcher (`tools/local/moto_launcher.py`), every patch applied but
+    /// those named in `without`.
+    pub fn start_local(without: &[&str]) -> Moto {
+        Moto::start_launcher(None, without)
+    }
+
+    /// [`Moto::start_local`] sending Lambda invocations to `plane`.
+    pub fn start_local_with_plane(plane: &str, without: &[&str]) -> Moto {
+        Moto::start_launcher(Some(plane), without)
+    }
+
+    fn start_launcher(plane: Option<&str>, without: &[&str]) -> Moto {
+        let port = free_port();
+        let launcher = repo_root().join("tools/local/moto_launcher.py");
+        let mut command: Vec<std::ffi::OsString> = vec![
+            venv_python().into(),
+            launcher.into(),
+            "--port".into(),
+            port.to_string().into(),
+        ];
+        if let Some(plane) = plane {
+            command.push("--plane".into());
+            command.push(plane.into());
+        }
+        for patch in without {
+            command.push("--without".into());
+            command.push((*patch).into());
+        }
+        let command: Vec<&std::ffi::OsStr> = command.iter().map(|c| c.as_os_str()).collect();
+        Moto::launch(port, &command)
     }
 
     fn launch(port: u16, command: &[&std::ffi::OsStr]) -> Moto {

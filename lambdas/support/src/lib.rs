@@ -14,6 +14,7 @@ use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_credential_types::Credentials;
 use aws_sdk_sfn::config::timeout::TimeoutConfig;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+use aws_smithy_runtime_api::client::dns::{DnsFuture, ResolveDns, ResolveDnsError};
 use aws_types::region::Region;
 
 /// Bounds on every AWS call a function makes: a request that hangs fails
@@ -47,11 +48,48 @@ pub fn workflow_client(config: &SdkConfig) -> aws_sdk_sfn::Client {
     )
 }
 
-/// The SDK's HTTPS client on rustls with ring (see the workspace manifest).
+/// The SDK's HTTPS client on rustls with ring (see the workspace manifest),
+/// resolving names with [`HostPrefixResolver`].
 pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
     aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-        .build_https()
+        .build_with_resolver(HostPrefixResolver)
+}
+
+/// Resolves names as the system does, except one that an operation's
+/// modelled host prefix made out of a loopback endpoint: every AWS SDK
+/// sends StartSyncExecution to `sync-<host>`, even for a custom endpoint,
+/// and `sync-127.0.0.1` names nothing. Such a name is resolved without its
+/// prefix. Real AWS names (`sync-states.<region>.amazonaws.com`) are left
+/// alone, so nothing changes against AWS, and no setting is needed for a
+/// local endpoint.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HostPrefixResolver;
+
+/// The name to look up for `host` (see [`HostPrefixResolver`]).
+pub fn unprefixed_host(host: &str) -> &str {
+    match host.split_once('-') {
+        Some((_prefix, rest))
+            if rest.parse::<std::net::IpAddr>().is_ok() || rest == "localhost" =>
+        {
+            rest
+        }
+        _ => host,
+    }
+}
+
+impl ResolveDns for HostPrefixResolver {
+    fn resolve_dns<'a>(&'a self, name: &'a str) -> DnsFuture<'a> {
+        let name = unprefixed_host(name).to_owned();
+        DnsFuture::new(async move {
+            use std::net::ToSocketAddrs;
+            match tokio::task::spawn_blocking(move || (name, 0).to_socket_addrs()).await {
+                Err(join) => Err(ResolveDnsError::new(std::io::Error::other(join))),
+                Ok(Err(lookup)) => Err(ResolveDnsError::new(lookup)),
+                Ok(Ok(addresses)) => Ok(addresses.map(|a| a.ip()).collect()),
+            }
+        })
+    }
 }
 
 /// The SDK configuration from what Lambda puts in the environment: region,
@@ -129,6 +167,22 @@ pub fn env(name: &'static str) -> Result<String, MissingEnv> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_prefixes_on_loopback_endpoints_are_dropped() {
+        assert_eq!(unprefixed_host("sync-127.0.0.1"), "127.0.0.1");
+        assert_eq!(unprefixed_host("sync-localhost"), "localhost");
+        assert_eq!(unprefixed_host("sync-::1"), "::1");
+        for kept in [
+            "sync-states.us-east-1.amazonaws.com",
+            "states.us-east-1.amazonaws.com",
+            "127.0.0.1",
+            "localhost",
+            "my-host.example.com",
+        ] {
+            assert_eq!(unprefixed_host(kept), kept);
+        }
+    }
 
     #[test]
     fn trace_is_capped_at_debug_so_raw_events_are_never_logged() {

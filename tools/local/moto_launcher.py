@@ -1,0 +1,396 @@
+"""The local cloud's data plane: moto, pinned, with the gaps this stack hits
+closed, served on one loopback port.
+
+invctl starts it from the project's venv (`invctl local up`); the tests start
+it the same way. Each patch below names the place in moto it corrects (paths
+relative to site-packages/moto, lines of 5.2.5) and has a test in
+tests/local_patches.rs that fails without it; `--without NAME` leaves one
+out, which is how those tests show the gap is real.
+
+Usage: moto_launcher.py --port PORT [--host 127.0.0.1] [--plane URL]
+                        [--without PATCH]...
+  --plane URL   invctl's execution plane: Lambda invocations are sent there.
+"""
+
+import argparse
+import copy
+import json
+import os
+import sys
+import threading
+import uuid
+import urllib.request
+
+MOTO_VERSION = "5.2.5"
+
+
+# ------------------------------------------------------------------ patches
+# Each takes the parsed arguments and changes moto in this process.
+
+
+def cfn_state_machines(args):
+    """CloudFormation state machines are executable, with their type and
+    logging (stepfunctions/models.py:277-292 writes them to the plain store,
+    which the interpreter never reads, and drops StateMachineType and
+    LoggingConfiguration)."""
+    from moto.stepfunctions import models
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    def logging_configuration(properties):
+        config = properties.get("LoggingConfiguration")
+        if not config:
+            return None
+        return {
+            "level": config.get("Level", "OFF"),
+            "includeExecutionData": bool(config.get("IncludeExecutionData", False)),
+            "destinations": [
+                {
+                    "cloudWatchLogsLogGroup": {
+                        "logGroupArn": d.get("CloudWatchLogsLogGroup", {}).get(
+                            "LogGroupArn"
+                        )
+                    }
+                }
+                for d in config.get("Destinations", [])
+            ],
+        }
+
+    def create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        properties = cloudformation_json["Properties"]
+        backend = stepfunctions_parser_backends[account_id][region_name]
+        return backend.create_state_machine(
+            name=properties.get("StateMachineName", resource_name),
+            definition=properties.get("DefinitionString", ""),
+            roleArn=properties.get("RoleArn", ""),
+            tags=models.cfn_to_api_tags(properties.get("Tags", [])),
+            loggingConfiguration=logging_configuration(properties),
+            sm_type=properties.get("StateMachineType", "STANDARD"),
+        )
+
+    def update(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):
+        properties = cloudformation_json["Properties"]
+        backend = stepfunctions_parser_backends[account_id][region_name]
+        machine = backend.update_state_machine(
+            original_resource.arn,
+            definition=properties.get("DefinitionString"),
+            role_arn=properties.get("RoleArn"),
+            logging_configuration=logging_configuration(properties),
+        )
+        return machine or backend.describe_state_machine(original_resource.arn)
+
+    def delete(cls, resource_name, cloudformation_json, account_id, region_name):
+        backend = stepfunctions_parser_backends[account_id][region_name]
+        name = cloudformation_json["Properties"].get("StateMachineName", resource_name)
+        arn = f"arn:aws:states:{region_name}:{account_id}:stateMachine:{name}"
+        backend.delete_state_machine(arn)
+
+    models.StateMachine.create_from_cloudformation_json = classmethod(create)
+    models.StateMachine.update_from_cloudformation_json = classmethod(update)
+    models.StateMachine.delete_from_cloudformation_json = classmethod(delete)
+
+
+def event_bus_physical_id(args):
+    """AWS::Events::EventBus has its name as physical id, so Ref and stack
+    outputs work (events/models.py:378 defines none; Ref then resolves to the
+    Python object, cloudformation/parsing.py:133-136)."""
+    from moto.events.models import EventBus
+
+    EventBus.physical_resource_id = property(lambda self: self.name)
+
+
+def outputs_after_change_set(args):
+    """Executing a change set updates the stack's outputs and parameters, as
+    CreateStack/UpdateStack do (cloudformation/models.py:1144-1176 applies
+    only the resources; outputs are built at :451 and :595)."""
+    from moto.cloudformation.models import CloudFormationBackend
+
+    original = CloudFormationBackend.execute_change_set
+
+    def execute_change_set(self, change_set_name, stack_name=None):
+        change_set = self.change_sets.get(change_set_name) or next(
+            (c for c in self.change_sets.values() if c.change_set_name == change_set_name),
+            None,
+        )
+        original(self, change_set_name, stack_name)
+        if change_set is not None:
+            stack = self.stacks[change_set.stack_id]
+            stack._parse_template()
+            stack.output_map = stack._create_output_map()
+            if change_set.parameters:
+                stack.parameters = change_set.parameters
+
+    CloudFormationBackend.execute_change_set = execute_change_set
+
+
+def start_sync_execution(args):
+    """StartSyncExecution for EXPRESS state machines: run inline, answer
+    with the outcome (stepfunctions/responses.py has no handler; the
+    interpreter's SyncExecution, parser/backend/execution.py:306-350, does
+    the work)."""
+    import datetime
+
+    from moto.core.responses import ActionResult
+    from moto.stepfunctions.parser.backend.execution import SyncExecution
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def backend_start_sync(self, state_machine_arn, name=None, execution_input=None):
+        state_machine = self.describe_state_machine(state_machine_arn)
+        clone = copy.deepcopy(
+            state_machine,
+            {id(state_machine.executions): [], id(state_machine.backend): state_machine.backend},
+        )
+        name = name or str(uuid.uuid4())
+        execution = SyncExecution(
+            name=name,
+            sm_type=clone.sm_type,
+            role_arn=clone.roleArn,
+            exec_arn=f"arn:aws:states:{self.region_name}:{self.account_id}:express:{state_machine.name}:{name}:{uuid.uuid4()}",
+            account_id=self.account_id,
+            region_name=self.region_name,
+            state_machine=clone,
+            start_date=datetime.datetime.now(tz=datetime.timezone.utc),
+            cloud_watch_logging_session=_logging_session(clone, state_machine_arn),
+            input_data=execution_input or "{}",
+            trace_header=None,
+            activity_store={},
+        )
+        execution.start()
+        return execution
+
+    def respond(self):
+        execution = self.stepfunction_backend.start_sync_execution(
+            self._get_param("stateMachineArn"),
+            self._get_param("name"),
+            self._get_param("input", if_none="{}"),
+        )
+        return ActionResult(execution.to_start_sync_execution_output())
+
+    StepFunctionsParserBackend.start_sync_execution = backend_start_sync
+    StepFunctionResponse.start_sync_execution = respond
+
+
+def _logging_session(state_machine, execution_arn):
+    """The interpreter's logging session for a state machine's logging
+    configuration, or None when it logs nothing."""
+    from moto.stepfunctions.parser.asl.eval.event.logging import (
+        CloudWatchLoggingConfiguration,
+        CloudWatchLoggingSession,
+    )
+
+    config = getattr(state_machine, "loggingConfiguration", None)
+    if not config:
+        return None
+    configuration = CloudWatchLoggingConfiguration.from_logging_configuration(
+        state_machine_arn=state_machine.arn, logging_configuration=config
+    )
+    if configuration is None:
+        return None
+    return CloudWatchLoggingSession(execution_arn=execution_arn, configuration=configuration)
+
+
+def execution_logs(args):
+    """Executions write their events to the state machine's log group, as
+    AWS does for EXPRESS workflows, one JSON message per history event with
+    `event_timestamp` in milliseconds as text (parser/models.py:225 gives the
+    interpreter no logging session, and the session's own publishing,
+    asl/eval/event/logging.py:216-262, fails on moto's string timestamps
+    and calls the Logs backend as if it were a boto3 client)."""
+    import datetime
+
+    from moto.logs.exceptions import ResourceAlreadyExistsException
+    from moto.stepfunctions.parser.asl.eval.event.logging import CloudWatchLoggingSession
+    from moto.stepfunctions.parser.backend import execution as execution_module
+
+    def publish_history_log(self, history_log):
+        at = history_log["event_timestamp"]
+        if isinstance(at, str):
+            at = datetime.datetime.fromisoformat(at.replace("Z", "+00:00"))
+        millis = int(at.timestamp() * 1000)
+        message = dict(history_log, event_timestamp=str(millis))
+        group = self.configuration.log_group_name
+        stream = self.configuration.log_stream_name
+        try:
+            self._logs_client.create_log_stream(group, stream)
+        except ResourceAlreadyExistsException:
+            pass
+        self._logs_client.put_log_events(
+            group, stream, [{"timestamp": millis, "message": json.dumps(message, default=str)}]
+        )
+
+    CloudWatchLoggingSession.publish_history_log = publish_history_log
+
+    original_init = execution_module.Execution.__init__
+
+    def init(self, *a, **kw):
+        if kw.get("cloud_watch_logging_session") is None and kw.get("state_machine") is not None:
+            kw["cloud_watch_logging_session"] = _logging_session(kw["state_machine"], kw.get("exec_arn"))
+        original_init(self, *a, **kw)
+
+    execution_module.Execution.__init__ = init
+
+
+def _select(event, path):
+    """The part of `event` an InputPath names ($, $.a.b)."""
+    if not path or path == "$":
+        return event
+    value = event
+    for key in path[2:].split("."):
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def rule_targets(args):
+    """Rules deliver what a target's InputPath selects, and a Step Functions
+    target starts an execution (events/models.py:153-159 applies only
+    InputTransformer; :201-202 raises NotImplementedError for anything but
+    logs, archives, SQS and buses, which fails PutEvents with HTTP 500)."""
+    from moto.events.models import Rule
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+    from moto.utilities.arns import parse_arn
+
+    original = Rule.send_to_targets
+
+    def send_to_targets(self, original_event, transform_input=True):
+        if not self.event_pattern.matches_event(original_event):
+            return
+        for target in self.targets:
+            arn = parse_arn(target["Arn"])
+            selected = _select(original_event, target.get("InputPath"))
+            if arn.service == "states":
+                backend = stepfunctions_parser_backends[arn.account][arn.region]
+                backend.start_execution(
+                    target["Arn"], str(uuid.uuid4()), json.dumps(selected, default=str)
+                )
+                continue
+            if arn.service == "sqs" and target.get("InputPath") and not target.get("InputTransformer"):
+                group_id = target.get("SqsParameters", {}).get("MessageGroupId")
+                self._send_to_sqs_queue(arn.resource_id, selected, group_id)
+                continue
+            single = copy.copy(self)
+            single.targets = [target]
+            original(single, original_event, transform_input)
+
+    Rule.send_to_targets = send_to_targets
+
+
+def lambda_invoke(args):
+    """Lambda Invoke (the API, and the interpreter's lambda:invoke, which
+    calls it over HTTP) is run by invctl's execution plane
+    (awslambda_simple/models.py:17-28 echoes the payload instead)."""
+    if not args.plane:
+        return
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+
+    def invoke(self, function_name, qualifier, body, headers, response_headers):
+        function = self.get_function(function_name, qualifier)
+        request = urllib.request.Request(
+            f"{args.plane}/invoke/{function.function_name}",
+            data=body if isinstance(body, bytes) else (body or "").encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=float(function.timeout) + 30) as reply:
+            error = reply.headers.get("X-Amz-Function-Error")
+            payload = reply.read()
+        if error:
+            response_headers["x-amz-function-error"] = error
+        return payload
+
+    LambdaSimpleBackend.invoke = invoke
+
+
+class _NoInlineTriggers(dict):
+    """A mapping table that stays empty: invctl runs the event sources."""
+
+    def __setitem__(self, key, value):
+        pass
+
+
+def no_inline_triggers(args):
+    """moto's own SQS and stream triggers are off (sqs/models.py:577-610 and
+    dynamodb/models/table.py:235-244 run them inline and, with no Lambda
+    runtime, consume the messages and drop the records)."""
+    from moto.dynamodb.models.table import Table
+    from moto.sqs.models import Queue
+
+    for cls in (Queue, Table):
+        original = cls.__init__
+
+        def init(self, *a, __original=original, **kw):
+            __original(self, *a, **kw)
+            self.lambda_event_source_mappings = _NoInlineTriggers()
+
+        cls.__init__ = init
+
+
+def dynamodb_one_at_a_time(args):
+    """DynamoDB requests are applied one at a time, as DynamoDB is atomic per
+    item (dynamodb/models/__init__.py:604-715: a failed transaction restores
+    deep copies of whole tables, wiping concurrent writes). The lock covers
+    one DynamoDB request and nothing else."""
+    from moto.dynamodb.responses import DynamoHandler
+
+    lock = threading.Lock()
+    original = DynamoHandler.call_action
+
+    def call_action(self):
+        with lock:
+            return original(self)
+
+    DynamoHandler.call_action = call_action
+
+
+PATCHES = {
+    "cfn-state-machines": cfn_state_machines,
+    "event-bus-physical-id": event_bus_physical_id,
+    "outputs-after-change-set": outputs_after_change_set,
+    "start-sync-execution": start_sync_execution,
+    "execution-logs": execution_logs,
+    "rule-targets": rule_targets,
+    "lambda-invoke": lambda_invoke,
+    "no-inline-triggers": no_inline_triggers,
+    "dynamodb-one-at-a-time": dynamodb_one_at_a_time,
+}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--plane", default=None)
+    parser.add_argument("--without", action="append", default=[], choices=sorted(PATCHES))
+    args = parser.parse_args()
+    # Where the Step Functions interpreter calls moto back (it reads this).
+    os.environ["MOTO_PORT"] = str(args.port)
+
+    import moto
+
+    if moto.__version__ != MOTO_VERSION:
+        sys.exit(
+            f"moto_launcher: written for moto {MOTO_VERSION}, found {moto.__version__}; "
+            f"install tools/requirements.txt (scripts/setup-tools.sh)"
+        )
+
+    from moto.core.config import default_user_config
+
+    default_user_config.update(
+        {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+    )
+    for name, patch in PATCHES.items():
+        if name not in args.without:
+            patch(args)
+
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        create_backend_app,
+    )
+    from werkzeug.serving import run_simple
+
+    app = DomainDispatcherApplication(create_backend_app)
+    print(f"moto {MOTO_VERSION} on http://{args.host}:{args.port}", flush=True)
+    run_simple(args.host, args.port, app, threaded=True, use_reloader=False)
+
+
+if __name__ == "__main__":
+    main()
