@@ -20,6 +20,17 @@ pub async fn sdk_config(settings: &Settings) -> SdkConfig {
     if let Some(endpoint) = &settings.endpoint_url {
         loader = loader.endpoint_url(endpoint);
     }
+    if settings.local.is_some() {
+        // The local cloud checks no signature: throwaway credentials, so
+        // nothing of the user's is sent to it or looked up.
+        loader = loader.credentials_provider(aws_credential_types::Credentials::new(
+            crate::local::ACCESS_KEY,
+            crate::local::SECRET_KEY,
+            None,
+            None,
+            "invctl-local",
+        ));
+    }
     loader.load().await
 }
 

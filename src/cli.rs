@@ -9,6 +9,7 @@ use crate::commands::{
     deploy::DeployArgs,
     destroy::DestroyArgs,
     executions::ExecutionsArgs,
+    local::LocalArgs,
     redrive::RedriveArgs,
     scan::ScanArgs,
     schedule::ScheduleArgs,
@@ -64,4 +65,6 @@ pub enum Command {
     Watch(WatchArgs),
     /// Send dead-lettered orders and undelivered events back to be processed; list failed stream batches
     Redrive(RedriveArgs),
+    /// Run the whole system on this machine, no AWS account needed: up, status, down
+    Local(LocalArgs),
 }

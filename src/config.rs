@@ -47,6 +47,9 @@ pub struct AwsArgs {
     /// Environment of the settings file to use
     #[arg(long = "env", global = true, value_name = "NAME")]
     pub environment: Option<String>,
+    /// Use the local cloud of this workspace (`invctl local up`): its endpoint and throwaway credentials
+    #[arg(long, global = true, conflicts_with_all = ["endpoint_url", "profile"])]
+    pub local: bool,
 }
 
 /// One section of the settings file.
@@ -60,6 +63,8 @@ pub struct Section {
     pub email: Option<String>,
     /// The S3 bucket deploy keeps its artifacts in, when not the default.
     pub artifact_bucket: Option<String>,
+    /// Use the workspace's local cloud, as `--local` does.
+    pub local: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -80,6 +85,8 @@ pub struct Settings {
     pub endpoint_url: Option<String>,
     pub email: Option<String>,
     pub artifact_bucket: Option<String>,
+    /// The local cloud in use, with `--local`.
+    pub local: Option<crate::local::LocalState>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -113,6 +120,8 @@ pub enum ConfigError {
     },
     #[error("'{0}' is not an AWS region name (like us-east-1 or eu-west-2)")]
     BadRegion(String),
+    #[error(transparent)]
+    NoLocalCloud(#[from] crate::local::LocalError),
 }
 
 /// `us-east-1`, `ap-southeast-2`, `us-gov-west-1`, `eu-central-2`...: lower-case
@@ -155,7 +164,20 @@ impl ConfigError {
     /// Mistakes in what the user wrote (flags or the settings file), as
     /// opposed to a file that cannot be read: exit code 2.
     pub fn is_usage(&self) -> bool {
-        !matches!(self, ConfigError::Read { .. })
+        !matches!(
+            self,
+            ConfigError::Read { .. } | ConfigError::NoLocalCloud(_)
+        )
+    }
+
+    /// 2 for a usage error, 3 when `--local` finds no local cloud (nothing
+    /// is deployed where it points), 1 otherwise.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            ConfigError::NoLocalCloud(_) => crate::exit::NOT_DEPLOYED,
+            e if e.is_usage() => crate::exit::USAGE,
+            _ => crate::exit::FAILURE,
+        }
     }
 }
 
@@ -219,6 +241,7 @@ impl Settings {
                 endpoint_url: over(&environment.endpoint_url, &section.endpoint_url),
                 email: over(&environment.email, &section.email),
                 artifact_bucket: over(&environment.artifact_bucket, &section.artifact_bucket),
+                local: environment.local.or(section.local),
             };
         }
         let stack_name = args
@@ -232,6 +255,23 @@ impl Settings {
         let region = args.region.clone().or(section.region);
         if let Some(region) = region.as_deref().filter(|r| !valid_region(r)) {
             return Err(ConfigError::BadRegion(region.to_owned()));
+        }
+        let local = if args.local || section.local == Some(true) {
+            let here = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+            Some(crate::local::LocalState::running(&here)?)
+        } else {
+            None
+        };
+        if let Some(state) = &local {
+            return Ok(Settings {
+                stack_name,
+                region: Some(state.region.clone()),
+                profile: None,
+                endpoint_url: Some(state.endpoint.clone()),
+                email: section.email,
+                artifact_bucket: section.artifact_bucket,
+                local,
+            });
         }
         let endpoint_url = match (&args.endpoint_url, section.endpoint_url) {
             (Some(flag), _) => Some(checked_endpoint(flag, String::new())?),
@@ -257,6 +297,7 @@ impl Settings {
             endpoint_url,
             email: section.email,
             artifact_bucket: section.artifact_bucket,
+            local: None,
         })
     }
 }
@@ -300,6 +341,7 @@ profile = "prod"
                 endpoint_url: None,
                 email: Some("ops@example.com".into()),
                 artifact_bucket: None,
+                local: None,
             }
         );
         let plain = AwsArgs {

@@ -44,7 +44,7 @@ impl DriveError {
             DriveError::NotDeployed { .. } | DriveError::NotUsable { .. } => {
                 crate::exit::NOT_DEPLOYED
             }
-            DriveError::Config(e) if e.is_usage() => crate::exit::USAGE,
+            DriveError::Config(e) => e.exit_code(),
             _ => crate::exit::FAILURE,
         }
     }

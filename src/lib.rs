@@ -13,6 +13,7 @@ pub mod commands;
 pub mod config;
 pub mod deploy;
 pub mod drive;
+pub mod local;
 pub mod model;
 pub mod output;
 pub mod stack;
@@ -61,6 +62,8 @@ pub enum Error {
     Watch(#[from] commands::watch::Error),
     #[error(transparent)]
     Redrive(#[from] commands::redrive::Error),
+    #[error(transparent)]
+    Local(#[from] commands::local::Error),
 }
 
 impl Error {
@@ -83,11 +86,8 @@ impl Error {
         match self {
             Error::Deploy(commands::deploy::Error::Config(e))
             | Error::Status(commands::status::Error::Config(e))
-            | Error::Destroy(commands::destroy::Error::Config(e))
-                if e.is_usage() =>
-            {
-                exit::USAGE
-            }
+            | Error::Destroy(commands::destroy::Error::Config(e)) => e.exit_code(),
+            Error::Local(e) => e.exit_code(),
             Error::Synth(_) => exit::FAILURE,
             Error::Build(e) if e.is_missing_tool() => exit::MISSING_TOOL,
             Error::Deploy(e) if e.is_usage() => exit::USAGE,
@@ -131,6 +131,7 @@ pub fn run(cli: cli::Cli, out: &mut dyn Write) -> Result<(), Error> {
         Command::Schedule(args) => commands::schedule::run(&cli.aws, args, out)?,
         Command::Watch(args) => commands::watch::run(&cli.aws, args, out)?,
         Command::Redrive(args) => commands::redrive::run(&cli.aws, args, out)?,
+        Command::Local(args) => commands::local::run(args, out)?,
     }
     Ok(())
 }

@@ -107,6 +107,65 @@ pub struct BuiltFunction {
     pub status: ZipStatus,
 }
 
+/// The profile of builds for the local cloud: no LTO, no size
+/// optimisation, incremental, so a first local run takes minutes less.
+pub const LOCAL_PROFILE: &str = "lambda-local";
+
+/// Where the zips of a local build go (kept apart from the deployable ones).
+pub fn local_zip_path(workspace: &Path, function: &FunctionSpec) -> PathBuf {
+    target_dir(workspace)
+        .join("invctl")
+        .join("local")
+        .join(format!("{}.zip", function.package))
+}
+
+/// Builds every function for this machine, to run in the local cloud: a
+/// plain Cargo build (no cross-compiler needed) in [`LOCAL_PROFILE`]. Its
+/// zips are not for AWS (the build targets this machine's glibc).
+pub fn build_local(workspace: &Path) -> Result<Vec<BuiltFunction>, BuildError> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .args(["build", "--profile", LOCAL_PROFILE, "--locked"])
+        .current_dir(workspace)
+        .stdout(Stdio::from(io::stderr()))
+        .stderr(Stdio::inherit());
+    for function in crate::stack::functions::ALL {
+        command.args(["-p", function.package]);
+    }
+    let status = command.status().map_err(BuildError::Spawn)?;
+    if !status.success() {
+        return Err(BuildError::Compile(status.to_string()));
+    }
+    let binaries = target_dir(workspace).join(LOCAL_PROFILE);
+    crate::stack::functions::ALL
+        .iter()
+        .map(|function| {
+            let binary_path = binaries.join(function.package);
+            let binary = fs::read(&binary_path).map_err(|source| BuildError::ReadBinary {
+                path: binary_path.clone(),
+                source,
+            })?;
+            let zipped = bootstrap_zip(&binary);
+            let path = local_zip_path(workspace, function);
+            let status = if fs::read(&path).is_ok_and(|existing| existing == zipped) {
+                ZipStatus::Unchanged
+            } else {
+                write_atomically(&path, &zipped)?;
+                ZipStatus::Written
+            };
+            Ok(BuiltFunction {
+                function: function.package,
+                logical_id: function.logical_id,
+                bytes: zipped.len(),
+                sha256: sha256_hex(&zipped),
+                zip: path,
+                status,
+            })
+        })
+        .collect()
+}
+
 /// Builds `functions` for `architecture` in `workspace`.
 pub fn build(
     workspace: &Path,

@@ -40,9 +40,9 @@ pub struct DeployArgs {
     /// Create and show the change set, but do not execute it
     #[arg(long)]
     pub no_execute: bool,
-    /// Lambda architecture
-    #[arg(long, value_enum, default_value_t)]
-    pub arch: Architecture,
+    /// Lambda architecture [default: arm64; with --local, this machine's]
+    #[arg(long, value_enum)]
+    pub arch: Option<Architecture>,
     /// Deploy the zips of the last `invctl build` instead of building
     #[arg(long)]
     pub skip_build: bool,
@@ -223,22 +223,36 @@ fn stack_parameter(stack: &Stack, key: &str) -> Option<String> {
 }
 
 /// The zips to deploy: freshly built, or the last build's with --skip-build.
-fn zips(args: &DeployArgs) -> Result<Vec<(functions::FunctionSpec, Vec<u8>, String)>, Error> {
+/// The zips to deploy: built for `arch` (for AWS), or, for the local
+/// cloud, for this machine in the fast local profile.
+fn zips(
+    args: &DeployArgs,
+    arch: Architecture,
+    local: bool,
+) -> Result<Vec<(functions::FunctionSpec, Vec<u8>, String)>, Error> {
     let start = match &args.workspace {
         Some(dir) => dir.clone(),
         None => std::env::current_dir().map_err(Error::Io)?,
     };
     let workspace = build::find_workspace(&start)?;
     if !args.skip_build {
-        build::build(&workspace, args.arch, &functions::ALL)?;
+        if local {
+            build::build_local(&workspace)?;
+        } else {
+            build::build(&workspace, arch, &functions::ALL)?;
+        }
     }
     functions::ALL
         .into_iter()
         .map(|function| {
-            let path = build::zip_path(&workspace, args.arch, &function);
+            let path = if local {
+                build::local_zip_path(&workspace, &function)
+            } else {
+                build::zip_path(&workspace, arch, &function)
+            };
             let bytes = std::fs::read(&path).map_err(|_| Error::NoZip {
                 function: function.package,
-                arch: args.arch.as_str(),
+                arch: arch.as_str(),
             })?;
             let hash = build::sha256_hex(&bytes);
             Ok((function, bytes, hash))
@@ -266,7 +280,15 @@ pub fn run(aws: &AwsArgs, args: &DeployArgs, out: &mut dyn Write) -> Result<(), 
             return Err(Error::BadEmail(address.clone()));
         }
     }
-    let synthesized = crate::stack::synthesize(args.arch)?;
+    // The local cloud runs the functions on this machine: built for it.
+    let local = settings.local.is_some() && Architecture::host().is_some();
+    let arch = match (args.arch, local) {
+        (Some(arch), _) => arch,
+        (None, true) => Architecture::host().unwrap_or_default(),
+        (None, false) => Architecture::default(),
+    };
+    let local = local && Some(arch) == Architecture::host();
+    let synthesized = crate::stack::synthesize(arch)?;
     let template = synthesized.template.to_yaml();
     let template_hash = build::sha256_hex(template.as_bytes());
     let name = settings.stack_name.clone();
@@ -303,7 +325,7 @@ pub fn run(aws: &AwsArgs, args: &DeployArgs, out: &mut dyn Write) -> Result<(), 
             (None, None) => return Err(Error::EmailRequired(name.clone())),
         };
 
-        let zips = zips(args)?;
+        let zips = zips(args, arch, local)?;
         let account = assets::account_id(&config).await?;
         let store = ArtifactStore {
             s3: assets::s3_client(&config),

@@ -23,6 +23,15 @@ pub enum Architecture {
 }
 
 impl Architecture {
+    /// The architecture of this machine, when Lambda has it.
+    pub fn host() -> Option<Architecture> {
+        match std::env::consts::ARCH {
+            "x86_64" => Some(Architecture::X86_64),
+            "aarch64" => Some(Architecture::Arm64),
+            _ => None,
+        }
+    }
+
     /// The name Lambda uses in `Architectures`.
     pub fn as_str(self) -> &'static str {
         match self {

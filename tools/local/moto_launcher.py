@@ -141,16 +141,18 @@ def start_sync_execution(args):
             {id(state_machine.executions): [], id(state_machine.backend): state_machine.backend},
         )
         name = name or str(uuid.uuid4())
+        # An EXPRESS execution's ARN, as AWS gives it: express:MACHINE:NAME:RUN.
+        exec_arn = f"arn:aws:states:{self.region_name}:{self.account_id}:express:{state_machine.name}:{name}:{uuid.uuid4()}"
         execution = SyncExecution(
             name=name,
             sm_type=clone.sm_type,
             role_arn=clone.roleArn,
-            exec_arn=f"arn:aws:states:{self.region_name}:{self.account_id}:express:{state_machine.name}:{name}:{uuid.uuid4()}",
+            exec_arn=exec_arn,
             account_id=self.account_id,
             region_name=self.region_name,
             state_machine=clone,
             start_date=datetime.datetime.now(tz=datetime.timezone.utc),
-            cloud_watch_logging_session=_logging_session(clone, state_machine_arn),
+            cloud_watch_logging_session=_logging_session(clone, exec_arn),
             input_data=execution_input or "{}",
             trace_header=None,
             activity_store={},
@@ -300,6 +302,52 @@ def lambda_invoke(args):
     LambdaSimpleBackend.invoke = invoke
 
 
+CODE_PATH = "/_invctl/lambda-code/"
+
+
+def lambda_code_location(args):
+    """GetFunction's Code.Location is a URL that serves the function's zip,
+    as on AWS (awslambda/models.py:823-829 names an S3 host that does not
+    exist); the zip is served by the middleware in main()."""
+    from moto.awslambda.models import LambdaFunction
+
+    original = LambdaFunction.get_code
+
+    def get_code(self):
+        answer = original(self)
+        if "Code" in answer and "S3Key" in self.code:
+            answer["Code"]["Location"] = (
+                f"http://{args.host}:{args.port}{CODE_PATH}"
+                f"{self.account_id}/{self.region}/{self.function_name}"
+            )
+        return answer
+
+    LambdaFunction.get_code = get_code
+
+
+def serve_lambda_code(app):
+    """A WSGI layer that answers CODE_PATH requests with a function's zip."""
+    from moto.awslambda.utils import get_backend
+
+    def layer(environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if not path.startswith(CODE_PATH):
+            return app(environ, start_response)
+        try:
+            account, region, name = path[len(CODE_PATH):].split("/", 2)
+            code = get_backend(account, region).get_function(name).code_bytes
+        except Exception as error:  # an unknown function, or no code
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [str(error).encode()]
+        start_response(
+            "200 OK",
+            [("Content-Type", "application/zip"), ("Content-Length", str(len(code)))],
+        )
+        return [code]
+
+    return layer
+
+
 class _NoInlineTriggers(dict):
     """A mapping table that stays empty: invctl runs the event sources."""
 
@@ -349,6 +397,7 @@ PATCHES = {
     "execution-logs": execution_logs,
     "rule-targets": rule_targets,
     "lambda-invoke": lambda_invoke,
+    "lambda-code-location": lambda_code_location,
     "no-inline-triggers": no_inline_triggers,
     "dynamodb-one-at-a-time": dynamodb_one_at_a_time,
 }
@@ -388,6 +437,8 @@ def main():
     from werkzeug.serving import run_simple
 
     app = DomainDispatcherApplication(create_backend_app)
+    if "lambda-code-location" not in args.without:
+        app = serve_lambda_code(app)
     print(f"moto {MOTO_VERSION} on http://{args.host}:{args.port}", flush=True)
     run_simple(args.host, args.port, app, threaded=True, use_reloader=False)
 

@@ -1,0 +1,367 @@
+//! `invctl local up|status|down`: the local cloud's life (see [`crate::local`]).
+//!
+//! `up` runs it in the foreground, one line per thing that happens, until
+//! Ctrl-C; `up --detach` starts the same thing in the background, its lines
+//! going to a log file, and returns once it answers. `down` stops it and
+//! waits until its processes are gone and its port is closed.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use clap::{Args, Subcommand};
+use serde::Serialize;
+
+use crate::local::plane::Plane;
+use crate::local::sources::{Console, Sources};
+use crate::local::{alive, state_dir, LocalError, LocalState};
+use crate::output::OutputFormat;
+
+#[derive(Debug, Args)]
+pub struct LocalArgs {
+    #[command(subcommand)]
+    pub action: LocalAction,
+    /// The workspace whose local cloud this is [default: the invctl source tree above the current folder, else the current folder]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub workspace: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LocalAction {
+    /// Start the local cloud; it runs until Ctrl-C (or `invctl local down`)
+    Up {
+        /// Return once it is ready, leaving it running in the background (its lines go to a log file)
+        #[arg(long)]
+        detach: bool,
+    },
+    /// Say whether it runs, and where
+    Status {
+        /// How to report
+        #[arg(long, value_enum, default_value_t)]
+        output: OutputFormat,
+    },
+    /// Stop it; no process of it is left
+    Down,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    NotRunning(#[from] LocalError),
+    #[error(
+        "a local cloud already runs for this workspace at {endpoint}; `invctl local down` stops it"
+    )]
+    AlreadyRunning { endpoint: String },
+    #[error("{python} is missing: run scripts/setup-tools.sh (it installs moto, pinned, into the project)")]
+    NoMoto { python: PathBuf },
+    #[error("cannot start the local cloud: {0}")]
+    Start(String),
+    #[error("the local cloud did not get ready within {seconds} s; its log is {log}")]
+    NotReady { seconds: u64, log: PathBuf },
+    #[error("the local cloud (process {pid}) did not stop")]
+    DidNotStop { pid: u32 },
+    #[error("cannot print the report")]
+    Report(#[source] std::io::Error),
+}
+
+impl Error {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::NotRunning(_) => crate::exit::NOT_DEPLOYED,
+            Error::NoMoto { .. } => crate::exit::MISSING_TOOL,
+            _ => crate::exit::FAILURE,
+        }
+    }
+}
+
+fn start_folder(args: &LocalArgs) -> PathBuf {
+    args.workspace
+        .clone()
+        .unwrap_or_else(|| std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")))
+}
+
+/// How long `up` waits for moto (a cold start imports a lot of Python).
+const READY_WITHIN: Duration = Duration::from_secs(90);
+
+pub fn run(args: &LocalArgs, out: &mut dyn Write) -> Result<(), Error> {
+    let start = start_folder(args);
+    match args.action {
+        LocalAction::Up { detach: false } => up(&start, out),
+        LocalAction::Up { detach: true } => detach(&start, out),
+        LocalAction::Status { output } => status(&start, output, out),
+        LocalAction::Down => down(&start, out),
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StatusReport {
+    running: bool,
+    #[serde(flatten)]
+    state: Option<LocalState>,
+}
+
+fn status(start: &Path, output: OutputFormat, out: &mut dyn Write) -> Result<(), Error> {
+    let running = LocalState::running(start);
+    let report = StatusReport {
+        running: running.is_ok(),
+        state: running.as_ref().ok().cloned(),
+    };
+    match output {
+        OutputFormat::Json => crate::output::write_json(out, &report),
+        OutputFormat::Text => match &report.state {
+            Some(state) => writeln!(
+                out,
+                "local cloud running (process {})\n  endpoint  {}\n  region    {}\n  plane     {}\n  log       {}",
+                state.pid,
+                state.endpoint,
+                state.region,
+                state.plane,
+                state.log.display()
+            ),
+            None => Ok(()),
+        },
+    }
+    .map_err(Error::Report)?;
+    running.map(|_| ()).map_err(Error::NotRunning)
+}
+
+fn down(start: &Path, out: &mut dyn Write) -> Result<(), Error> {
+    let state = match LocalState::running(start) {
+        Ok(state) => state,
+        Err(LocalError::NotRunning { .. }) => {
+            return writeln!(out, "no local cloud is running").map_err(Error::Report)
+        }
+        Err(e) => return Err(e.into()),
+    };
+    unsafe { libc::kill(state.pid as libc::pid_t, libc::SIGTERM) };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while alive(state.pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if alive(state.pid) {
+        unsafe { libc::kill(state.pid as libc::pid_t, libc::SIGKILL) };
+        std::thread::sleep(Duration::from_millis(200));
+        if alive(state.pid) {
+            return Err(Error::DidNotStop { pid: state.pid });
+        }
+    }
+    // moto goes with its parent (see `spawn_moto`); wait for its port to close.
+    let address = state.endpoint.trim_start_matches("http://").to_owned();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(&address).is_ok() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    LocalState::remove(&state_dir(start));
+    writeln!(out, "local cloud stopped").map_err(Error::Report)
+}
+
+/// Starts `invctl local up` in the background, its output to the log, and
+/// waits until it is ready.
+fn detach(start: &Path, out: &mut dyn Write) -> Result<(), Error> {
+    if let Ok(state) = LocalState::running(start) {
+        return Err(Error::AlreadyRunning {
+            endpoint: state.endpoint,
+        });
+    }
+    let dir = state_dir(start);
+    std::fs::create_dir_all(&dir).map_err(|e| Error::Start(e.to_string()))?;
+    let log_path = dir.join("cloud.log");
+    let log = std::fs::File::create(&log_path).map_err(|e| Error::Start(e.to_string()))?;
+    let exe = std::env::current_exe().map_err(|e| Error::Start(e.to_string()))?;
+    use std::os::unix::process::CommandExt;
+    let mut child = std::process::Command::new(exe)
+        .args(["local", "--workspace"])
+        .arg(start)
+        .arg("up")
+        .env("INVCTL_LOCAL_LOG", &log_path)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().map_err(|e| Error::Start(e.to_string()))?)
+        .stderr(log)
+        // Its own process group: a Ctrl-C in this terminal is not for it.
+        .process_group(0)
+        .spawn()
+        .map_err(|e| Error::Start(e.to_string()))?;
+    let deadline = Instant::now() + READY_WITHIN;
+    loop {
+        if let Ok(state) = LocalState::running(start) {
+            writeln!(
+                out,
+                "local cloud ready: endpoint {} (region {}); its log is {}\nuse it with `invctl --local ...`; stop it with `invctl local down`",
+                state.endpoint,
+                state.region,
+                state.log.display()
+            )
+            .map_err(Error::Report)?;
+            return Ok(());
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            let tail = std::fs::read_to_string(&log_path).unwrap_or_default();
+            return Err(Error::Start(format!(
+                "it exited ({status}):\n{}",
+                tail.lines()
+                    .rev()
+                    .take(15)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            )));
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            return Err(Error::NotReady {
+                seconds: READY_WITHIN.as_secs(),
+                log: log_path,
+            });
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn free_port() -> Result<u16, Error> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| Error::Start(e.to_string()))
+}
+
+/// moto under a shell that stops it when our end of its stdin closes, so
+/// it never outlives this process, however this process ends.
+fn spawn_moto(
+    workspace: &Path,
+    port: u16,
+    plane: &str,
+    log: &Path,
+) -> Result<tokio::process::Child, Error> {
+    let python = workspace.join(".venv/bin/python");
+    if !python.is_file() {
+        return Err(Error::NoMoto { python });
+    }
+    let launcher = workspace.join("tools/local/moto_launcher.py");
+    let log = std::fs::File::create(log).map_err(|e| Error::Start(e.to_string()))?;
+    tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(r#""$@" & pid=$!; read -r _; kill "$pid"; wait "$pid""#)
+        .arg("sh")
+        .arg(python)
+        .arg(launcher)
+        .args(["--port", &port.to_string(), "--plane", plane])
+        .stdin(Stdio::piped())
+        .stdout(log.try_clone().map_err(|e| Error::Start(e.to_string()))?)
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| Error::Start(e.to_string()))
+}
+
+fn local_sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(crate::local::REGION))
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(
+                aws_credential_types::Credentials::new(
+                    crate::local::ACCESS_KEY,
+                    crate::local::SECRET_KEY,
+                    None,
+                    None,
+                    "invctl-local",
+                ),
+            ),
+        )
+        .endpoint_url(endpoint)
+        .http_client(lambda_support::https_client())
+        .build()
+}
+
+fn up(start: &Path, out: &mut dyn Write) -> Result<(), Error> {
+    if let Ok(state) = LocalState::running(start) {
+        return Err(Error::AlreadyRunning {
+            endpoint: state.endpoint,
+        });
+    }
+    let dir = state_dir(start);
+    std::fs::create_dir_all(&dir).map_err(|e| Error::Start(e.to_string()))?;
+    let workspace = dir
+        .parent()
+        .and_then(Path::parent)
+        .unwrap_or(start)
+        .to_owned();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Start(e.to_string()))?;
+    runtime.block_on(async {
+        // stdout is held by the caller (the report); the running log goes to
+        // stderr, which is the log file when detached.
+        let console = Console::new(Box::new(std::io::stderr()));
+        let port = free_port()?;
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let plane = Plane::start(&endpoint, console.clone())
+            .await
+            .map_err(|e| Error::Start(e.to_string()))?;
+        let mut moto = spawn_moto(&workspace, port, &plane.url(), &dir.join("moto.log"))?;
+        let config = local_sdk_config(&endpoint);
+        let sts = aws_sdk_sts::Client::new(&config);
+        let deadline = Instant::now() + READY_WITHIN;
+        while sts.get_caller_identity().send().await.is_err() {
+            if Instant::now() > deadline {
+                return Err(Error::NotReady {
+                    seconds: READY_WITHIN.as_secs(),
+                    log: dir.join("moto.log"),
+                });
+            }
+            if let Ok(Some(status)) = moto.try_wait() {
+                return Err(Error::Start(format!(
+                    "moto exited ({status}); see {}",
+                    dir.join("moto.log").display()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let state = LocalState {
+            endpoint: endpoint.clone(),
+            region: crate::local::REGION.to_owned(),
+            plane: plane.url(),
+            pid: std::process::id(),
+            moto_pid: moto.id().unwrap_or_default(),
+            log: std::env::var_os("INVCTL_LOCAL_LOG")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("-")),
+        };
+        state.write(&dir).map_err(|e| Error::Start(e.to_string()))?;
+        writeln!(
+            out,
+            "local cloud ready: endpoint {endpoint} (region {})\nuse it with `invctl --local ...` (or AWS_ENDPOINT_URL={endpoint} for other AWS tools); Ctrl-C stops it",
+            crate::local::REGION
+        )
+        .map_err(Error::Report)?;
+        let _ = out.flush();
+
+        let mut sources = Sources::new(plane.clone(), config, console.clone(), dir.join("functions"));
+        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .map_err(|e| Error::Start(e.to_string()))?;
+        loop {
+            if let Err(e) = sources.sync().await {
+                console.line(format!("cannot read the deployed functions: {e}"));
+            }
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => break,
+                _ = terminate.recv() => break,
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+        console.line("stopping".to_owned());
+        plane.stop();
+        // Closing its stdin lets the shell stop moto.
+        drop(moto.stdin.take());
+        let _ = tokio::time::timeout(Duration::from_secs(10), moto.wait()).await;
+        LocalState::remove(&dir);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        Ok(())
+    })
+}

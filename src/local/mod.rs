@@ -1,0 +1,118 @@
+//! The local cloud: the whole stack on one machine, with no AWS account and
+//! no Docker (`invctl local up`).
+//!
+//! Built like LocalStack, smaller. The data plane is moto, started from the
+//! project's venv through `tools/local/moto_launcher.py`, which closes the
+//! gaps this stack hits. The execution plane is here: [`plane`] serves the
+//! Lambda Runtime API and runs each function of the deployed stack as a
+//! process of its own, and [`sources`] polls the event sources the stack
+//! maps to them. Everything is read from what is deployed (functions, their
+//! environment, their mappings), never from names written here, so the
+//! local cloud runs whatever the template says.
+//!
+//! Its state (ports, process ids, log) lives under the workspace's
+//! `.invctl/local/`, so two workspaces can each run one.
+
+pub mod plane;
+pub mod sources;
+pub mod stream;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The region and account the local cloud answers for.
+pub const REGION: &str = "us-east-1";
+/// Credentials every local request is signed with (moto checks none).
+pub const ACCESS_KEY: &str = "local";
+pub const SECRET_KEY: &str = "local";
+
+/// What a running local cloud writes down for `status`, `down` and `--local`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LocalState {
+    /// Where AWS requests go (moto).
+    pub endpoint: String,
+    pub region: String,
+    /// The execution plane (Lambda Runtime API and invocations).
+    pub plane: String,
+    /// The invctl process that runs the cloud.
+    pub pid: u32,
+    /// moto's process.
+    pub moto_pid: u32,
+    /// What happens, one line per thing.
+    pub log: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LocalError {
+    #[error("no local cloud is running for {workspace}: start one with `invctl local up --detach` (or `invctl local up` in another terminal)")]
+    NotRunning { workspace: PathBuf },
+    #[error("cannot read the local cloud's state in {path}")]
+    State {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The folder a workspace keeps its local cloud's state in: the invctl
+/// source tree above `start` if there is one, else `start` itself.
+pub fn state_dir(start: &Path) -> PathBuf {
+    let workspace = crate::build::find_workspace(start).unwrap_or_else(|_| start.to_owned());
+    workspace.join(".invctl").join("local")
+}
+
+fn state_file(dir: &Path) -> PathBuf {
+    dir.join("state.json")
+}
+
+/// Whether a process with this id is alive.
+pub fn alive(pid: u32) -> bool {
+    // Signal 0 checks for the process without touching it.
+    pid > 0 && unsafe { libc::kill(pid as libc::pid_t, 0) } == 0
+}
+
+impl LocalState {
+    /// The running local cloud of the workspace at or above `start`.
+    pub fn running(start: &Path) -> Result<LocalState, LocalError> {
+        let dir = state_dir(start);
+        let path = state_file(&dir);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(LocalError::NotRunning {
+                    workspace: dir
+                        .parent()
+                        .and_then(Path::parent)
+                        .unwrap_or(&dir)
+                        .to_owned(),
+                })
+            }
+            Err(source) => return Err(LocalError::State { path, source }),
+        };
+        match serde_json::from_str::<LocalState>(&text) {
+            Ok(state) if alive(state.pid) => Ok(state),
+            // Left by a cloud that died: it runs no more.
+            _ => Err(LocalError::NotRunning {
+                workspace: dir
+                    .parent()
+                    .and_then(Path::parent)
+                    .unwrap_or(&dir)
+                    .to_owned(),
+            }),
+        }
+    }
+
+    pub fn write(&self, dir: &Path) -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        let path = state_file(dir);
+        let temporary = path.with_extension("json.tmp");
+        std::fs::write(&temporary, serde_json::to_vec_pretty(self)?)?;
+        std::fs::rename(temporary, path)
+    }
+
+    pub fn remove(dir: &Path) {
+        let _ = std::fs::remove_file(state_file(dir));
+    }
+}

@@ -1,0 +1,504 @@
+//! The execution plane: the Lambda Runtime API, as `cargo lambda watch`
+//! serves it, and the processes that run each function.
+//!
+//! A function runs from the `bootstrap` of its deployed zip, as a process
+//! per instance (up to [`MAX_INSTANCES`] at once), with its deployed
+//! environment and the local endpoint. Each instance polls
+//! `{api}/2018-06-01/runtime/invocation/next` under a path of its own
+//! (`AWS_LAMBDA_RUNTIME_API=http://127.0.0.1:PORT/fn/NAME/INSTANCE`), so the plane
+//! knows which instance holds which invocation: one that outlives the
+//! function's timeout is answered with Lambda's timeout error and its
+//! instance is killed; an instance that exits mid-invocation is a function
+//! error. Invocations come from the event-source pollers and, through the
+//! launcher, from moto's Invoke API and the Step Functions interpreter
+//! (`POST /invoke/NAME`).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode};
+use tokio::io::AsyncBufReadExt;
+use tokio::sync::{mpsc, oneshot};
+
+use super::sources::Console;
+
+/// Instances a function may run at once (Lambda's concurrency, scaled to a laptop).
+pub const MAX_INSTANCES: usize = 4;
+
+/// A function as the plane runs it: what the deployed configuration says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FunctionConfig {
+    pub name: String,
+    pub arn: String,
+    pub environment: Vec<(String, String)>,
+    pub timeout: Duration,
+    pub memory_mb: i32,
+    /// The deployed code's sha256, as Lambda reports it.
+    pub code_sha256: String,
+    /// The unpacked `bootstrap`.
+    pub bootstrap: PathBuf,
+    pub log_group: String,
+}
+
+/// How an invocation ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The function's response payload.
+    Response(Bytes),
+    /// A function error: Lambda's `X-Amz-Function-Error` kind and the error document.
+    Error { kind: &'static str, body: Bytes },
+}
+
+struct Invocation {
+    id: String,
+    payload: Bytes,
+    deadline: SystemTime,
+    reply: oneshot::Sender<Outcome>,
+}
+
+struct InFlight {
+    reply: oneshot::Sender<Outcome>,
+    instance: u32,
+}
+
+struct Function {
+    config: FunctionConfig,
+    queue: mpsc::UnboundedSender<Invocation>,
+    next: tokio::sync::Mutex<mpsc::UnboundedReceiver<Invocation>>,
+    in_flight: Mutex<HashMap<String, InFlight>>,
+    /// Instance id to its process (killed when dropped).
+    instances: Mutex<HashMap<u32, tokio::process::Child>>,
+    /// Instances waiting in `next`.
+    idle: AtomicUsize,
+    instance_ids: AtomicU32,
+}
+
+/// The running plane: its address and the functions it runs.
+#[derive(Clone)]
+pub struct Plane {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    address: SocketAddr,
+    /// moto, for the functions' AWS calls.
+    endpoint: String,
+    functions: Mutex<HashMap<String, Arc<Function>>>,
+    console: Console,
+    invocation_ids: AtomicU32,
+}
+
+fn error_document(kind: &str, message: &str) -> Bytes {
+    Bytes::from(serde_json::json!({"errorType": kind, "errorMessage": message}).to_string())
+}
+
+fn millis(at: SystemTime) -> u128 {
+    at.duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis()
+}
+
+impl Plane {
+    /// Starts serving on a free loopback port.
+    pub async fn start(endpoint: &str, console: Console) -> std::io::Result<Plane> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let plane = Plane {
+            inner: Arc::new(Inner {
+                address: listener.local_addr()?,
+                endpoint: endpoint.to_owned(),
+                functions: Mutex::new(HashMap::new()),
+                console,
+                invocation_ids: AtomicU32::new(0),
+            }),
+        };
+        let serving = plane.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let plane = serving.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |request| {
+                        let plane = plane.clone();
+                        async move { Ok::<_, std::convert::Infallible>(plane.route(request).await) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Ok(plane)
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn url(&self) -> String {
+        format!("http://{}", self.inner.address)
+    }
+
+    /// The functions it runs, by name, with their deployed code's sha256.
+    pub fn loaded(&self) -> HashMap<String, String> {
+        self.inner
+            .functions
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(name, f)| (name.clone(), f.config.code_sha256.clone()))
+            .collect()
+    }
+
+    /// Runs `config` from now on, replacing (and stopping) what ran under its name.
+    pub fn load(&self, config: FunctionConfig) {
+        let (queue, next) = mpsc::unbounded_channel();
+        let function = Arc::new(Function {
+            config,
+            queue,
+            next: tokio::sync::Mutex::new(next),
+            in_flight: Mutex::new(HashMap::new()),
+            instances: Mutex::new(HashMap::new()),
+            idle: AtomicUsize::new(0),
+            instance_ids: AtomicU32::new(0),
+        });
+        let name = function.config.name.clone();
+        // The old instances are killed as their handles drop.
+        self.inner.functions.lock().unwrap().insert(name, function);
+    }
+
+    /// Stops every function's instances.
+    pub fn stop(&self) {
+        self.inner.functions.lock().unwrap().clear();
+    }
+
+    /// Stops running a function that is no longer deployed.
+    pub fn unload(&self, name: &str) {
+        self.inner.functions.lock().unwrap().remove(name);
+    }
+
+    fn function(&self, name: &str) -> Option<Arc<Function>> {
+        self.inner.functions.lock().unwrap().get(name).cloned()
+    }
+
+    /// Invokes `name` with `payload` and waits for the outcome, as Lambda's
+    /// RequestResponse invocation does; `None` when no such function runs.
+    pub async fn invoke(&self, name: &str, payload: Bytes) -> Option<Outcome> {
+        let function = self.function(name)?;
+        let (reply, outcome) = oneshot::channel();
+        let id = format!(
+            "{:08x}-local-{:08x}",
+            std::process::id(),
+            self.inner.invocation_ids.fetch_add(1, Ordering::Relaxed)
+        );
+        let deadline = SystemTime::now() + function.config.timeout;
+        let waiting = function.in_flight.lock().unwrap().len() + 1;
+        if function.idle.load(Ordering::SeqCst) == 0
+            && function.instances.lock().unwrap().len() < MAX_INSTANCES.min(waiting.max(1))
+        {
+            self.spawn_instance(&function);
+        }
+        function
+            .queue
+            .send(Invocation {
+                id,
+                payload,
+                deadline,
+                reply,
+            })
+            .ok()?;
+        // An invocation that no instance took in time fails like a timeout.
+        let limit = function.config.timeout + Duration::from_secs(30);
+        match tokio::time::timeout(limit, outcome).await {
+            Ok(Ok(outcome)) => Some(outcome),
+            _ => Some(Outcome::Error {
+                kind: "Unhandled",
+                body: error_document("Sandbox.Timedout", "Task timed out: no instance answered"),
+            }),
+        }
+    }
+
+    fn spawn_instance(&self, function: &Arc<Function>) {
+        let config = &function.config;
+        let instance = function.instance_ids.fetch_add(1, Ordering::Relaxed);
+        // A scheme is needed for the runtime client to accept a path.
+        let api = format!(
+            "http://{}/fn/{}/{instance}",
+            self.inner.address, config.name
+        );
+        let mut command = tokio::process::Command::new(&config.bootstrap);
+        command
+            .env_clear()
+            .envs(config.environment.iter().map(|(k, v)| (k, v)))
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("AWS_LAMBDA_RUNTIME_API", api)
+            .env("AWS_LAMBDA_FUNCTION_NAME", &config.name)
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env(
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+                config.memory_mb.to_string(),
+            )
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", &config.log_group)
+            .env("AWS_REGION", super::REGION)
+            .env("AWS_DEFAULT_REGION", super::REGION)
+            .env("AWS_ACCESS_KEY_ID", super::ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", super::SECRET_KEY)
+            .env("AWS_ENDPOINT_URL", &self.inner.endpoint)
+            .env("_HANDLER", "bootstrap")
+            .env(
+                "LAMBDA_TASK_ROOT",
+                config.bootstrap.parent().unwrap_or(Path::new(".")),
+            )
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = match command.spawn() {
+            Ok(child) => child,
+            Err(e) => {
+                self.inner.console.line(format!(
+                    "{}: cannot start {}: {e}",
+                    config.name,
+                    config.bootstrap.display()
+                ));
+                return;
+            }
+        };
+        for stream in [
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let console = self.inner.console.clone();
+            let name = config.name.clone();
+            tokio::spawn(async move {
+                let mut lines = tokio::io::BufReader::new(stream).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    console.function_log(&name, &line);
+                }
+            });
+        }
+        function.instances.lock().unwrap().insert(instance, child);
+        // Watch for the instance's end: what it held fails as Lambda reports it.
+        let watched = Arc::downgrade(function);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                let Some(function) = watched.upgrade() else {
+                    return;
+                };
+                let status = {
+                    let mut instances = function.instances.lock().unwrap();
+                    let Some(child) = instances.get_mut(&instance) else {
+                        return;
+                    };
+                    match child.try_wait() {
+                        Ok(Some(status)) => {
+                            instances.remove(&instance);
+                            status
+                        }
+                        _ => continue,
+                    }
+                };
+                let held: Vec<(String, InFlight)> = {
+                    let mut in_flight = function.in_flight.lock().unwrap();
+                    let ids: Vec<String> = in_flight
+                        .iter()
+                        .filter(|(_, f)| f.instance == instance)
+                        .map(|(id, _)| id.clone())
+                        .collect();
+                    ids.into_iter()
+                        .filter_map(|id| in_flight.remove(&id).map(|f| (id, f)))
+                        .collect()
+                };
+                let exited = |id: &str| Outcome::Error {
+                    kind: "Unhandled",
+                    body: error_document(
+                        "Runtime.ExitError",
+                        &format!("RequestId: {id} Error: Runtime exited with error: {status}"),
+                    ),
+                };
+                for (id, flight) in held {
+                    let _ = flight.reply.send(exited(&id));
+                }
+                // With no instance left (one that dies on start, say), what
+                // waits would wait for nothing: it fails as on Lambda, and
+                // the next invocation starts a fresh instance.
+                if function.instances.lock().unwrap().is_empty() {
+                    if let Ok(mut queue) = function.next.try_lock() {
+                        while let Ok(waiting) = queue.try_recv() {
+                            let _ = waiting.reply.send(exited(&waiting.id));
+                        }
+                    }
+                }
+                return;
+            }
+        });
+    }
+
+    async fn route(&self, request: Request<Incoming>) -> Response<Full<Bytes>> {
+        let method = request.method().clone();
+        let path = request.uri().path().to_owned();
+        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        let body = match request.into_body().collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(_) => return respond(StatusCode::BAD_REQUEST, Bytes::new()),
+        };
+        match (method, segments.as_slice()) {
+            (Method::POST, ["invoke", name]) => match self.invoke(name, body).await {
+                Some(Outcome::Response(payload)) => respond(StatusCode::OK, payload),
+                Some(Outcome::Error { kind, body }) => {
+                    let mut response = respond(StatusCode::OK, body);
+                    response.headers_mut().insert(
+                        "X-Amz-Function-Error",
+                        hyper::header::HeaderValue::from_static(kind),
+                    );
+                    response
+                }
+                None => respond(
+                    StatusCode::NOT_FOUND,
+                    error_document(
+                        "ResourceNotFoundException",
+                        &format!("Function not found: {name}"),
+                    ),
+                ),
+            },
+            (method, ["fn", name, instance, "2018-06-01", "runtime", rest @ ..]) => {
+                let Some(function) = self.function(name) else {
+                    return respond(StatusCode::NOT_FOUND, Bytes::new());
+                };
+                let instance: u32 = instance.parse().unwrap_or(u32::MAX);
+                self.runtime_api(&function, instance, method, rest, body)
+                    .await
+            }
+            _ => respond(StatusCode::NOT_FOUND, Bytes::new()),
+        }
+    }
+
+    async fn runtime_api(
+        &self,
+        function: &Arc<Function>,
+        instance: u32,
+        method: Method,
+        path: &[&str],
+        body: Bytes,
+    ) -> Response<Full<Bytes>> {
+        match (method, path) {
+            (Method::GET, ["invocation", "next"]) => {
+                function.idle.fetch_add(1, Ordering::SeqCst);
+                let next = function.next.lock().await.recv().await;
+                function.idle.fetch_sub(1, Ordering::SeqCst);
+                let Some(invocation) = next else {
+                    return respond(StatusCode::GONE, Bytes::new());
+                };
+                function.in_flight.lock().unwrap().insert(
+                    invocation.id.clone(),
+                    InFlight {
+                        reply: invocation.reply,
+                        instance,
+                    },
+                );
+                self.watch_deadline(function, &invocation.id, instance, invocation.deadline);
+                let mut response = respond(StatusCode::OK, invocation.payload);
+                let headers = response.headers_mut();
+                let value = |v: String| hyper::header::HeaderValue::from_str(&v).expect("ASCII");
+                headers.insert("Lambda-Runtime-Aws-Request-Id", value(invocation.id));
+                headers.insert(
+                    "Lambda-Runtime-Deadline-Ms",
+                    value(millis(invocation.deadline).to_string()),
+                );
+                headers.insert(
+                    "Lambda-Runtime-Invoked-Function-Arn",
+                    value(function.config.arn.clone()),
+                );
+                headers.insert(
+                    "Lambda-Runtime-Trace-Id",
+                    value(format!(
+                        "Root=1-{:08x}-local",
+                        millis(SystemTime::now()) as u32
+                    )),
+                );
+                response
+            }
+            (Method::POST, ["invocation", id, kind @ ("response" | "error")]) => {
+                let flight = function.in_flight.lock().unwrap().remove(*id);
+                if let Some(flight) = flight {
+                    let outcome = if *kind == "response" {
+                        Outcome::Response(body)
+                    } else {
+                        Outcome::Error {
+                            kind: "Unhandled",
+                            body,
+                        }
+                    };
+                    let _ = flight.reply.send(outcome);
+                }
+                respond(StatusCode::ACCEPTED, Bytes::new())
+            }
+            (Method::POST, ["init", "error"]) => {
+                self.inner.console.line(format!(
+                    "{}: failed to start: {}",
+                    function.config.name,
+                    String::from_utf8_lossy(&body)
+                ));
+                respond(StatusCode::ACCEPTED, Bytes::new())
+            }
+            _ => respond(StatusCode::NOT_FOUND, Bytes::new()),
+        }
+    }
+
+    /// At `deadline`, an invocation still held fails with Lambda's timeout
+    /// error and its instance is stopped (a process cannot be interrupted
+    /// mid-handler any other way).
+    fn watch_deadline(
+        &self,
+        function: &Arc<Function>,
+        id: &str,
+        instance: u32,
+        deadline: SystemTime,
+    ) {
+        let function = Arc::downgrade(function);
+        let id = id.to_owned();
+        tokio::spawn(async move {
+            let wait = deadline
+                .duration_since(SystemTime::now())
+                .unwrap_or_default();
+            tokio::time::sleep(wait).await;
+            let Some(function) = function.upgrade() else {
+                return;
+            };
+            let Some(flight) = function.in_flight.lock().unwrap().remove(&id) else {
+                return;
+            };
+            let seconds = function.config.timeout.as_secs_f64();
+            let _ = flight.reply.send(Outcome::Error {
+                kind: "Unhandled",
+                body: error_document(
+                    "Sandbox.Timedout",
+                    &format!("RequestId: {id} Error: Task timed out after {seconds:.2} seconds"),
+                ),
+            });
+            // Dropping the handle kills the process.
+            function.instances.lock().unwrap().remove(&instance);
+        });
+    }
+}
+
+fn respond(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(body));
+    *response.status_mut() = status;
+    response
+}

@@ -1,0 +1,505 @@
+//! What feeds the execution plane: the functions and event-source mappings
+//! of what is deployed, found through the Lambda API and kept in step with
+//! it, and one poller per mapping with Lambda's semantics.
+//!
+//! SQS: batches up to the mapping's size (gathered for up to its batching
+//! window), the queue's own visibility timeout, ReportBatchItemFailures
+//! (only the failed messages stay; on a function error all stay), and the
+//! queue's redrive policy, which moto applies on receive, for dead letters.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_config::SdkConfig;
+use aws_sdk_lambda::types::EventSourceMappingConfiguration;
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
+use bytes::Bytes;
+use serde_json::{json, Value};
+
+use super::plane::{FunctionConfig, Outcome, Plane};
+
+/// One line per thing that happens, with the time, to the terminal or the log.
+#[derive(Clone)]
+pub struct Console {
+    lines: tokio::sync::mpsc::UnboundedSender<String>,
+}
+
+impl Console {
+    /// A console that writes to `out` (stdout in the foreground, the log
+    /// file when detached), flushing each line.
+    pub fn new(mut out: Box<dyn Write + Send>) -> Console {
+        let (lines, mut receiver) = tokio::sync::mpsc::unbounded_channel::<String>();
+        std::thread::spawn(move || {
+            while let Some(line) = receiver.blocking_recv() {
+                let _ = writeln!(out, "{line}");
+                let _ = out.flush();
+            }
+        });
+        Console { lines }
+    }
+
+    pub fn line(&self, text: String) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let (h, m, s, ms) = (
+            (now.as_secs() / 3600) % 24,
+            (now.as_secs() / 60) % 60,
+            now.as_secs() % 60,
+            now.subsec_millis(),
+        );
+        let _ = self
+            .lines
+            .send(format!("{h:02}:{m:02}:{s:02}.{ms:03} {text}"));
+    }
+
+    /// A line a function wrote (its logs go here, as to CloudWatch).
+    pub fn function_log(&self, function: &str, line: &str) {
+        self.line(format!("  [{function}] {line}"));
+    }
+}
+
+/// Keeps the plane's functions and pollers in step with what is deployed.
+pub struct Sources {
+    plane: Plane,
+    config: SdkConfig,
+    console: Console,
+    code_dir: PathBuf,
+    pollers: HashMap<String, tokio::task::JoinHandle<()>>,
+}
+
+fn function_name(arn: &str) -> &str {
+    arn.rsplit_once(":function:")
+        .map(|(_, rest)| rest.split(':').next().unwrap_or(rest))
+        .unwrap_or(arn)
+}
+
+impl Sources {
+    pub fn new(plane: Plane, config: SdkConfig, console: Console, code_dir: PathBuf) -> Sources {
+        Sources {
+            plane,
+            config,
+            console,
+            code_dir,
+            pollers: HashMap::new(),
+        }
+    }
+
+    /// One look at what is deployed: new or changed functions are loaded,
+    /// removed ones stopped; new mappings get a poller, removed ones lose it.
+    pub async fn sync(&mut self) -> Result<(), String> {
+        let lambda = aws_sdk_lambda::Client::new(&self.config);
+        let mut deployed = HashMap::new();
+        let mut pages = lambda.list_functions().into_paginator().items().send();
+        while let Some(function) = pages.next().await {
+            let function = function.map_err(|e| crate::aws::error_text(&e))?;
+            let name = function.function_name().unwrap_or_default().to_owned();
+            let sha = function.code_sha256().unwrap_or_default().to_owned();
+            deployed.insert(name, sha);
+        }
+        let loaded = self.plane.loaded();
+        for (name, sha) in &deployed {
+            if loaded.get(name) != Some(sha) {
+                match self.load(&lambda, name).await {
+                    Ok(config) => {
+                        self.console.line(format!(
+                            "function {name} loaded ({} MB, {} s timeout)",
+                            config.memory_mb,
+                            config.timeout.as_secs()
+                        ));
+                        self.plane.load(config);
+                    }
+                    Err(e) => self.console.line(format!("function {name}: {e}")),
+                }
+            }
+        }
+        for name in loaded.keys().filter(|n| !deployed.contains_key(*n)) {
+            self.plane.unload(name);
+            self.console.line(format!("function {name} removed"));
+        }
+
+        let mut mappings = Vec::new();
+        let mut pages = lambda
+            .list_event_source_mappings()
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(mapping) = pages.next().await {
+            mappings.push(mapping.map_err(|e| crate::aws::error_text(&e))?);
+        }
+        let live: Vec<String> = mappings
+            .iter()
+            .filter_map(|m| m.uuid().map(str::to_owned))
+            .collect();
+        self.pollers.retain(|uuid, task| {
+            let keep = live.contains(uuid) && !task.is_finished();
+            if !keep {
+                task.abort();
+            }
+            keep
+        });
+        for mapping in mappings {
+            let Some(uuid) = mapping.uuid().map(str::to_owned) else {
+                continue;
+            };
+            if self.pollers.contains_key(&uuid) {
+                continue;
+            }
+            let source = mapping.event_source_arn().unwrap_or_default().to_owned();
+            let task = if source.starts_with("arn:aws:sqs:") {
+                let poller = QueuePoller::new(
+                    &self.config,
+                    self.plane.clone(),
+                    self.console.clone(),
+                    &mapping,
+                );
+                tokio::spawn(poller.run())
+            } else if source.contains(":dynamodb:") && source.contains("/stream/") {
+                let poller = super::stream::StreamPoller::new(
+                    &self.config,
+                    self.plane.clone(),
+                    self.console.clone(),
+                    &mapping,
+                );
+                tokio::spawn(poller.run())
+            } else {
+                self.console
+                    .line(format!("event source {source} is not run locally"));
+                tokio::spawn(async {})
+            };
+            let shown = if source.contains("/stream/") {
+                super::stream::table_of(&source)
+            } else {
+                short(&source)
+            };
+            self.console.line(format!(
+                "event source {} -> {}",
+                shown,
+                function_name(mapping.function_arn().unwrap_or_default())
+            ));
+            self.pollers.insert(uuid, task);
+        }
+        Ok(())
+    }
+
+    /// The function's deployed configuration, and its code unpacked.
+    async fn load(
+        &self,
+        lambda: &aws_sdk_lambda::Client,
+        name: &str,
+    ) -> Result<FunctionConfig, String> {
+        let function = lambda
+            .get_function()
+            .function_name(name)
+            .send()
+            .await
+            .map_err(|e| crate::aws::error_text(&e))?;
+        let configuration = function.configuration().ok_or("no configuration")?;
+        let location = function
+            .code()
+            .and_then(|c| c.location())
+            .ok_or("no code location")?
+            .to_owned();
+        let sha = configuration.code_sha256().unwrap_or_default().to_owned();
+        let dir = self
+            .code_dir
+            .join(name)
+            .join(sha.replace(['/', '+', '='], "_"));
+        let bootstrap = dir.join("bootstrap");
+        if !bootstrap.is_file() {
+            let zip = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, String> {
+                let mut response = ureq::get(&location).call().map_err(|e| e.to_string())?;
+                response
+                    .body_mut()
+                    .with_config()
+                    .limit(256 * 1024 * 1024)
+                    .read_to_vec()
+                    .map_err(|e| e.to_string())
+            })
+            .await
+            .map_err(|e| e.to_string())??;
+            unpack_bootstrap(&zip, &dir).map_err(|e| format!("cannot unpack its code: {e}"))?;
+        }
+        let mut environment: Vec<(String, String)> = configuration
+            .environment()
+            .and_then(|e| e.variables())
+            .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default();
+        environment.sort();
+        Ok(FunctionConfig {
+            name: name.to_owned(),
+            arn: configuration.function_arn().unwrap_or_default().to_owned(),
+            environment,
+            timeout: Duration::from_secs(configuration.timeout().unwrap_or(3).max(1) as u64),
+            memory_mb: configuration.memory_size().unwrap_or(128),
+            code_sha256: sha,
+            bootstrap,
+            log_group: configuration
+                .logging_config()
+                .and_then(|l| l.log_group())
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("/aws/lambda/{name}")),
+        })
+    }
+}
+
+/// The last part of an ARN, for the console.
+pub fn short(arn: &str) -> &str {
+    arn.rsplit([':', '/']).next().unwrap_or(arn)
+}
+
+/// Writes the zip's `bootstrap` to `dir`, executable.
+fn unpack_bootstrap(zip: &[u8], dir: &Path) -> std::io::Result<()> {
+    let mut archive =
+        zip::ZipArchive::new(std::io::Cursor::new(zip)).map_err(std::io::Error::other)?;
+    let mut entry = archive
+        .by_name("bootstrap")
+        .map_err(std::io::Error::other)?;
+    std::fs::create_dir_all(dir)?;
+    let temporary = dir.join(".bootstrap.partial");
+    let mut file = std::fs::File::create(&temporary)?;
+    std::io::copy(&mut entry, &mut file)?;
+    drop(file);
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(0o755))?;
+    std::fs::rename(temporary, dir.join("bootstrap"))
+}
+
+/// Batches a mapping may have in flight at once.
+const CONCURRENT_BATCHES: usize = 4;
+
+struct QueuePoller {
+    sqs: aws_sdk_sqs::Client,
+    plane: Plane,
+    console: Console,
+    queue_arn: String,
+    function: String,
+    batch_size: i32,
+    window: Duration,
+    report_failures: bool,
+}
+
+impl QueuePoller {
+    fn new(
+        config: &SdkConfig,
+        plane: Plane,
+        console: Console,
+        mapping: &EventSourceMappingConfiguration,
+    ) -> Self {
+        QueuePoller {
+            sqs: aws_sdk_sqs::Client::new(config),
+            plane,
+            console,
+            queue_arn: mapping.event_source_arn().unwrap_or_default().to_owned(),
+            function: function_name(mapping.function_arn().unwrap_or_default()).to_owned(),
+            batch_size: mapping.batch_size().unwrap_or(10).clamp(1, 10),
+            window: Duration::from_secs(
+                mapping
+                    .maximum_batching_window_in_seconds()
+                    .unwrap_or(0)
+                    .max(0) as u64,
+            ),
+            report_failures: mapping
+                .function_response_types()
+                .iter()
+                .any(|t| t.as_str() == "ReportBatchItemFailures"),
+        }
+    }
+
+    async fn queue_url(&self) -> Option<String> {
+        let (account, name) = {
+            let mut parts = self.queue_arn.split(':').skip(4);
+            (parts.next()?, parts.next()?)
+        };
+        self.sqs
+            .get_queue_url()
+            .queue_name(name)
+            .queue_owner_aws_account_id(account)
+            .send()
+            .await
+            .ok()?
+            .queue_url
+    }
+
+    async fn run(self) {
+        let poller = Arc::new(self);
+        let url = loop {
+            if let Some(url) = poller.queue_url().await {
+                break url;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        };
+        let slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENT_BATCHES));
+        loop {
+            let Ok(slot) = slots.clone().acquire_owned().await else {
+                return;
+            };
+            let batch = poller.gather(&url).await;
+            if batch.is_empty() {
+                drop(slot);
+                continue;
+            }
+            let worker = poller.clone();
+            let url = url.clone();
+            tokio::spawn(async move {
+                worker.process(&url, batch).await;
+                drop(slot);
+            });
+        }
+    }
+
+    /// Up to a batch of messages, waiting up to the batching window to fill it.
+    async fn gather(&self, url: &str) -> Vec<aws_sdk_sqs::types::Message> {
+        let started = Instant::now();
+        let mut batch = Vec::new();
+        loop {
+            let wanted = self.batch_size - batch.len() as i32;
+            let received = self
+                .sqs
+                .receive_message()
+                .queue_url(url)
+                .max_number_of_messages(wanted)
+                .wait_time_seconds(1)
+                .message_system_attribute_names(MessageSystemAttributeName::All)
+                .send()
+                .await;
+            match received {
+                Ok(answer) => batch.extend(answer.messages.unwrap_or_default()),
+                Err(_) => tokio::time::sleep(Duration::from_secs(1)).await,
+            }
+            if batch.len() as i32 >= self.batch_size || started.elapsed() >= self.window {
+                return batch;
+            }
+        }
+    }
+
+    async fn process(&self, url: &str, batch: Vec<aws_sdk_sqs::types::Message>) {
+        let event = sqs_event(&self.queue_arn, &batch);
+        self.console.line(format!(
+            "{}: {} message(s) -> {}",
+            short(&self.queue_arn),
+            batch.len(),
+            self.function
+        ));
+        let outcome = self
+            .plane
+            .invoke(&self.function, Bytes::from(event.to_string()))
+            .await;
+        let failed: Vec<String> = match &outcome {
+            Some(Outcome::Response(payload)) if self.report_failures => {
+                batch_item_failures(payload)
+            }
+            Some(Outcome::Response(_)) => Vec::new(),
+            Some(Outcome::Error { body, .. }) => {
+                self.console.line(format!(
+                    "{}: function error, the batch stays in the queue: {}",
+                    self.function,
+                    String::from_utf8_lossy(body)
+                ));
+                return;
+            }
+            None => return,
+        };
+        let done: Vec<DeleteMessageBatchRequestEntry> = batch
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| !failed.iter().any(|f| Some(f.as_str()) == m.message_id()))
+            .filter_map(|(i, m)| {
+                DeleteMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(m.receipt_handle()?)
+                    .build()
+                    .ok()
+            })
+            .collect();
+        self.console.line(format!(
+            "{}: {} processed, {} failed (retried after the visibility timeout)",
+            self.function,
+            done.len(),
+            failed.len()
+        ));
+        if !done.is_empty() {
+            let _ = self
+                .sqs
+                .delete_message_batch()
+                .queue_url(url)
+                .set_entries(Some(done))
+                .send()
+                .await;
+        }
+    }
+}
+
+/// The item identifiers a function reported as failed.
+pub fn batch_item_failures(payload: &[u8]) -> Vec<String> {
+    serde_json::from_slice::<Value>(payload)
+        .ok()
+        .and_then(|v| v.get("batchItemFailures").cloned())
+        .and_then(|f| f.as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|f| f["itemIdentifier"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// The event Lambda gives a function for SQS messages.
+fn sqs_event(queue_arn: &str, messages: &[aws_sdk_sqs::types::Message]) -> Value {
+    let region = queue_arn.split(':').nth(3).unwrap_or(super::REGION);
+    let records: Vec<Value> = messages
+        .iter()
+        .map(|m| {
+            let attributes: serde_json::Map<String, Value> = m
+                .attributes()
+                .map(|a| {
+                    a.iter()
+                        .map(|(k, v)| (k.as_str().to_owned(), Value::String(v.clone())))
+                        .collect()
+                })
+                .unwrap_or_default();
+            json!({
+                "messageId": m.message_id(),
+                "receiptHandle": m.receipt_handle(),
+                "body": m.body().unwrap_or_default(),
+                "attributes": attributes,
+                "messageAttributes": {},
+                "md5OfBody": m.md5_of_body(),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": region,
+            })
+        })
+        .collect();
+    json!({ "Records": records })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_are_read_from_the_functions_answer() {
+        assert_eq!(
+            batch_item_failures(
+                br#"{"batchItemFailures":[{"itemIdentifier":"m2"},{"itemIdentifier":"m3"}]}"#
+            ),
+            ["m2", "m3"]
+        );
+        assert!(batch_item_failures(br#"{"batchItemFailures":[]}"#).is_empty());
+        assert!(batch_item_failures(b"null").is_empty());
+    }
+
+    #[test]
+    fn function_names_come_from_their_arns() {
+        assert_eq!(
+            function_name("arn:aws:lambda:us-east-1:123456789012:function:inv-Reserve-1"),
+            "inv-Reserve-1"
+        );
+        assert_eq!(
+            function_name("arn:aws:lambda:us-east-1:123456789012:function:f:$LATEST"),
+            "f"
+        );
+    }
+}
