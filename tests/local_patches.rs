@@ -138,6 +138,59 @@ async fn cloudformation_state_machines_run_with_their_type() {
     );
 }
 
+/// A definition bound with Fn::Sub's variable map, as the template binds
+/// the workflows': what the deployed state machine says.
+async fn substituted_definition(moto: &Moto) -> String {
+    let config = moto.sdk_config().await;
+    let name = unique("subbed");
+    let definition = r#"{"StartAt":"P","States":{"P":{"Type":"Pass","Parameters":{"run.$":"$$.Execution.Name","table":"${Table}"},"End":true}}}"#;
+    stack(
+        &config,
+        &json!({"Resources": {"Machine": {
+            "Type": "AWS::StepFunctions::StateMachine",
+            "Properties": {
+                "StateMachineName": name,
+                "RoleArn": role_arn(),
+                "DefinitionString": {"Fn::Sub": [definition, {"Table": "orders"}]}
+            }
+        }}}),
+        false,
+    )
+    .await;
+    let arn = format!(
+        "arn:aws:states:{}:{}:stateMachine:{name}",
+        testkit::REGION,
+        testkit::ACCOUNT
+    );
+    let described = aws_sdk_sfn::Client::new(&config)
+        .describe_state_machine()
+        .state_machine_arn(arn)
+        .send()
+        .await;
+    match described {
+        Ok(machine) => machine.definition().to_owned(),
+        // Unpatched, CloudFormation's machines are not where the API looks.
+        Err(_) => moto.data().to_string(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fn_sub_replaces_only_its_variables() {
+    let definition = substituted_definition(patched()).await;
+    assert!(
+        definition.contains(r#""run.$":"$$.Execution.Name""#),
+        "{definition}"
+    );
+    assert!(definition.contains(r#""table":"orders""#), "{definition}");
+    let unpatched = Moto::start_local(&["fn-sub-keeps-dollars"]);
+    let definition = substituted_definition(&unpatched).await;
+    assert!(definition.contains(r#"$.Execution.Name"#), "{definition}");
+    assert!(
+        !definition.contains(r#"$$.Execution.Name"#),
+        "the gap: $$ became $"
+    );
+}
+
 async fn bus_output(moto: &Moto) -> (String, String) {
     let config = moto.sdk_config().await;
     let bus = unique("bus");

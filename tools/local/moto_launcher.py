@@ -89,6 +89,28 @@ def cfn_state_machines(args):
     models.StateMachine.delete_from_cloudformation_json = classmethod(delete)
 
 
+def fn_sub_keeps_dollars(args):
+    """Fn::Sub with a variable map replaces only `${Name}`, as CloudFormation
+    does (cloudformation/parsing.py:192-197 uses Python's string.Template,
+    which also turns `$$` into `$`: a workflow's `$$.Execution.Name`
+    becomes `$.Execution.Name` and fails at run time)."""
+    import types
+
+    from moto.cloudformation import parsing
+
+    class Template:
+        def __init__(self, template):
+            self.template = template
+
+        def safe_substitute(self, **mapping):
+            text = self.template
+            for name, value in mapping.items():
+                text = text.replace("${" + name + "}", value)
+            return text
+
+    parsing.string = types.SimpleNamespace(Template=Template)
+
+
 def event_bus_physical_id(args):
     """AWS::Events::EventBus has its name as physical id, so Ref and stack
     outputs work (events/models.py:378 defines none; Ref then resolves to the
@@ -391,6 +413,7 @@ def dynamodb_one_at_a_time(args):
 
 PATCHES = {
     "cfn-state-machines": cfn_state_machines,
+    "fn-sub-keeps-dollars": fn_sub_keeps_dollars,
     "event-bus-physical-id": event_bus_physical_id,
     "outputs-after-change-set": outputs_after_change_set,
     "start-sync-execution": start_sync_execution,
