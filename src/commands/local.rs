@@ -228,6 +228,18 @@ fn free_port() -> Result<u16, Error> {
         .map_err(|e| Error::Start(e.to_string()))
 }
 
+/// The invctl source tree that holds the project's venv and the launcher:
+/// the one above `start`, else the one this invctl was built in.
+fn tools_root(start: &Path) -> PathBuf {
+    crate::build::find_workspace(start)
+        .ok()
+        .or_else(|| {
+            let exe = std::env::current_exe().ok()?;
+            crate::build::find_workspace(exe.parent()?).ok()
+        })
+        .unwrap_or_else(|| start.to_owned())
+}
+
 /// moto under a shell that stops it when our end of its stdin closes, so
 /// it never outlives this process, however this process ends.
 fn spawn_moto(
@@ -285,11 +297,7 @@ fn up(start: &Path, out: &mut dyn Write) -> Result<(), Error> {
     }
     let dir = state_dir(start);
     std::fs::create_dir_all(&dir).map_err(|e| Error::Start(e.to_string()))?;
-    let workspace = dir
-        .parent()
-        .and_then(Path::parent)
-        .unwrap_or(start)
-        .to_owned();
+    let workspace = tools_root(start);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -415,12 +415,18 @@ impl QueuePoller {
                     .ok()
             })
             .collect();
-        self.console.line(format!(
-            "{}: {} processed, {} failed (retried after the visibility timeout)",
-            self.function,
-            done.len(),
-            failed.len()
-        ));
+        if failed.is_empty() {
+            self.console
+                .line(format!("{}: {} processed", self.function, done.len()));
+        } else {
+            self.console.line(format!(
+                "{}: {} processed, {} failed and stay in the queue: {}",
+                self.function,
+                done.len(),
+                failed.len(),
+                failed.join(", ")
+            ));
+        }
         if !done.is_empty() {
             let _ = self
                 .sqs

@@ -1,0 +1,410 @@
+//! The whole order path on the local cloud, driven through invctl commands
+//! as a user drives it: `invctl local up`, then `invctl --local deploy`,
+//! `send-order`, `watch`, `scan`, `destroy`, and `invctl local down`.
+//!
+//! One local cloud serves the tests of this binary; each test deploys a
+//! stack of its own into it. The functions are built once, for this
+//! machine, into a target folder of their own (the running `cargo test`
+//! holds the usual one).
+
+mod util;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use serde_json::Value;
+use testkit::unique;
+
+struct Cloud {
+    /// The folder the commands run in; the cloud's state lives under it.
+    dir: tempfile::TempDir,
+    endpoint: String,
+    /// For the shared cloud: `invctl local up` in the foreground, under a
+    /// shell that stops it (as Ctrl-C would) when this test process ends.
+    _foreground: Option<std::process::Child>,
+}
+
+impl Drop for Cloud {
+    fn drop(&mut self) {
+        let _ = invctl_in(self.dir.path(), &["local", "down"]);
+    }
+}
+
+fn target_dir() -> PathBuf {
+    util::repo_root().join("target").join("local-cloud")
+}
+
+fn invctl_in(dir: &Path, args: &[&str]) -> Output {
+    util::run(
+        Command::new(assert_cmd::cargo::cargo_bin("invctl"))
+            .args(args)
+            .current_dir(dir)
+            .env("CARGO_TARGET_DIR", target_dir())
+            .env("INVCTL_POLL_MS", "200")
+            .env_remove("AWS_ENDPOINT_URL")
+            .env_remove("AWS_PROFILE")
+            .stdin(std::process::Stdio::null()),
+    )
+}
+
+fn ok(output: Output) -> Output {
+    assert!(
+        output.status.success(),
+        "invctl failed ({:?}):\n{}",
+        output.status.code(),
+        util::text(&output)
+    );
+    output
+}
+
+fn json(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}:\n{}", util::text(output)))
+}
+
+fn running(dir: tempfile::TempDir, foreground: Option<std::process::Child>) -> Cloud {
+    let status = ok(invctl_in(
+        dir.path(),
+        &["local", "status", "--output", "json"],
+    ));
+    let status = json(&status);
+    assert_eq!(status["running"], true);
+    assert_eq!(status["region"], "us-east-1");
+    let endpoint = status["endpoint"].as_str().unwrap().to_owned();
+    Cloud {
+        dir,
+        endpoint,
+        _foreground: foreground,
+    }
+}
+
+/// A local cloud started in a fresh folder with `invctl local up --detach`.
+fn start_cloud() -> Cloud {
+    let dir = tempfile::tempdir().unwrap();
+    ok(invctl_in(dir.path(), &["local", "up", "--detach"]));
+    running(dir, None)
+}
+
+/// The cloud the tests share, run in the foreground as a user would in a
+/// terminal of its own.
+fn cloud() -> &'static Cloud {
+    static CLOUD: OnceLock<Cloud> = OnceLock::new();
+    CLOUD.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let child = Command::new("sh")
+            .arg("-c")
+            .arg(r#""$@" >cloud.log 2>&1 & pid=$!; read -r _; kill -TERM "$pid"; wait "$pid""#)
+            .arg("sh")
+            .arg(assert_cmd::cargo::cargo_bin("invctl"))
+            .args(["local", "up"])
+            .current_dir(dir.path())
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let ready = (0..600).any(|_| {
+            std::thread::sleep(Duration::from_millis(200));
+            invctl_in(dir.path(), &["local", "status"]).status.success()
+        });
+        assert!(ready, "the local cloud did not start");
+        running(dir, Some(child))
+    })
+}
+
+/// A stack of the test's own, deployed to the shared cloud.
+struct Stack {
+    name: String,
+}
+
+impl Stack {
+    fn deploy(prefix: &str) -> Stack {
+        let name = unique(prefix).replace('_', "-");
+        let repo = util::repo_root();
+        ok(invctl_in(
+            cloud().dir.path(),
+            &[
+                "--local",
+                "deploy",
+                "--email",
+                "ops@example.com",
+                "--yes",
+                "--stack-name",
+                &name,
+                "--workspace",
+                repo.to_str().unwrap(),
+            ],
+        ));
+        Stack { name }
+    }
+
+    fn invctl(&self, args: &[&str]) -> Output {
+        let mut all = vec!["--local", "--stack-name", &self.name];
+        all.extend_from_slice(args);
+        invctl_in(cloud().dir.path(), &all)
+    }
+
+    fn stock(&self, product: &str) -> i64 {
+        let inventory = json(&ok(self.invctl(&["scan", "inventory", "--output", "json"])));
+        inventory
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == product)
+            .and_then(|p| p["stock"].as_i64())
+            .unwrap_or_else(|| panic!("no {product} in {inventory}"))
+    }
+
+    fn reservations(&self) -> Vec<Value> {
+        json(&ok(self.invctl(&[
+            "scan",
+            "reservations",
+            "--output",
+            "json",
+        ])))
+        .as_array()
+        .unwrap()
+        .clone()
+    }
+
+    /// The stack's outputs, by name.
+    fn outputs(&self) -> Value {
+        json(&ok(self.invctl(&["status", "--output", "json"])))["outputs"].clone()
+    }
+}
+
+/// The outcome `send-order --wait --output json` reports per order.
+fn outcomes(report: &Value) -> Vec<String> {
+    report["outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["outcome"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn deploy_send_order_scan_and_destroy_on_the_local_cloud() {
+    let stack = Stack::deploy("four");
+    let before = stack.stock("keyboard");
+    let sent = json(&ok(stack.invctl(&[
+        "send-order",
+        "--product",
+        "keyboard",
+        "--count",
+        "20",
+        "--wait",
+        "--timeout",
+        "180",
+        "--output",
+        "json",
+    ])));
+    assert_eq!(outcomes(&sent), vec!["reserved"; 20]);
+    let reservations = stack.reservations();
+    assert_eq!(reservations.len(), 20, "{reservations:?}");
+    assert!(reservations.iter().all(|r| r["productId"] == "keyboard"));
+    assert_eq!(stack.stock("keyboard"), before - 20);
+
+    ok(stack.invctl(&["destroy", "--yes"]));
+    let gone = stack.invctl(&["status"]);
+    assert_eq!(gone.status.code(), Some(3), "{}", util::text(&gone));
+}
+
+#[test]
+fn two_hundred_concurrent_orders_never_oversell_fifty() {
+    let stack = Stack::deploy("rush");
+    assert_eq!(stack.stock("mouse"), 50);
+    let sent = json(&ok(stack.invctl(&[
+        "send-order",
+        "--product",
+        "mouse",
+        "--count",
+        "200",
+        "--wait",
+        "--timeout",
+        "600",
+        "--output",
+        "json",
+    ])));
+    let outcomes = outcomes(&sent);
+    assert_eq!(outcomes.len(), 200, "none lost");
+    assert_eq!(outcomes.iter().filter(|o| *o == "reserved").count(), 50);
+    assert_eq!(outcomes.iter().filter(|o| *o == "unavailable").count(), 150);
+    assert_eq!(stack.stock("mouse"), 0);
+    assert_eq!(stack.reservations().len(), 50);
+}
+
+#[test]
+fn the_same_order_twice_is_reserved_once() {
+    let stack = Stack::deploy("twice");
+    let before = stack.stock("tv");
+    let order = unique("ord");
+    for _ in 0..2 {
+        let sent = json(&ok(stack.invctl(&[
+            "send-order",
+            "--product",
+            "tv",
+            "--order-id",
+            &order,
+            "--wait",
+            "--timeout",
+            "120",
+            "--output",
+            "json",
+        ])));
+        assert_eq!(outcomes(&sent), ["reserved"]);
+    }
+    assert_eq!(stack.reservations().len(), 1);
+    assert_eq!(stack.stock("tv"), before - 1);
+}
+
+fn local_sdk_config() -> aws_config::SdkConfig {
+    aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(
+                aws_credential_types::Credentials::new("local", "local", None, None, "test"),
+            ),
+        )
+        .endpoint_url(&cloud().endpoint)
+        .http_client(lambda_support::https_client())
+        .build()
+}
+
+/// Messages a queue holds, visible or in flight.
+async fn held(sqs: &aws_sdk_sqs::Client, url: &str) -> u64 {
+    let attributes = sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap();
+    [
+        aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages,
+        aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+    ]
+    .iter()
+    .map(|a| attributes[a].parse::<u64>().unwrap())
+    .sum()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_malformed_order_from_the_bus_is_rejected_and_changes_nothing() {
+    let stack = Stack::deploy("malformed");
+    let outputs = stack.outputs();
+    let config = local_sdk_config();
+
+    // An order with no quantity, put on the bus by someone else.
+    let order = unique("bad");
+    aws_sdk_eventbridge::Client::new(&config)
+        .put_events()
+        .entries(
+            aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+                .event_bus_name(outputs["EventBusName"].as_str().unwrap())
+                .source("com.orders")
+                .detail_type("new-order-received")
+                .detail(format!(r#"{{"orderId":"{order}","productId":"chair"}}"#))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let before = stack.stock("chair");
+    let watched = stack.invctl(&["watch", &order, "--timeout", "120", "--output", "json"]);
+    let watched = json(&ok(watched));
+    assert_eq!(watched[0]["outcome"], "rejected", "{watched}");
+    assert_eq!(stack.stock("chair"), before, "no table change");
+    assert!(stack.reservations().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreadable_message_is_dead_lettered_without_holding_up_its_batch() {
+    let stack = Stack::deploy("unreadable");
+    let outputs = stack.outputs();
+    let config = local_sdk_config();
+
+    // A message that is not JSON, next to a good order in the same batch.
+    // Test set-up: a short visibility timeout, so its receives come quickly
+    // (the template's is six function timeouts).
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let queue = outputs["OrdersQueueUrl"].as_str().unwrap();
+    let dead_letters = outputs["OrdersDeadLetterQueueUrl"].as_str().unwrap();
+    sqs.set_queue_attributes()
+        .queue_url(queue)
+        .attributes(
+            aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout,
+            "1",
+        )
+        .send()
+        .await
+        .unwrap();
+    let good = unique("good");
+    for body in [
+        "this is not JSON".to_owned(),
+        format!(r#"{{"orderId":"{good}","productId":"chair","quantity":1}}"#),
+    ] {
+        sqs.send_message()
+            .queue_url(queue)
+            .message_body(body)
+            .send()
+            .await
+            .unwrap();
+    }
+    let reserved = stack.invctl(&["watch", &good, "--timeout", "120", "--output", "json"]);
+    assert_eq!(json(&ok(reserved))[0]["outcome"], "reserved");
+    let dead = testkit::eventually(Duration::from_secs(120), || async {
+        (held(&sqs, dead_letters).await == 1).then_some(())
+    })
+    .await;
+    assert!(
+        dead.is_some(),
+        "the unreadable message did not reach the dead-letter queue: it holds {}, the queue {}; the cloud's log:\n{}",
+        held(&sqs, dead_letters).await,
+        held(&sqs, queue).await,
+        std::fs::read_to_string(cloud().dir.path().join("cloud.log")).unwrap_or_default()
+    );
+    assert_eq!(held(&sqs, queue).await, 0);
+}
+
+#[test]
+fn local_down_leaves_no_process_and_no_port_and_local_needs_a_cloud() {
+    // Two clouds of two workspaces at once, then both stopped.
+    let first = start_cloud();
+    let second = start_cloud();
+    assert_ne!(first.endpoint, second.endpoint);
+    for cloud in [&first, &second] {
+        let status = json(&ok(invctl_in(
+            cloud.dir.path(),
+            &["local", "status", "--output", "json"],
+        )));
+        let (pid, moto_pid) = (
+            status["pid"].as_u64().unwrap() as i32,
+            status["motoPid"].as_u64().unwrap() as i32,
+        );
+        let address = cloud.endpoint.trim_start_matches("http://").to_owned();
+        ok(invctl_in(cloud.dir.path(), &["local", "down"]));
+        for process in [pid, moto_pid] {
+            assert!(
+                !Path::new(&format!("/proc/{process}")).exists(),
+                "process {process} is still there"
+            );
+        }
+        assert!(
+            std::net::TcpStream::connect(&address).is_err(),
+            "{address} still listens"
+        );
+        let stopped = invctl_in(cloud.dir.path(), &["local", "status"]);
+        assert_eq!(stopped.status.code(), Some(3));
+        let no_cloud = invctl_in(cloud.dir.path(), &["--local", "scan", "inventory"]);
+        assert_eq!(no_cloud.status.code(), Some(3), "{}", util::text(&no_cloud));
+        assert!(
+            util::text(&no_cloud).contains("invctl local up"),
+            "{}",
+            util::text(&no_cloud)
+        );
+    }
+}
