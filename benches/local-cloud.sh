@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Benchmark of the local cloud (not a test; figures go to README):
+#  - start-up: wall time of `invctl local up --detach` until it answers, 3 runs;
+#  - 1,000 orders sent at once, each followed to its outcome: order-to-outcome
+#    latency (p50, p95; from the moment the burst is sent to the end of the
+#    order's reserve-stock execution, as its log records it) and sustained
+#    orders per second (orders over the time from the first execution's start
+#    to the last one's end).
+# Uses a workspace of its own under a temporary folder; the functions are
+# built (or reused) in target/local-cloud, like the tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup-tools.sh >/dev/null
+cargo build --quiet --release --locked --bin invctl
+repo=$PWD
+invctl=$repo/target/release/invctl
+work=$(mktemp -d)
+trap '(cd "$work" && "$invctl" local down >/dev/null 2>&1); rm -rf "$work"' EXIT
+cd "$work"
+export CARGO_TARGET_DIR=$repo/target/local-cloud
+
+for run in 1 2 3; do
+    start=$(date +%s%N)
+    "$invctl" local up --detach >/dev/null
+    end=$(date +%s%N)
+    echo "start-up run $run: $(( (end - start) / 1000000 )) ms"
+    [ "$run" = 3 ] || "$invctl" local down >/dev/null
+done
+
+stack=(--local --stack-name bench)
+"$invctl" "${stack[@]}" deploy --yes --no-seed --email bench@example.com --workspace "$repo" >/dev/null
+# One product with enough stock for every order (the catalog's largest is 50).
+"$repo/.venv/bin/python" - "$("$invctl" local status --output json)" "$("$invctl" "${stack[@]}" status --output json)" <<'PY'
+import json, sys, boto3
+cloud, status = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+table = status["outputs"]["InventoryTableName"]
+boto3.client("dynamodb", endpoint_url=cloud["endpoint"], region_name=cloud["region"],
+             aws_access_key_id="local", aws_secret_access_key="local").put_item(
+    TableName=table,
+    Item={"id": {"S": "bulk"}, "name": {"S": "Bulk"}, "stock": {"N": "100000"},
+          "threshold": {"N": "0"}, "status": {"S": "IN STOCK"}, "minPOAmount": {"N": "1"}})
+PY
+
+sent=$(date +%s%3N)
+"$invctl" "${stack[@]}" send-order --product bulk --count 1000 --wait --timeout 1800 --output json >orders.json 2>/dev/null
+"$invctl" "${stack[@]}" executions --workflow reserve-stock --limit 1000 --output json >executions.json
+"$repo/.venv/bin/python" - "$sent" <<'PY'
+import json, sys, datetime
+sent = int(sys.argv[1]) / 1000
+orders = json.load(open("orders.json"))
+outcomes = [o["outcome"] for o in orders["outcomes"]]
+print(f"orders: {len(outcomes)}, reserved: {outcomes.count('reserved')}")
+report = json.load(open("executions.json"))
+runs = report  # one entry per execution
+def at(text):
+    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+done = sorted(at(e["stopped"]) for e in runs if e.get("stopped"))
+started = min(at(e["started"]) for e in runs)
+latency = sorted(t - sent for t in done)
+p = lambda q: latency[min(len(latency) - 1, int(q * len(latency)))]
+print(f"order-to-outcome latency: p50 {p(0.5):.2f} s, p95 {p(0.95):.2f} s")
+print(f"sustained: {len(done) / (done[-1] - started):.1f} orders/s over {done[-1] - started:.1f} s")
+PY
