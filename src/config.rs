@@ -501,4 +501,19 @@ profile = "prod"
             "{error}"
         );
     }
+
+    #[test]
+    fn local_in_a_settings_file_needs_a_running_local_cloud() {
+        // Runs in the package folder, where no local cloud runs during tests.
+        let f = file("[environments.laptop]\nlocal = true\n");
+        let error = Settings::resolve(&AwsArgs {
+            config: Some(f.path().to_owned()),
+            environment: Some("laptop".into()),
+            ..AwsArgs::default()
+        })
+        .unwrap_err();
+        assert!(matches!(error, ConfigError::NoLocalCloud(_)), "{error}");
+        assert_eq!(error.exit_code(), crate::exit::NOT_DEPLOYED);
+        assert!(error.to_string().contains("invctl local up"), "{error}");
+    }
 }

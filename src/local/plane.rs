@@ -59,7 +59,6 @@ pub enum Outcome {
 struct Invocation {
     id: String,
     payload: Bytes,
-    deadline: SystemTime,
     reply: oneshot::Sender<Outcome>,
 }
 
@@ -196,21 +195,14 @@ impl Plane {
             std::process::id(),
             self.inner.invocation_ids.fetch_add(1, Ordering::Relaxed)
         );
-        let deadline = SystemTime::now() + function.config.timeout;
-        let waiting = function.in_flight.lock().unwrap().len() + 1;
         if function.idle.load(Ordering::SeqCst) == 0
-            && function.instances.lock().unwrap().len() < MAX_INSTANCES.min(waiting.max(1))
+            && function.instances.lock().unwrap().len() < MAX_INSTANCES
         {
             self.spawn_instance(&function);
         }
         function
             .queue
-            .send(Invocation {
-                id,
-                payload,
-                deadline,
-                reply,
-            })
+            .send(Invocation { id, payload, reply })
             .ok()?;
         // An invocation that no instance took in time fails like a timeout.
         let limit = function.config.timeout + Duration::from_secs(30);
@@ -404,6 +396,9 @@ impl Plane {
                 let Some(invocation) = next else {
                     return respond(StatusCode::GONE, Bytes::new());
                 };
+                // As on Lambda, the timeout counts from when the function
+                // gets the event, not from when it was queued.
+                let deadline = SystemTime::now() + function.config.timeout;
                 function.in_flight.lock().unwrap().insert(
                     invocation.id.clone(),
                     InFlight {
@@ -411,14 +406,14 @@ impl Plane {
                         instance,
                     },
                 );
-                self.watch_deadline(function, &invocation.id, instance, invocation.deadline);
+                self.watch_deadline(function, &invocation.id, instance, deadline);
                 let mut response = respond(StatusCode::OK, invocation.payload);
                 let headers = response.headers_mut();
                 let value = |v: String| hyper::header::HeaderValue::from_str(&v).expect("ASCII");
                 headers.insert("Lambda-Runtime-Aws-Request-Id", value(invocation.id));
                 headers.insert(
                     "Lambda-Runtime-Deadline-Ms",
-                    value(millis(invocation.deadline).to_string()),
+                    value(millis(deadline).to_string()),
                 );
                 headers.insert(
                     "Lambda-Runtime-Invoked-Function-Arn",
