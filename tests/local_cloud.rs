@@ -368,6 +368,38 @@ async fn an_unreadable_message_is_dead_lettered_without_holding_up_its_batch() {
         std::fs::read_to_string(cloud().dir.path().join("cloud.log")).unwrap_or_default()
     );
     assert_eq!(held(&sqs, queue).await, 0);
+
+    // The function said why, in its log group, as on Lambda.
+    let lambda = aws_sdk_lambda::Client::new(&config);
+    let functions = lambda.list_functions().send().await.unwrap();
+    let reserve = functions
+        .functions()
+        .iter()
+        .find(|f| {
+            f.function_name()
+                .is_some_and(|n| n.starts_with(&stack.name) && n.contains("ReserveStock"))
+        })
+        .unwrap();
+    let group = reserve
+        .logging_config()
+        .and_then(|l| l.log_group())
+        .unwrap()
+        .to_owned();
+    let logged = testkit::eventually(Duration::from_secs(10), || async {
+        let events = aws_sdk_cloudwatchlogs::Client::new(&config)
+            .filter_log_events()
+            .log_group_name(&group)
+            .send()
+            .await
+            .ok()?;
+        events
+            .events()
+            .iter()
+            .any(|e| e.message().is_some_and(|m| m.contains("not an order")))
+            .then_some(())
+    })
+    .await;
+    assert!(logged.is_some(), "no function output in {group}");
 }
 
 #[test]

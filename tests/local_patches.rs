@@ -597,3 +597,56 @@ fn the_launcher_refuses_a_moto_it_was_not_written_for() {
         "{text}"
     );
 }
+
+async fn function_log_group(moto: &Moto) -> Option<String> {
+    let config = moto.sdk_config().await;
+    let group = unique("fn-log");
+    let name = stack(
+        &config,
+        &json!({"Resources": {
+            "Log": {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": group}},
+            "Role": {"Type": "AWS::IAM::Role", "Properties": {
+                "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                    "Effect": "Allow", "Principal": {"Service": ["lambda.amazonaws.com"]},
+                    "Action": ["sts:AssumeRole"]}]}
+            }},
+            "Function": {"Type": "AWS::Lambda::Function", "Properties": {
+                "Runtime": "python3.12",
+                "Handler": "index.handler",
+                "Role": {"Fn::GetAtt": ["Role", "Arn"]},
+                "Code": {"ZipFile": "def handler(event, context):\n    return event\n"},
+                "LoggingConfig": {"LogFormat": "JSON", "LogGroup": {"Ref": "Log"}}
+            }}
+        }}),
+        false,
+    )
+    .await;
+    let physical = aws_sdk_cloudformation::Client::new(&config)
+        .describe_stack_resource()
+        .stack_name(&name)
+        .logical_resource_id("Function")
+        .send()
+        .await
+        .unwrap()
+        .stack_resource_detail
+        .and_then(|d| d.physical_resource_id)
+        .unwrap();
+    aws_sdk_lambda::Client::new(&config)
+        .get_function()
+        .function_name(physical)
+        .send()
+        .await
+        .unwrap()
+        .configuration()
+        .and_then(|c| c.logging_config())
+        .and_then(|l| l.log_group())
+        .map(str::to_owned)
+        .filter(|g| *g == group)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_function_reports_the_log_group_its_template_gave_it() {
+    assert!(function_log_group(patched()).await.is_some());
+    let unpatched = Moto::start_local(&["lambda-logging-config"]);
+    assert_eq!(function_log_group(&unpatched).await, None);
+}

@@ -269,26 +269,6 @@ fn spawn_moto(
         .map_err(|e| Error::Start(e.to_string()))
 }
 
-fn local_sdk_config(endpoint: &str) -> aws_config::SdkConfig {
-    aws_config::SdkConfig::builder()
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new(crate::local::REGION))
-        .credentials_provider(
-            aws_credential_types::provider::SharedCredentialsProvider::new(
-                aws_credential_types::Credentials::new(
-                    crate::local::ACCESS_KEY,
-                    crate::local::SECRET_KEY,
-                    None,
-                    None,
-                    "invctl-local",
-                ),
-            ),
-        )
-        .endpoint_url(endpoint)
-        .http_client(lambda_support::https_client())
-        .build()
-}
-
 fn up(start: &Path, out: &mut dyn Write) -> Result<(), Error> {
     if let Ok(state) = LocalState::running(start) {
         return Err(Error::AlreadyRunning {
@@ -313,7 +293,7 @@ fn up(start: &Path, out: &mut dyn Write) -> Result<(), Error> {
             .await
             .map_err(|e| Error::Start(e.to_string()))?;
         let mut moto = spawn_moto(&workspace, port, &plane.url(), &dir.join("moto.log"))?;
-        let config = local_sdk_config(&endpoint);
+        let config = crate::local::sdk_config(&endpoint);
         let sts = aws_sdk_sts::Client::new(&config);
         let deadline = Instant::now() + READY_WITHIN;
         while sts.get_caller_identity().send().await.is_err() {

@@ -27,6 +27,27 @@ pub const REGION: &str = "us-east-1";
 pub const ACCESS_KEY: &str = "local";
 pub const SECRET_KEY: &str = "local";
 
+/// The SDK configuration for the local cloud at `endpoint`.
+pub fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(REGION))
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(
+                aws_credential_types::Credentials::new(
+                    ACCESS_KEY,
+                    SECRET_KEY,
+                    None,
+                    None,
+                    "invctl-local",
+                ),
+            ),
+        )
+        .endpoint_url(endpoint)
+        .http_client(lambda_support::https_client())
+        .build()
+}
+
 /// What a running local cloud writes down for `status`, `down` and `--local`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -89,6 +89,8 @@ struct Inner {
     address: SocketAddr,
     /// moto, for the functions' AWS calls.
     endpoint: String,
+    /// Where function output is kept, as Lambda keeps it.
+    logs: aws_sdk_cloudwatchlogs::Client,
     functions: Mutex<HashMap<String, Arc<Function>>>,
     console: Console,
     invocation_ids: AtomicU32,
@@ -112,6 +114,7 @@ impl Plane {
             inner: Arc::new(Inner {
                 address: listener.local_addr()?,
                 endpoint: endpoint.to_owned(),
+                logs: aws_sdk_cloudwatchlogs::Client::new(&super::sdk_config(endpoint)),
                 functions: Mutex::new(HashMap::new()),
                 console,
                 invocation_ids: AtomicU32::new(0),
@@ -261,6 +264,7 @@ impl Plane {
                 return;
             }
         };
+        let shipped = self.ship_logs(config, instance);
         for stream in [
             child
                 .stdout
@@ -276,10 +280,12 @@ impl Plane {
         {
             let console = self.inner.console.clone();
             let name = config.name.clone();
+            let shipped = shipped.clone();
             tokio::spawn(async move {
                 let mut lines = tokio::io::BufReader::new(stream).lines();
                 while let Ok(Some(line)) = lines.next_line().await {
                     console.function_log(&name, &line);
+                    let _ = shipped.send(line);
                 }
             });
         }
@@ -339,6 +345,63 @@ impl Plane {
                 return;
             }
         });
+    }
+
+    /// A sender of an instance's output lines to the function's log group,
+    /// in a stream of the instance's own (`YYYY/MM/DD/[$LATEST]local-N`),
+    /// put in batches every half second.
+    fn ship_logs(&self, config: &FunctionConfig, instance: u32) -> mpsc::UnboundedSender<String> {
+        let (lines, mut received) = mpsc::unbounded_channel::<String>();
+        let logs = self.inner.logs.clone();
+        let group = config.log_group.clone();
+        let days = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs()
+            / 86_400;
+        let stream = format!("{days}/[$LATEST]local-{instance}");
+        tokio::spawn(async move {
+            let _ = logs
+                .create_log_stream()
+                .log_group_name(&group)
+                .log_stream_name(&stream)
+                .send()
+                .await;
+            let mut open = true;
+            while open {
+                let mut batch = Vec::new();
+                let window = tokio::time::sleep(Duration::from_millis(500));
+                tokio::pin!(window);
+                loop {
+                    tokio::select! {
+                        line = received.recv() => match line {
+                            Some(line) => batch.push(line),
+                            None => { open = false; break; }
+                        },
+                        _ = &mut window => break,
+                    }
+                }
+                if batch.is_empty() {
+                    continue;
+                }
+                let at = millis(SystemTime::now()) as i64;
+                let events = batch.into_iter().filter_map(|message| {
+                    aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+                        .timestamp(at)
+                        .message(message)
+                        .build()
+                        .ok()
+                });
+                let _ = logs
+                    .put_log_events()
+                    .log_group_name(&group)
+                    .log_stream_name(&stream)
+                    .set_log_events(Some(events.collect()))
+                    .send()
+                    .await;
+            }
+        });
+        lines
     }
 
     async fn route(&self, request: Request<Incoming>) -> Response<Full<Bytes>> {

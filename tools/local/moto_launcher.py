@@ -324,6 +324,42 @@ def lambda_invoke(args):
     LambdaSimpleBackend.invoke = invoke
 
 
+def lambda_logging_config(args):
+    """A function keeps its LoggingConfig (its log group), from the API and
+    from CloudFormation, and GetFunction reports it (awslambda/models.py
+    knows no LoggingConfig: :1183-1191 drops it, :783 never reports it), so
+    the execution plane writes a function's output where Lambda would."""
+    from moto.awslambda.models import LambdaFunction
+
+    original_init = LambdaFunction.__init__
+    original_cfn = LambdaFunction.create_from_cloudformation_json.__func__
+    original_configuration = LambdaFunction.get_configuration
+
+    def init(self, *a, **kw):
+        original_init(self, *a, **kw)
+        spec = kw.get("spec") or next((x for x in a if isinstance(x, dict)), {})
+        self.logging_config = spec.get("LoggingConfig")
+
+    def create(cls, resource_name, cloudformation_json, account_id, region_name, **kw):
+        function = original_cfn(cls, resource_name, cloudformation_json, account_id, region_name, **kw)
+        function.logging_config = cloudformation_json["Properties"].get("LoggingConfig")
+        return function
+
+    def get_configuration(self, *a, **kw):
+        config = original_configuration(self, *a, **kw)
+        logging = getattr(self, "logging_config", None)
+        if logging:
+            config["LoggingConfig"] = {
+                "LogFormat": logging.get("LogFormat", "Text"),
+                "LogGroup": logging.get("LogGroup", f"/aws/lambda/{self.function_name}"),
+            }
+        return config
+
+    LambdaFunction.__init__ = init
+    LambdaFunction.create_from_cloudformation_json = classmethod(create)
+    LambdaFunction.get_configuration = get_configuration
+
+
 CODE_PATH = "/_invctl/lambda-code/"
 
 
@@ -421,6 +457,7 @@ PATCHES = {
     "rule-targets": rule_targets,
     "lambda-invoke": lambda_invoke,
     "lambda-code-location": lambda_code_location,
+    "lambda-logging-config": lambda_logging_config,
     "no-inline-triggers": no_inline_triggers,
     "dynamodb-one-at-a-time": dynamodb_one_at_a_time,
 }
