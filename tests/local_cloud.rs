@@ -195,7 +195,7 @@ fn deploy_send_order_scan_and_destroy_on_the_local_cloud() {
         "20",
         "--wait",
         "--timeout",
-        "180",
+        "300",
         "--output",
         "json",
     ])));
@@ -222,7 +222,7 @@ fn two_hundred_concurrent_orders_never_oversell_fifty() {
         "200",
         "--wait",
         "--timeout",
-        "600",
+        "900",
         "--output",
         "json",
     ])));
@@ -248,7 +248,7 @@ fn the_same_order_twice_is_reserved_once() {
             &order,
             "--wait",
             "--timeout",
-            "120",
+            "300",
             "--output",
             "json",
         ])));
@@ -314,7 +314,7 @@ async fn a_malformed_order_from_the_bus_is_rejected_and_changes_nothing() {
         .await
         .unwrap();
     let before = stack.stock("chair");
-    let watched = stack.invctl(&["watch", &order, "--timeout", "120", "--output", "json"]);
+    let watched = stack.invctl(&["watch", &order, "--timeout", "300", "--output", "json"]);
     let watched = json(&ok(watched));
     assert_eq!(watched[0]["outcome"], "rejected", "{watched}");
     assert_eq!(stack.stock("chair"), before, "no table change");
@@ -354,7 +354,7 @@ async fn an_unreadable_message_is_dead_lettered_without_holding_up_its_batch() {
             .await
             .unwrap();
     }
-    let reserved = stack.invctl(&["watch", &good, "--timeout", "120", "--output", "json"]);
+    let reserved = stack.invctl(&["watch", &good, "--timeout", "300", "--output", "json"]);
     assert_eq!(json(&ok(reserved))[0]["outcome"], "reserved");
     let dead = testkit::eventually(Duration::from_secs(120), || async {
         (held(&sqs, dead_letters).await == 1).then_some(())

@@ -141,11 +141,16 @@ impl Sources {
             }
             keep
         });
+        let loaded = self.plane.loaded();
         for mapping in mappings {
             let Some(uuid) = mapping.uuid().map(str::to_owned) else {
                 continue;
             };
-            if self.pollers.contains_key(&uuid) {
+            // A mapping polls only once its function runs here: a message
+            // taken for a function not yet loaded would stay hidden for the
+            // queue's whole visibility timeout.
+            let target = function_name(mapping.function_arn().unwrap_or_default());
+            if self.pollers.contains_key(&uuid) || !loaded.contains_key(target) {
                 continue;
             }
             let source = mapping.event_source_arn().unwrap_or_default().to_owned();
@@ -337,6 +342,12 @@ impl QueuePoller {
             let Ok(slot) = slots.clone().acquire_owned().await else {
                 return;
             };
+            if !poller.plane.loaded().contains_key(&poller.function) {
+                // Being replaced (new code) or removed: take nothing meanwhile.
+                drop(slot);
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
             let batch = poller.gather(&url).await;
             if batch.is_empty() {
                 drop(slot);
@@ -401,7 +412,22 @@ impl QueuePoller {
                 ));
                 return;
             }
-            None => return,
+            None => {
+                // The function went away meanwhile: hand the batch back now.
+                for message in &batch {
+                    if let Some(handle) = message.receipt_handle() {
+                        let _ = self
+                            .sqs
+                            .change_message_visibility()
+                            .queue_url(url)
+                            .receipt_handle(handle)
+                            .visibility_timeout(0)
+                            .send()
+                            .await;
+                    }
+                }
+                return;
+            }
         };
         let done: Vec<DeleteMessageBatchRequestEntry> = batch
             .iter()

@@ -120,6 +120,11 @@ impl StreamPoller {
             tokio::time::sleep(Duration::from_secs(1)).await;
         };
         loop {
+            if !self.plane.loaded().contains_key(&self.function) {
+                // Being replaced or removed: read nothing meanwhile.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
             let mut idle = true;
             for iterator in iterators.iter_mut() {
                 let Ok(page) = self
