@@ -141,27 +141,8 @@ pub fn build_local(workspace: &Path) -> Result<Vec<BuiltFunction>, BuildError> {
     crate::stack::functions::ALL
         .iter()
         .map(|function| {
-            let binary_path = binaries.join(function.package);
-            let binary = fs::read(&binary_path).map_err(|source| BuildError::ReadBinary {
-                path: binary_path.clone(),
-                source,
-            })?;
-            let zipped = bootstrap_zip(&binary);
-            let path = local_zip_path(workspace, function);
-            let status = if fs::read(&path).is_ok_and(|existing| existing == zipped) {
-                ZipStatus::Unchanged
-            } else {
-                write_atomically(&path, &zipped)?;
-                ZipStatus::Written
-            };
-            Ok(BuiltFunction {
-                function: function.package,
-                logical_id: function.logical_id,
-                bytes: zipped.len(),
-                sha256: sha256_hex(&zipped),
-                zip: path,
-                status,
-            })
+            let binary = read_binary(&binaries, function)?;
+            write_zip(function, &binary, local_zip_path(workspace, function))
         })
         .collect()
 }
@@ -209,17 +190,31 @@ fn package(
     function: &FunctionSpec,
     binaries: &Path,
 ) -> Result<BuiltFunction, BuildError> {
-    let binary_path = binaries.join(function.package);
-    let binary = fs::read(&binary_path).map_err(|source| BuildError::ReadBinary {
-        path: binary_path.clone(),
-        source,
-    })?;
+    let binary = read_binary(binaries, function)?;
     check_bootstrap(&binary, architecture).map_err(|source| BuildError::Bootstrap {
         function: function.package,
         source,
     })?;
-    let zipped = bootstrap_zip(&binary);
-    let path = zip_path(workspace, architecture, function);
+    write_zip(
+        function,
+        &binary,
+        zip_path(workspace, architecture, function),
+    )
+}
+
+fn read_binary(binaries: &Path, function: &FunctionSpec) -> Result<Vec<u8>, BuildError> {
+    let path = binaries.join(function.package);
+    fs::read(&path).map_err(|source| BuildError::ReadBinary { path, source })
+}
+
+/// Zips `binary` as the function's `bootstrap` at `path`, rewriting the
+/// file only when its bytes change.
+fn write_zip(
+    function: &FunctionSpec,
+    binary: &[u8],
+    path: PathBuf,
+) -> Result<BuiltFunction, BuildError> {
+    let zipped = bootstrap_zip(binary);
     let status = if fs::read(&path).is_ok_and(|existing| existing == zipped) {
         ZipStatus::Unchanged
     } else {
