@@ -71,18 +71,7 @@ async fn an_asset_already_there_is_not_sent_again() {
         store.upload(&key, b"zip bytes".to_vec()).await.unwrap(),
         Outcome::Existing
     );
-    let object = store
-        .s3
-        .get_object()
-        .bucket(&store.bucket)
-        .key(&key)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        object.body.collect().await.unwrap().into_bytes().as_ref(),
-        b"zip bytes"
-    );
+    assert_eq!(object_bytes(&store, &key).await, b"zip bytes");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -101,6 +90,19 @@ async fn a_missing_bucket_is_an_error_that_names_it() {
             .starts_with(&format!("cannot upload s3://{}/k", store.bucket)),
         "{error}"
     );
+}
+
+/// What the object at `key` holds.
+async fn object_bytes(store: &ArtifactStore, key: &str) -> Vec<u8> {
+    let object = store
+        .s3
+        .get_object()
+        .bucket(&store.bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap();
+    object.body.collect().await.unwrap().into_bytes().to_vec()
 }
 
 fn store_on(config: &aws_config::SdkConfig) -> ArtifactStore {
@@ -135,16 +137,8 @@ async fn an_object_with_other_bytes_at_a_content_key_is_refused() {
         error.to_string().contains("changed outside invctl"),
         "{error}"
     );
-    let object = store
-        .s3
-        .get_object()
-        .bucket(&store.bucket)
-        .key(&key)
-        .send()
-        .await
-        .unwrap();
     assert_eq!(
-        object.body.collect().await.unwrap().into_bytes().as_ref(),
+        object_bytes(&store, &key).await,
         b"evil bytes",
         "refused, not silently overwritten"
     );

@@ -78,6 +78,9 @@ pub struct QueueReport {
     /// Why anything is left, or what the messages are.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// Whether its messages can go back at all (stream failures cannot).
+    #[serde(skip)]
+    pub redrivable: bool,
 }
 
 /// The clients and pace of a redrive.
@@ -325,6 +328,7 @@ impl Redriver {
         let url = stack.get(Resource::Queue(dead_letters.queue)).await?;
         let mut report = QueueReport {
             queue: dead_letters.name,
+            redrivable: dead_letters.way_back != WayBack::None,
             waiting: self.waiting(&url).await?,
             url,
             ..QueueReport::default()
@@ -430,13 +434,8 @@ pub fn run(aws: &AwsArgs, args: &RedriveArgs, out: &mut dyn Write) -> Result<(),
         // Stream failures cannot go back: listing them is the whole job.
         let left: u64 = reports
             .iter()
-            .zip(
-                DEAD_LETTER_QUEUES
-                    .iter()
-                    .filter(|q| args.queue.as_deref().is_none_or(|name| name == q.name)),
-            )
-            .filter(|(_, q)| q.way_back != WayBack::None)
-            .map(|(r, _)| r.left)
+            .filter(|r| r.redrivable)
+            .map(|r| r.left)
             .sum();
         if left > 0 {
             return Err(Error::Left(left));
