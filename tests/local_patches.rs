@@ -513,27 +513,29 @@ async fn moto_leaves_mapped_queues_to_the_execution_plane() {
 }
 
 /// Writes `puts` items while as many transactions fail on the same table,
-/// all at once; returns how many items the table then holds.
-async fn items_after_concurrent_writes(moto: &Moto, puts: usize) -> usize {
+/// all at once; returns how many puts were acknowledged and how many items
+/// the table then holds.
+async fn items_after_concurrent_writes(moto: &Moto, puts: usize) -> (usize, usize) {
     let config = moto.sdk_config().await;
     let table = testkit::create_table(&config, "race").await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
     use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
-    let mut tasks = Vec::new();
+    let mut writes = Vec::new();
+    let mut transactions = Vec::new();
     for i in 0..puts {
         let (writer, into) = (dynamodb.clone(), table.clone());
-        tasks.push(tokio::spawn(async move {
+        writes.push(tokio::spawn(async move {
             writer
                 .put_item()
                 .table_name(&into)
                 .item("id", AttributeValue::S(format!("item-{i}")))
                 .send()
                 .await
-                .unwrap();
+                .is_ok()
         }));
         let dynamodb = dynamodb.clone();
         let table = table.clone();
-        tasks.push(tokio::spawn(async move {
+        transactions.push(tokio::spawn(async move {
             // Refused (the condition fails): moto restores its table copy.
             let _ = dynamodb
                 .transact_write_items()
@@ -553,23 +555,42 @@ async fn items_after_concurrent_writes(moto: &Moto, puts: usize) -> usize {
                 .await;
         }));
     }
-    for task in tasks {
-        task.await.unwrap();
+    let mut acknowledged = 0;
+    for write in writes {
+        acknowledged += usize::from(write.await.unwrap());
     }
-    dynamodb
+    for transaction in transactions {
+        transaction.await.unwrap();
+    }
+    let found = dynamodb
         .scan()
         .table_name(&table)
         .send()
         .await
         .unwrap()
-        .count() as usize
+        .count() as usize;
+    (acknowledged, found)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn concurrent_dynamodb_writes_are_never_lost() {
-    // Without the lock this loses writes in about half the runs (seen
-    // here): too unreliable to assert as the gap, so only the fix is.
-    assert_eq!(items_after_concurrent_writes(patched(), 300).await, 300);
+    assert_eq!(
+        items_after_concurrent_writes(patched(), 300).await,
+        (300, 300)
+    );
+    // Without the lock a round loses acknowledged writes about half the
+    // time (seen here); twenty rounds without one loss would mean the gap
+    // is gone (then the patch can go too).
+    let unpatched = Moto::start_local(&["dynamodb-one-at-a-time"]);
+    let mut rounds = Vec::new();
+    for _ in 0..20 {
+        let (acknowledged, found) = items_after_concurrent_writes(&unpatched, 300).await;
+        rounds.push((acknowledged, found));
+        if found < acknowledged {
+            return;
+        }
+    }
+    panic!("no write was lost without the lock: (acknowledged, found) per round {rounds:?}");
 }
 
 #[test]
