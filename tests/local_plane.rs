@@ -9,8 +9,9 @@ use invctl::local::plane::{FunctionConfig, Outcome, Plane};
 use invctl::local::sources::Console;
 
 /// A runtime loop in Python: takes each invocation and does `behaviour`
-/// with it (`echo`, `crash`, or `crash-once` / `hang-once`: crash or hang
-/// on the first invocation, echo after).
+/// with it (`echo`, `crash`, or `crash-once` / `hang-once` / `bloat-once`:
+/// crash, hang, or fill 200 MB and hold it, on the first invocation; echo
+/// after).
 const RUNTIME: &str = r#"import json, os, sys, time, urllib.request
 api = os.environ["AWS_LAMBDA_RUNTIME_API"]
 behaviour = sys.argv[1]
@@ -24,6 +25,10 @@ while True:
     if behaviour == "crash" or (behaviour == "crash-once" and not os.path.exists(marker)):
         open(marker, "w").close()
         os._exit(3)
+    if behaviour == "bloat-once" and not os.path.exists(marker):
+        open(marker, "w").close()
+        held = b"x" * (200 * 1024 * 1024)
+        time.sleep(10)
     if behaviour == "hang-once" and not os.path.exists(marker):
         open(marker, "w").close()
         time.sleep(600)
@@ -132,5 +137,24 @@ async fn an_invocation_past_the_timeout_fails_as_lambda_says_and_the_instance_is
     );
     // The hung instance was stopped: the next invocation gets a fresh one.
     let next = plane.invoke("slow", Bytes::from("{}")).await;
+    assert!(matches!(next, Some(Outcome::Response(_))), "{next:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_instance_above_its_memory_setting_is_stopped_with_lambdas_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let plane = plane().await;
+    // 128 MB, 30 s timeout: only the memory watch can end the first call early.
+    plane.load(function(dir.path(), "greedy", "bloat-once", 30));
+    let error = error_of(plane.invoke("greedy", Bytes::from("{}")).await);
+    assert_eq!(error["errorType"], "Runtime.OutOfMemory", "{error}");
+    assert!(
+        error["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("of its 128 MB"),
+        "{error}"
+    );
+    let next = plane.invoke("greedy", Bytes::from("{}")).await;
     assert!(matches!(next, Some(Outcome::Response(_))), "{next:?}");
 }

@@ -9,7 +9,8 @@
 //! knows which instance holds which invocation: one that outlives the
 //! function's timeout is answered with Lambda's timeout error and its
 //! instance is killed; an instance that exits mid-invocation is a function
-//! error. Invocations come from the event-source pollers and, through the
+//! error, and one whose resident memory passes the function's memory
+//! setting is stopped with Lambda's `Runtime.OutOfMemory`. Invocations come from the event-source pollers and, through the
 //! launcher, from moto's Invoke API and the Step Functions interpreter
 //! (`POST /invoke/NAME`).
 
@@ -292,7 +293,10 @@ impl Plane {
         function.instances.lock().unwrap().insert(instance, child);
         // Watch for the instance's end: what it held fails as Lambda reports it.
         let watched = Arc::downgrade(function);
+        let memory_limit = u64::try_from(config.memory_mb).unwrap_or(0) * 1024 * 1024;
         tokio::spawn(async move {
+            // Set when the instance was stopped for using more than its memory.
+            let mut out_of_memory = None;
             loop {
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 let Some(function) = watched.upgrade() else {
@@ -308,7 +312,17 @@ impl Plane {
                             instances.remove(&instance);
                             status
                         }
-                        _ => continue,
+                        _ => {
+                            // Lambda stops a sandbox that outgrows its memory
+                            // setting; a process can be watched only this
+                            // coarsely (a spike between looks goes unseen).
+                            let used = child.id().and_then(resident_bytes).unwrap_or(0);
+                            if out_of_memory.is_none() && memory_limit > 0 && used > memory_limit {
+                                out_of_memory = Some(used);
+                                let _ = child.start_kill();
+                            }
+                            continue;
+                        }
                     }
                 };
                 let held: Vec<(String, InFlight)> = {
@@ -324,10 +338,20 @@ impl Plane {
                 };
                 let exited = |id: &str| Outcome::Error {
                     kind: "Unhandled",
-                    body: error_document(
-                        "Runtime.ExitError",
-                        &format!("RequestId: {id} Error: Runtime exited with error: {status}"),
-                    ),
+                    body: match out_of_memory {
+                        Some(used) => error_document(
+                            "Runtime.OutOfMemory",
+                            &format!(
+                                "RequestId: {id} Error: Runtime exited with error: signal: killed (it used {} MB of its {} MB)",
+                                used / (1024 * 1024),
+                                memory_limit / (1024 * 1024)
+                            ),
+                        ),
+                        None => error_document(
+                            "Runtime.ExitError",
+                            &format!("RequestId: {id} Error: Runtime exited with error: {status}"),
+                        ),
+                    },
                 };
                 for (id, flight) in held {
                     let _ = flight.reply.send(exited(&id));
@@ -553,6 +577,15 @@ impl Plane {
             function.instances.lock().unwrap().remove(&instance);
         });
     }
+}
+
+/// A process's resident memory, from `/proc` (None where there is none).
+fn resident_bytes(pid: u32) -> Option<u64> {
+    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let page_size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    Some(pages * u64::try_from(page_size).ok()?)
 }
 
 fn respond(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
