@@ -10,9 +10,9 @@
 //! function's timeout is answered with Lambda's timeout error and its
 //! instance is killed; an instance that exits mid-invocation is a function
 //! error, and one whose resident memory passes the function's memory
-//! setting is stopped with Lambda's `Runtime.OutOfMemory`. Invocations come from the event-source pollers and, through the
-//! launcher, from moto's Invoke API and the Step Functions interpreter
-//! (`POST /invoke/NAME`).
+//! setting is stopped with Lambda's `Runtime.OutOfMemory`. Invocations
+//! come from the event-source pollers and, through the launcher, from
+//! moto's Invoke API and the Step Functions interpreter (`POST /invoke/NAME`).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
