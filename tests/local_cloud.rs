@@ -112,6 +112,24 @@ fn cloud() -> &'static Cloud {
     })
 }
 
+impl Cloud {
+    /// The shared cloud's console output, once `ready` says it shows what
+    /// the caller waits for (lines are written as things happen), or after
+    /// a minute.
+    fn console_after(&self, ready: impl Fn(&str) -> bool) -> String {
+        let log = self.dir.path().join("cloud.log");
+        let mut text = String::new();
+        for _ in 0..300 {
+            text = std::fs::read_to_string(&log).unwrap_or_default();
+            if ready(&text) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        text
+    }
+}
+
 /// A stack of the test's own, deployed to the shared cloud.
 struct Stack {
     name: String,
@@ -204,6 +222,27 @@ fn deploy_send_order_scan_and_destroy_on_the_local_cloud() {
     assert_eq!(reservations.len(), 20, "{reservations:?}");
     assert!(reservations.iter().all(|r| r["productId"] == "keyboard"));
     assert_eq!(stack.stock("keyboard"), before - 20);
+
+    // The console showed each order's way, one line per step.
+    let order = sent["outcomes"][0]["orderId"].as_str().unwrap().to_owned();
+    let finished = |line: &str| line.contains(&order) && line.ends_with(" succeeded");
+    let console = cloud().console_after(|log| log.lines().any(finished));
+    let this_order: Vec<&str> = console.lines().filter(|l| l.contains(&order)).collect();
+    assert!(
+        this_order
+            .iter()
+            .any(|l| l.contains("reserve-stock/") && l.ends_with(" started"))
+            && this_order.iter().any(|l| finished(l)),
+        "no start and end of {order}'s execution in:\n{console}"
+    );
+    for step in [
+        "event com.orders/new-order-received put on",
+        "message(s) -> ",
+        "event com.inventory/stock-reserved put on",
+        "processed",
+    ] {
+        assert!(console.contains(step), "no {step:?} in:\n{console}");
+    }
 
     ok(stack.invctl(&["destroy", "--yes"]));
     let gone = stack.invctl(&["status"]);

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+use invctl::local::console::Console;
 use invctl::local::plane::{FunctionConfig, Outcome, Plane};
-use invctl::local::sources::Console;
 
 /// A runtime loop in Python: takes each invocation and does `behaviour`
 /// with it (`echo`, `crash`, or `crash-once` / `hang-once` / `bloat-once`:

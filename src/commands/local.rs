@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
+use crate::local::console::Console;
 use crate::local::plane::Plane;
-use crate::local::sources::{Console, Sources};
+use crate::local::sources::Sources;
 use crate::local::{alive, state_dir, LocalError, LocalState};
 use crate::output::OutputFormat;
 
@@ -262,11 +263,40 @@ fn spawn_moto(
         .arg(launcher)
         .args(["--port", &port.to_string(), "--plane", plane])
         .stdin(Stdio::piped())
-        .stdout(log.try_clone().map_err(|e| Error::Start(e.to_string()))?)
+        .stdout(Stdio::piped())
         .stderr(log)
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| Error::Start(e.to_string()))
+}
+
+/// moto's stdout: what the launcher reports happening goes to the console,
+/// anything else to moto's log.
+fn forward_activity(moto: &mut tokio::process::Child, console: Console, log: &Path) {
+    let Some(stdout) = moto.stdout.take() else {
+        return;
+    };
+    let log = std::fs::OpenOptions::new().append(true).open(log).ok();
+    tokio::spawn(async move {
+        use tokio::io::AsyncBufReadExt;
+        let mut log = log;
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            let mut parts = line.splitn(3, '\t');
+            match (parts.next(), parts.next(), parts.next()) {
+                (Some("invctl-activity"), Some(tone), Some(text)) => match tone {
+                    "success" => console.success(text.to_owned()),
+                    "failure" => console.failure(text.to_owned()),
+                    _ => console.line(text.to_owned()),
+                },
+                _ => {
+                    if let Some(log) = log.as_mut() {
+                        let _ = writeln!(log, "{line}");
+                    }
+                }
+            }
+        }
+    });
 }
 
 fn up(start: &Path, out: &mut dyn Write) -> Result<(), Error> {
@@ -286,13 +316,14 @@ fn up(start: &Path, out: &mut dyn Write) -> Result<(), Error> {
     runtime.block_on(async {
         // stdout is held by the caller (the report); the running log goes to
         // stderr, which is the log file when detached.
-        let console = Console::new(Box::new(std::io::stderr()));
+        let console = Console::stderr();
         let port = free_port()?;
         let endpoint = format!("http://127.0.0.1:{port}");
         let plane = Plane::start(&endpoint, console.clone())
             .await
             .map_err(|e| Error::Start(e.to_string()))?;
         let mut moto = spawn_moto(&workspace, port, &plane.url(), &dir.join("moto.log"))?;
+        forward_activity(&mut moto, console.clone(), &dir.join("moto.log"));
         let config = crate::local::sdk_config(&endpoint);
         let sts = aws_sdk_sts::Client::new(&config);
         let deadline = Instant::now() + READY_WITHIN;
@@ -335,8 +366,12 @@ fn up(start: &Path, out: &mut dyn Write) -> Result<(), Error> {
             .map_err(|e| Error::Start(e.to_string()))?;
         loop {
             if let Err(e) = sources.sync().await {
-                console.line(format!("cannot read the deployed functions: {e}"));
+                console.failure(format!("cannot read the deployed functions: {e}"));
             }
+            console.status(format!(
+                "local cloud at {endpoint}: {} · Ctrl-C stops it",
+                sources.summary()
+            ));
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => break,
                 _ = terminate.recv() => break,

@@ -13,6 +13,7 @@
 //! Its state (ports, process ids, log) lives under the workspace's
 //! `.invctl/local/`, so two workspaces can each run one.
 
+pub mod console;
 pub mod plane;
 pub mod sources;
 pub mod stream;

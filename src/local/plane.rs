@@ -28,7 +28,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use tokio::io::AsyncBufReadExt;
 use tokio::sync::{mpsc, oneshot};
 
-use super::sources::Console;
+use super::console::Console;
 
 /// Instances a function may run at once (Lambda's concurrency, scaled to a laptop).
 pub const MAX_INSTANCES: usize = 4;
@@ -219,6 +219,30 @@ impl Plane {
         }
     }
 
+    /// [`Plane::invoke`] for a caller the console cannot otherwise show (the
+    /// Invoke API, a workflow's task): one line with the result and time.
+    async fn invoke_reported(&self, name: &str, payload: Bytes) -> Option<Outcome> {
+        let started = std::time::Instant::now();
+        let outcome = self.invoke(name, payload).await;
+        let millis = started.elapsed().as_millis();
+        match &outcome {
+            Some(Outcome::Response(_)) => self
+                .inner
+                .console
+                .success(format!("{name}: invoked, answered in {millis} ms")),
+            Some(Outcome::Error { body, .. }) => {
+                let error: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+                self.inner.console.failure(format!(
+                    "{name}: invoked, failed in {millis} ms: {} {}",
+                    error["errorType"].as_str().unwrap_or("error"),
+                    error["errorMessage"].as_str().unwrap_or_default()
+                ));
+            }
+            None => {}
+        }
+        outcome
+    }
+
     fn spawn_instance(&self, function: &Arc<Function>) {
         let config = &function.config;
         let instance = function.instance_ids.fetch_add(1, Ordering::Relaxed);
@@ -257,7 +281,7 @@ impl Plane {
         let mut child = match command.spawn() {
             Ok(child) => child,
             Err(e) => {
-                self.inner.console.line(format!(
+                self.inner.console.failure(format!(
                     "{}: cannot start {}: {e}",
                     config.name,
                     config.bootstrap.display()
@@ -336,7 +360,8 @@ impl Plane {
                         .filter_map(|id| in_flight.remove(&id).map(|f| (id, f)))
                         .collect()
                 };
-                let exited = |id: &str| Outcome::Error {
+                let exited = |id: &str| {
+                    Outcome::Error {
                     kind: "Unhandled",
                     body: match out_of_memory {
                         Some(used) => error_document(
@@ -352,6 +377,7 @@ impl Plane {
                             &format!("RequestId: {id} Error: Runtime exited with error: {status}"),
                         ),
                     },
+                }
                 };
                 for (id, flight) in held {
                     let _ = flight.reply.send(exited(&id));
@@ -437,7 +463,7 @@ impl Plane {
             Err(_) => return respond(StatusCode::BAD_REQUEST, Bytes::new()),
         };
         match (method, segments.as_slice()) {
-            (Method::POST, ["invoke", name]) => match self.invoke(name, body).await {
+            (Method::POST, ["invoke", name]) => match self.invoke_reported(name, body).await {
                 Some(Outcome::Response(payload)) => respond(StatusCode::OK, payload),
                 Some(Outcome::Error { kind, body }) => {
                     let mut response = respond(StatusCode::OK, body);
@@ -531,7 +557,7 @@ impl Plane {
                 respond(StatusCode::ACCEPTED, Bytes::new())
             }
             (Method::POST, ["init", "error"]) => {
-                self.inner.console.line(format!(
+                self.inner.console.failure(format!(
                     "{}: failed to start: {}",
                     function.config.name,
                     String::from_utf8_lossy(&body)

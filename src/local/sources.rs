@@ -8,7 +8,6 @@
 //! queue's redrive policy, which moto applies on receive, for dead letters.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,48 +18,8 @@ use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeN
 use bytes::Bytes;
 use serde_json::{json, Value};
 
+use super::console::Console;
 use super::plane::{FunctionConfig, Outcome, Plane};
-
-/// One line per thing that happens, with the time, to the terminal or the log.
-#[derive(Clone)]
-pub struct Console {
-    lines: tokio::sync::mpsc::UnboundedSender<String>,
-}
-
-impl Console {
-    /// A console that writes to `out` (stdout in the foreground, the log
-    /// file when detached), flushing each line.
-    pub fn new(mut out: Box<dyn Write + Send>) -> Console {
-        let (lines, mut receiver) = tokio::sync::mpsc::unbounded_channel::<String>();
-        std::thread::spawn(move || {
-            while let Some(line) = receiver.blocking_recv() {
-                let _ = writeln!(out, "{line}");
-                let _ = out.flush();
-            }
-        });
-        Console { lines }
-    }
-
-    pub fn line(&self, text: String) {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
-        let (h, m, s, ms) = (
-            (now.as_secs() / 3600) % 24,
-            (now.as_secs() / 60) % 60,
-            now.as_secs() % 60,
-            now.subsec_millis(),
-        );
-        let _ = self
-            .lines
-            .send(format!("{h:02}:{m:02}:{s:02}.{ms:03} {text}"));
-    }
-
-    /// A line a function wrote (its logs go here, as to CloudWatch).
-    pub fn function_log(&self, function: &str, line: &str) {
-        self.line(format!("  [{function}] {line}"));
-    }
-}
 
 /// Keeps the plane's functions and pollers in step with what is deployed.
 pub struct Sources {
@@ -88,6 +47,15 @@ impl Sources {
         }
     }
 
+    /// What runs, in a few words (for the console's spinner).
+    pub fn summary(&self) -> String {
+        format!(
+            "{} function(s), {} event source(s)",
+            self.plane.loaded().len(),
+            self.pollers.len()
+        )
+    }
+
     /// One look at what is deployed: new or changed functions are loaded,
     /// removed ones stopped; new mappings get a poller, removed ones lose it.
     pub async fn sync(&mut self) -> Result<(), String> {
@@ -112,7 +80,7 @@ impl Sources {
                         ));
                         self.plane.load(config);
                     }
-                    Err(e) => self.console.line(format!("function {name}: {e}")),
+                    Err(e) => self.console.failure(format!("function {name}: {e}")),
                 }
             }
         }
@@ -405,7 +373,7 @@ impl QueuePoller {
             }
             Some(Outcome::Response(_)) => Vec::new(),
             Some(Outcome::Error { body, .. }) => {
-                self.console.line(format!(
+                self.console.failure(format!(
                     "{}: function error, the batch stays in the queue: {}",
                     self.function,
                     String::from_utf8_lossy(body)
@@ -443,9 +411,9 @@ impl QueuePoller {
             .collect();
         if failed.is_empty() {
             self.console
-                .line(format!("{}: {} processed", self.function, done.len()));
+                .success(format!("{}: {} processed", self.function, done.len()));
         } else {
-            self.console.line(format!(
+            self.console.failure(format!(
                 "{}: {} processed, {} failed and stay in the queue: {}",
                 self.function,
                 done.len(),

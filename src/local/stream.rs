@@ -13,8 +13,9 @@ use aws_sdk_lambda::types::EventSourceMappingConfiguration;
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
+use super::console::Console;
 use super::plane::{Outcome, Plane};
-use super::sources::{batch_item_failures, Console};
+use super::sources::batch_item_failures;
 
 pub struct StreamPoller {
     streams: aws_sdk_dynamodbstreams::Client,
@@ -189,14 +190,14 @@ impl StreamPoller {
                     Some(Outcome::Error { .. }) | None => Some(0),
                 };
                 let Some(first_failed) = failed_from else {
-                    self.console.line(format!(
+                    self.console.success(format!(
                         "{}: {} record(s) processed",
                         self.function,
                         batch.len()
                     ));
                     break;
                 };
-                self.console.line(format!(
+                self.console.failure(format!(
                     "{}: failed from record {} of {}; retried",
                     self.function,
                     first_failed + 1,
@@ -225,7 +226,7 @@ impl StreamPoller {
     /// record Lambda sends (the batch's place in the stream, not its data).
     async fn give_up(&self, batch: &[Value]) {
         let sequence = |r: &Value| r["dynamodb"]["SequenceNumber"].clone();
-        self.console.line(format!(
+        self.console.failure(format!(
             "{}: gave up on {} record(s) after its retries",
             self.function,
             batch.len()
