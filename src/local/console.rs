@@ -46,7 +46,6 @@ impl Console {
         }
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
         bar.set_style(ProgressStyle::with_template("{spinner} {msg}").expect("a valid template"));
-        bar.enable_steady_tick(Duration::from_millis(120));
         Console::spawn(Sink::Terminal {
             bar,
             colour: console::colors_enabled_stderr(),
@@ -109,7 +108,14 @@ impl Sink {
             (Sink::Terminal { bar, colour }, Message::Line(tone, at, text)) => {
                 bar.println(render(tone, at, &text, *colour));
             }
-            (Sink::Terminal { bar, .. }, Message::Status(text)) => bar.set_message(text),
+            (Sink::Terminal { bar, .. }, Message::Status(text)) => {
+                // It spins from the first status on, so it never draws over
+                // what the command prints before it is ready.
+                if bar.message().is_empty() {
+                    bar.enable_steady_tick(Duration::from_millis(120));
+                }
+                bar.set_message(text);
+            }
         }
     }
 
