@@ -671,3 +671,163 @@ async fn a_function_reports_the_log_group_its_template_gave_it() {
     let unpatched = Moto::start_local(&["lambda-logging-config"]);
     assert_eq!(function_log_group(&unpatched).await, None);
 }
+
+/// invctl's execution plane, in this process, for moto to hand work to.
+async fn real_plane(outbox: &std::path::Path) -> invctl::local::plane::Plane {
+    invctl::local::plane::Plane::start(
+        "http://127.0.0.1:9",
+        invctl::local::console::Console::new(Box::new(std::io::sink())),
+        outbox.to_owned(),
+    )
+    .await
+    .unwrap()
+}
+
+/// A stack whose only resource is a Function URL for a function made
+/// through the API; what GetFunctionUrlConfig then says, and what a GET of
+/// that URL answers (status, body).
+async fn function_url(moto: &Moto) -> Result<(String, u16, String), String> {
+    let config = moto.sdk_config().await;
+    let function = testkit::echo_function(&config, &unique("fn")).await;
+    let lambda = aws_sdk_lambda::Client::new(&config);
+    let arn = lambda
+        .get_function()
+        .function_name(&function)
+        .send()
+        .await
+        .unwrap()
+        .configuration()
+        .unwrap()
+        .function_arn()
+        .unwrap()
+        .to_owned();
+    let template = json!({
+        "Resources": {"Url": {"Type": "AWS::Lambda::Url",
+            "Properties": {"TargetFunctionArn": arn, "AuthType": "NONE"}}},
+        "Outputs": {"Url": {"Value": {"Fn::GetAtt": ["Url", "FunctionUrl"]}}}
+    });
+    let stack = stack(&config, &template, true).await;
+    let url = lambda
+        .get_function_url_config()
+        .function_name(&function)
+        .send()
+        .await
+        .map_err(|e| aws_sdk_lambda::error::DisplayErrorContext(e).to_string())?
+        .function_url
+        .clone();
+    assert_eq!(outputs(&config, &stack).await["Url"], url);
+    let answer = reqwest_free_get(&url);
+    Ok((url, answer.0, answer.1))
+}
+
+/// A GET over plain HTTP/1.1 (status, body), without an HTTP client crate.
+fn reqwest_free_get(url: &str) -> (u16, String) {
+    let address = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let mut stream = std::net::TcpStream::connect(&address).unwrap();
+    write!(
+        stream,
+        "GET /?po=1 HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    let status = reply.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let body = reply.split_once("\r\n\r\n").unwrap().1.to_owned();
+    (status, body)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stacks_function_url_is_served_by_the_execution_plane() {
+    let dir = tempfile::tempdir().unwrap();
+    let plane = real_plane(&dir.path().join("outbox.jsonl")).await;
+    let moto = Moto::start_local_with_plane(&plane.url(), &[]);
+    let (url, status, body) = function_url(&moto).await.unwrap();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    // The plane answers; the function is not one it runs, so Lambda's 403.
+    assert_eq!((status, body.as_str()), (403, r#"{"Message":"Forbidden"}"#));
+
+    let unpatched = Moto::start_local_with_plane(&plane.url(), &["function-urls"]);
+    let missing = function_url(&unpatched).await.unwrap_err();
+    assert!(missing.contains("ResourceNotFound"), "{missing}");
+}
+
+/// A stack with a topic and an email subscription to it; one message
+/// published; returns the subscriptions' states and the outbox.
+async fn email(
+    moto: &Moto,
+    outbox: &std::path::Path,
+) -> (Vec<String>, Vec<invctl::local::outbox::Mail>) {
+    let config = moto.sdk_config().await;
+    let template = json!({
+        "Resources": {
+            "Topic": {"Type": "AWS::SNS::Topic"},
+            "Subscription": {"Type": "AWS::SNS::Subscription", "Properties": {
+                "TopicArn": {"Ref": "Topic"}, "Protocol": "email", "Endpoint": "ops@example.com"}}
+        },
+        "Outputs": {"Topic": {"Value": {"Ref": "Topic"}}}
+    });
+    let stack = stack(&config, &template, false).await;
+    let topic = outputs(&config, &stack).await["Topic"].clone();
+    let sns = aws_sdk_sns::Client::new(&config);
+    let subscriptions = sns
+        .list_subscriptions_by_topic()
+        .topic_arn(&topic)
+        .send()
+        .await
+        .unwrap();
+    let mut states = Vec::new();
+    for subscription in subscriptions.subscriptions() {
+        let attributes = sns
+            .get_subscription_attributes()
+            .subscription_arn(subscription.subscription_arn().unwrap())
+            .send()
+            .await
+            .unwrap();
+        let pending = attributes
+            .attributes()
+            .and_then(|a| a.get("PendingConfirmation"))
+            .cloned()
+            .unwrap_or_default();
+        states.push(format!(
+            "{} pending={pending}",
+            subscription.endpoint().unwrap_or_default()
+        ));
+    }
+    sns.publish()
+        .topic_arn(&topic)
+        .subject("Restock?")
+        .message("Approve at http://x")
+        .send()
+        .await
+        .unwrap();
+    (states, invctl::local::outbox::read(outbox).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn email_subscriptions_are_confirmed_and_deliver_to_the_outbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = dir.path().join("outbox.jsonl");
+    let plane = real_plane(&outbox).await;
+    let moto = Moto::start_local_with_plane(&plane.url(), &[]);
+    let (states, mail) = email(&moto, &outbox).await;
+    assert_eq!(states, ["ops@example.com pending=false"]);
+    let sent: Vec<(&str, &str, &str)> = mail
+        .iter()
+        .map(|m| (m.to.as_str(), m.subject.as_str(), m.body.as_str()))
+        .collect();
+    assert_eq!(sent.len(), 2, "{mail:?}");
+    assert_eq!(sent[0].1, "AWS Notification - Subscription Confirmation");
+    assert_eq!(
+        sent[1],
+        ("ops@example.com", "Restock?", "Approve at http://x")
+    );
+
+    std::fs::remove_file(&outbox).unwrap();
+    let unpatched = Moto::start_local_with_plane(&plane.url(), &["email-outbox"]);
+    let (states, mail) = email(&unpatched, &outbox).await;
+    assert!(states.is_empty(), "moto made {states:?}");
+    assert!(mail.is_empty(), "moto mailed {mail:?}");
+}

@@ -68,6 +68,7 @@ async fn plane() -> Plane {
     Plane::start(
         "http://127.0.0.1:9",
         Console::new(Box::new(std::io::sink())),
+        std::env::temp_dir().join("invctl-local-plane-outbox.jsonl"),
     )
     .await
     .unwrap()

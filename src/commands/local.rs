@@ -44,6 +44,15 @@ pub enum LocalAction {
     },
     /// Stop it; no process of it is left
     Down,
+    /// The mail the stack sent (email subscriptions deliver to a local outbox), oldest first
+    Mail {
+        /// Keep watching and print each new message as it arrives (until Ctrl-C)
+        #[arg(long)]
+        follow: bool,
+        /// How to report (with --follow, JSON is one object per line)
+        #[arg(long, value_enum, default_value_t)]
+        output: OutputFormat,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +73,12 @@ pub enum Error {
     DidNotStop { pid: u32 },
     #[error("cannot print the report")]
     Report(#[source] std::io::Error),
+    #[error("cannot read the outbox {path}")]
+    Outbox {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl Error {
@@ -92,6 +107,73 @@ pub fn run(args: &LocalArgs, out: &mut dyn Write) -> Result<(), Error> {
         LocalAction::Up { detach: true } => detach(&start, out),
         LocalAction::Status { output } => status(&start, output, out),
         LocalAction::Down => down(&start, out),
+        LocalAction::Mail { follow, output } => mail(&start, follow, output, out),
+    }
+}
+
+fn print_mail(
+    mail: &[crate::local::outbox::Mail],
+    output: OutputFormat,
+    one_json_per_line: bool,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    match output {
+        OutputFormat::Json if one_json_per_line => {
+            for message in mail {
+                writeln!(out, "{}", serde_json::to_string(message)?)?;
+            }
+        }
+        OutputFormat::Json => crate::output::write_json(out, &mail)?,
+        OutputFormat::Text => {
+            for message in mail {
+                writeln!(
+                    out,
+                    "{}  to {}\nSubject: {}\n\n{}\n",
+                    message.time,
+                    message.to,
+                    message.subject,
+                    message.body.trim_end()
+                )?;
+            }
+        }
+    }
+    out.flush()
+}
+
+/// `invctl local mail`: the outbox, then (with `follow`) what arrives next.
+fn mail(
+    start: &Path,
+    follow: bool,
+    output: OutputFormat,
+    out: &mut dyn Write,
+) -> Result<(), Error> {
+    let path = crate::local::outbox_file(&state_dir(start));
+    let read = || {
+        crate::local::outbox::read(&path).map_err(|source| Error::Outbox {
+            path: path.clone(),
+            source,
+        })
+    };
+    if !follow && LocalState::running(start).is_err() && !path.exists() {
+        // Nothing sent and nothing running: say how to get there.
+        return Err(LocalState::running(start).unwrap_err().into());
+    }
+    let mut shown = read()?;
+    print_mail(&shown, output, follow, out).map_err(Error::Report)?;
+    if !follow {
+        return Ok(());
+    }
+    loop {
+        std::thread::sleep(Duration::from_millis(500));
+        let now = read()?;
+        // A new `local up` starts a fresh outbox: show it from its start.
+        let new = if now.len() >= shown.len() && now[..shown.len()] == shown[..] {
+            &now[shown.len()..]
+        } else {
+            &now[..]
+        };
+        print_mail(new, output, true, out).map_err(Error::Report)?;
+        shown = now;
     }
 }
 
@@ -319,7 +401,10 @@ fn up(start: &Path, out: &mut dyn Write) -> Result<(), Error> {
         let console = Console::stderr();
         let port = free_port()?;
         let endpoint = format!("http://127.0.0.1:{port}");
-        let plane = Plane::start(&endpoint, console.clone())
+        let outbox = crate::local::outbox_file(&dir);
+        // A new cloud starts with no mail (moto keeps none across runs either).
+        let _ = std::fs::remove_file(&outbox);
+        let plane = Plane::start(&endpoint, console.clone(), outbox)
             .await
             .map_err(|e| Error::Start(e.to_string()))?;
         let mut moto = spawn_moto(&workspace, port, &plane.url(), &dir.join("moto.log"))?;

@@ -14,6 +14,8 @@
 //! `.invctl/local/`, so two workspaces can each run one.
 
 pub mod console;
+pub mod function_url;
+pub mod outbox;
 pub mod plane;
 pub mod sources;
 pub mod stream;
@@ -83,6 +85,11 @@ pub enum LocalError {
 pub fn state_dir(start: &Path) -> PathBuf {
     let workspace = crate::build::find_workspace(start).unwrap_or_else(|_| start.to_owned());
     workspace.join(".invctl").join("local")
+}
+
+/// The mail outbox in a state folder (a fresh one per `invctl local up`).
+pub fn outbox_file(dir: &Path) -> PathBuf {
+    dir.join("outbox.jsonl")
 }
 
 fn state_file(dir: &Path) -> PathBuf {

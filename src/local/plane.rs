@@ -95,6 +95,10 @@ struct Inner {
     functions: Mutex<HashMap<String, Arc<Function>>>,
     console: Console,
     invocation_ids: AtomicU32,
+    /// Where email subscriptions deliver (see [`super::outbox`]).
+    outbox: PathBuf,
+    /// Function name to the URL its Function URL is served at.
+    function_urls: tokio::sync::Mutex<HashMap<String, String>>,
 }
 
 fn error_document(kind: &str, message: &str) -> Bytes {
@@ -108,8 +112,12 @@ fn millis(at: SystemTime) -> u128 {
 }
 
 impl Plane {
-    /// Starts serving on a free loopback port.
-    pub async fn start(endpoint: &str, console: Console) -> std::io::Result<Plane> {
+    /// Starts serving on a free loopback port; mail goes to `outbox`.
+    pub async fn start(
+        endpoint: &str,
+        console: Console,
+        outbox: PathBuf,
+    ) -> std::io::Result<Plane> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let plane = Plane {
             inner: Arc::new(Inner {
@@ -119,27 +127,102 @@ impl Plane {
                 functions: Mutex::new(HashMap::new()),
                 console,
                 invocation_ids: AtomicU32::new(0),
+                outbox,
+                function_urls: tokio::sync::Mutex::new(HashMap::new()),
             }),
         };
         let serving = plane.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let plane = serving.clone();
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |request| {
-                        let plane = plane.clone();
-                        async move { Ok::<_, std::convert::Infallible>(plane.route(request).await) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                        .await;
-                });
-            }
+        serve(listener, move |request, _| {
+            let plane = serving.clone();
+            async move { plane.route(request).await }
         });
         Ok(plane)
+    }
+
+    /// The URL `name`'s Function URL is served at, on a port of its own,
+    /// opened on first asking (the launcher asks when moto creates the URL).
+    pub async fn function_url(&self, name: &str) -> std::io::Result<String> {
+        let mut urls = self.inner.function_urls.lock().await;
+        if let Some(url) = urls.get(name) {
+            return Ok(url.clone());
+        }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}/", listener.local_addr()?);
+        let plane = self.clone();
+        let function = name.to_owned();
+        serve(listener, move |request, peer| {
+            let (plane, function) = (plane.clone(), function.clone());
+            async move { plane.serve_function_url(&function, request, peer).await }
+        });
+        urls.insert(name.to_owned(), url.clone());
+        Ok(url)
+    }
+
+    async fn serve_function_url(
+        &self,
+        name: &str,
+        request: Request<Incoming>,
+        peer: SocketAddr,
+    ) -> Response<Full<Bytes>> {
+        let started = std::time::Instant::now();
+        let (parts, body) = request.into_parts();
+        let Ok(body) = body.collect().await.map(|b| b.to_bytes()) else {
+            return respond(StatusCode::BAD_REQUEST, Bytes::new());
+        };
+        let request_id = format!(
+            "{:08x}-url-{:08x}",
+            std::process::id(),
+            self.inner.invocation_ids.fetch_add(1, Ordering::Relaxed)
+        );
+        let event = super::function_url::event(
+            &parts.method,
+            &parts.uri,
+            &parts.headers,
+            &body,
+            &peer.ip().to_string(),
+            &request_id,
+            SystemTime::now(),
+        );
+        let outcome = self.invoke(name, Bytes::from(event.to_string())).await;
+        let response = super::function_url::response(outcome);
+        // The path only: a query may carry a secret.
+        let line = format!(
+            "{name}: {} {} -> {} in {} ms",
+            parts.method,
+            parts.uri.path(),
+            response.status().as_u16(),
+            started.elapsed().as_millis()
+        );
+        if response.status().is_server_error() {
+            self.inner.console.failure(line);
+        } else {
+            self.inner.console.line(line);
+        }
+        response
+    }
+
+    /// A message an email subscription delivered, put in the outbox.
+    fn deliver_mail(&self, body: &[u8]) -> Response<Full<Bytes>> {
+        let Ok(message) = serde_json::from_slice::<serde_json::Value>(body) else {
+            return respond(StatusCode::BAD_REQUEST, Bytes::new());
+        };
+        let field = |name: &str| message[name].as_str().unwrap_or_default().to_owned();
+        let mail =
+            super::outbox::Mail::now(field("to"), field("subject"), field("body"), field("topic"));
+        match super::outbox::append(&self.inner.outbox, &mail) {
+            Ok(()) => {
+                self.inner
+                    .console
+                    .success(format!("mail to {}: {}", mail.to, mail.subject));
+                respond(StatusCode::ACCEPTED, Bytes::new())
+            }
+            Err(e) => {
+                self.inner
+                    .console
+                    .failure(format!("mail to {} not kept: {e}", mail.to));
+                respond(StatusCode::INTERNAL_SERVER_ERROR, Bytes::new())
+            }
+        }
     }
 
     /// `http://127.0.0.1:PORT`
@@ -463,6 +546,17 @@ impl Plane {
             Err(_) => return respond(StatusCode::BAD_REQUEST, Bytes::new()),
         };
         match (method, segments.as_slice()) {
+            (Method::POST, ["mail"]) => self.deliver_mail(&body),
+            (Method::POST, ["function-urls", name]) => match self.function_url(name).await {
+                Ok(url) => respond(
+                    StatusCode::OK,
+                    Bytes::from(serde_json::json!({ "url": url }).to_string()),
+                ),
+                Err(e) => respond(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    Bytes::from(e.to_string()),
+                ),
+            },
             (Method::POST, ["invoke", name]) => match self.invoke_reported(name, body).await {
                 Some(Outcome::Response(payload)) => respond(StatusCode::OK, payload),
                 Some(Outcome::Error { kind, body }) => {
@@ -603,6 +697,32 @@ impl Plane {
             function.instances.lock().unwrap().remove(&instance);
         });
     }
+}
+
+/// Serves HTTP/1.1 on `listener`, each request answered by `handle`
+/// (given the request and the peer's address).
+fn serve<H, F>(listener: tokio::net::TcpListener, handle: H)
+where
+    H: Fn(Request<Incoming>, SocketAddr) -> F + Clone + Send + Sync + 'static,
+    F: std::future::Future<Output = Response<Full<Bytes>>> + Send + 'static,
+{
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, peer)) = listener.accept().await else {
+                continue;
+            };
+            let handle = handle.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |request| {
+                    let response = handle(request, peer);
+                    async move { Ok::<_, std::convert::Infallible>(response.await) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
 }
 
 /// A process's resident memory, from `/proc` (None where there is none).
