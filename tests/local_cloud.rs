@@ -479,3 +479,130 @@ fn local_down_leaves_no_process_and_no_port_and_local_needs_a_cloud() {
         );
     }
 }
+
+/// An HTTP client that reports every status instead of failing on 4xx/5xx.
+fn browserless() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+fn page(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> (u16, String) {
+    let mut response = response.unwrap();
+    let status = response.status().as_u16();
+    (status, response.body_mut().read_to_string().unwrap())
+}
+
+impl Stack {
+    fn purchase_orders(&self) -> Vec<Value> {
+        json(&ok(self.invctl(&[
+            "scan",
+            "purchase-orders",
+            "--output",
+            "json",
+        ])))
+        .as_array()
+        .unwrap()
+        .clone()
+    }
+
+    /// Orders `quantity` of `product` and waits until it is reserved.
+    fn order(&self, product: &str, quantity: &str) {
+        let sent = json(&ok(self.invctl(&[
+            "send-order",
+            "--product",
+            product,
+            "--quantity",
+            quantity,
+            "--wait",
+            "--timeout",
+            "120",
+            "--output",
+            "json",
+        ])));
+        assert_eq!(outcomes(&sent), ["reserved"]);
+    }
+
+    /// The purchase orders of `product`, once at least one is there.
+    fn purchase_orders_of(&self, product: &str) -> Vec<Value> {
+        for _ in 0..300 {
+            let found: Vec<Value> = self
+                .purchase_orders()
+                .into_iter()
+                .filter(|po| po["productId"] == product)
+                .collect();
+            if !found.is_empty() {
+                return found;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!("no purchase order for {product}");
+    }
+}
+
+/// The review link of the approval email for `purchase_order`, from the
+/// outbox, once it is there.
+fn review_link(purchase_order: &str) -> String {
+    for _ in 0..300 {
+        let mail = json(&ok(invctl_in(
+            cloud().dir.path(),
+            &["local", "mail", "--output", "json"],
+        )));
+        let link = mail.as_array().unwrap().iter().find_map(|m| {
+            let body = m["body"].as_str()?;
+            body.split_whitespace()
+                .find(|w| w.starts_with("http://127.0.0.1:") && w.contains(purchase_order))
+                .map(str::to_owned)
+        });
+        if let Some(link) = link {
+            return link;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("no approval email for {purchase_order} in the outbox");
+}
+
+#[test]
+fn a_stock_drop_opens_one_purchase_order_whose_emailed_link_approves_it() {
+    let stack = Stack::deploy("restock");
+    // desk: stock 6, threshold 2, minPOAmount 5.
+    stack.order("desk", "4");
+    let opened = stack.purchase_orders_of("desk");
+    assert_eq!(opened.len(), 1, "{opened:?}");
+    let po = opened[0]["id"].as_str().unwrap().to_owned();
+    let link = review_link(&po);
+
+    // A mail scanner fetching the link sees the page and decides nothing.
+    let (status, body) = page(browserless().get(&link).call());
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("Desk") && body.contains(&po), "{body}");
+    assert_eq!(stack.purchase_orders_of("desk")[0]["status"], "PENDING");
+
+    // A second drop while it is open opens no second purchase order.
+    stack.order("desk", "1");
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(stack.purchase_orders_of("desk").len(), 1);
+
+    let before = stack.stock("desk");
+    let order_quantity = opened[0]["orderQuantity"].as_i64().unwrap();
+    ok(stack.invctl(&["approve", &po]));
+    let approved = stack.purchase_orders_of("desk");
+    assert_eq!(approved[0]["status"], "APPROVED", "{approved:?}");
+    assert_eq!(stack.stock("desk"), before + order_quantity);
+
+    // The same link, posted again, decides nothing more.
+    let (query_po, secret) = {
+        let url = url::Url::parse(&link).unwrap();
+        let pairs: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+        (pairs["po"].clone(), pairs["secret"].clone())
+    };
+    let (status, body) = page(browserless().post(&link).send_form([
+        ("po", query_po.as_str()),
+        ("secret", secret.as_str()),
+        ("decision", "approve"),
+    ]));
+    assert!(status < 500, "{status} {body}");
+    assert_eq!(stack.stock("desk"), before + order_quantity);
+    assert_eq!(stack.purchase_orders_of("desk").len(), 1);
+}
