@@ -87,35 +87,48 @@ fn start_cloud() -> Cloud {
     running(dir, None)
 }
 
-/// The cloud the tests share, run in the foreground as a user would in a
-/// terminal of its own.
+/// `invctl local up ARGS` in the foreground, in a fresh folder, as a user
+/// would run it in a terminal of its own, under a shell that stops it (as
+/// Ctrl-C would) when this test process ends.
+fn foreground_cloud(args: &[&str]) -> Cloud {
+    let dir = tempfile::tempdir().unwrap();
+    let child = Command::new("sh")
+        .arg("-c")
+        .arg(r#""$@" >cloud.log 2>&1 & pid=$!; read -r _; kill -TERM "$pid"; wait "$pid""#)
+        .arg("sh")
+        .arg(assert_cmd::cargo::cargo_bin("invctl"))
+        .args(["local", "up"])
+        .args(args)
+        .current_dir(dir.path())
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let ready = (0..600).any(|_| {
+        std::thread::sleep(Duration::from_millis(200));
+        invctl_in(dir.path(), &["local", "status"]).status.success()
+    });
+    assert!(ready, "the local cloud did not start");
+    running(dir, Some(child))
+}
+
+/// The cloud most tests share.
 fn cloud() -> &'static Cloud {
     static CLOUD: OnceLock<Cloud> = OnceLock::new();
-    CLOUD.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let child = Command::new("sh")
-            .arg("-c")
-            .arg(r#""$@" >cloud.log 2>&1 & pid=$!; read -r _; kill -TERM "$pid"; wait "$pid""#)
-            .arg("sh")
-            .arg(assert_cmd::cargo::cargo_bin("invctl"))
-            .args(["local", "up"])
-            .current_dir(dir.path())
-            .stdin(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let ready = (0..600).any(|_| {
-            std::thread::sleep(Duration::from_millis(200));
-            invctl_in(dir.path(), &["local", "status"]).status.success()
-        });
-        assert!(ready, "the local cloud did not start");
-        running(dir, Some(child))
-    })
+    CLOUD.get_or_init(|| foreground_cloud(&[]))
+}
+
+/// A cloud whose workflow clock and schedules run 3600 times faster: the
+/// day-long approval deadline passes in 24 s, the one-a-minute order
+/// generator fires every second.
+fn fast_cloud() -> &'static Cloud {
+    static CLOUD: OnceLock<Cloud> = OnceLock::new();
+    CLOUD.get_or_init(|| foreground_cloud(&["--time-scale", "3600"]))
 }
 
 impl Cloud {
-    /// The shared cloud's console output, once `ready` says it shows what
-    /// the caller waits for (lines are written as things happen), or after
-    /// a minute.
+    /// The cloud's console output, once `ready` says it shows what the
+    /// caller waits for (lines are written as things happen), or after a
+    /// minute.
     fn console_after(&self, ready: impl Fn(&str) -> bool) -> String {
         let log = self.dir.path().join("cloud.log");
         let mut text = String::new();
@@ -130,17 +143,22 @@ impl Cloud {
     }
 }
 
-/// A stack of the test's own, deployed to the shared cloud.
+/// A stack of the test's own, deployed to a cloud the tests share.
 struct Stack {
     name: String,
+    cloud: &'static Cloud,
 }
 
 impl Stack {
     fn deploy(prefix: &str) -> Stack {
+        Stack::deploy_to(cloud(), prefix)
+    }
+
+    fn deploy_to(cloud: &'static Cloud, prefix: &str) -> Stack {
         let name = unique(prefix).replace('_', "-");
         let repo = util::repo_root();
         ok(invctl_in(
-            cloud().dir.path(),
+            cloud.dir.path(),
             &[
                 "--local",
                 "deploy",
@@ -153,13 +171,13 @@ impl Stack {
                 repo.to_str().unwrap(),
             ],
         ));
-        Stack { name }
+        Stack { name, cloud }
     }
 
     fn invctl(&self, args: &[&str]) -> Output {
         let mut all = vec!["--local", "--stack-name", &self.name];
         all.extend_from_slice(args);
-        invctl_in(cloud().dir.path(), &all)
+        invctl_in(self.cloud.dir.path(), &all)
     }
 
     fn stock(&self, product: &str) -> i64 {
@@ -542,11 +560,11 @@ impl Stack {
 }
 
 /// The review link of the approval email for `purchase_order`, from the
-/// outbox, once it is there.
-fn review_link(purchase_order: &str) -> String {
+/// outbox of `cloud`, once it is there.
+fn review_link(cloud: &Cloud, purchase_order: &str) -> String {
     for _ in 0..300 {
         let mail = json(&ok(invctl_in(
-            cloud().dir.path(),
+            cloud.dir.path(),
             &["local", "mail", "--output", "json"],
         )));
         let link = mail.as_array().unwrap().iter().find_map(|m| {
@@ -571,7 +589,7 @@ fn a_stock_drop_opens_one_purchase_order_whose_emailed_link_approves_it() {
     let opened = stack.purchase_orders_of("desk");
     assert_eq!(opened.len(), 1, "{opened:?}");
     let po = opened[0]["id"].as_str().unwrap().to_owned();
-    let link = review_link(&po);
+    let link = review_link(cloud(), &po);
 
     // A mail scanner fetching the link sees the page and decides nothing.
     let (status, body) = page(browserless().get(&link).call());
@@ -605,4 +623,78 @@ fn a_stock_drop_opens_one_purchase_order_whose_emailed_link_approves_it() {
     assert!(status < 500, "{status} {body}");
     assert_eq!(stack.stock("desk"), before + order_quantity);
     assert_eq!(stack.purchase_orders_of("desk").len(), 1);
+}
+
+/// The purchase order of `product` once its status is `status`.
+fn purchase_order_reaches(stack: &Stack, product: &str, status: &str) -> Value {
+    for _ in 0..600 {
+        let found = stack.purchase_orders_of(product);
+        if found[0]["status"] == status {
+            return found[0].clone();
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!(
+        "the purchase order of {product} never became {status}: {:?}",
+        stack.purchase_orders_of(product)
+    );
+}
+
+#[test]
+fn rejecting_leaves_stock_and_an_unanswered_purchase_order_expires_on_a_fast_clock() {
+    let stack = Stack::deploy_to(fast_cloud(), "decide");
+    // tv: stock 10, threshold 3; laptop: stock 12, threshold 3.
+    stack.order("tv", "7");
+    let tv = stack.purchase_orders_of("tv")[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    review_link(fast_cloud(), &tv);
+    let stock = stack.stock("tv");
+    ok(stack.invctl(&["reject", &tv, "--reason", "not now"]));
+    purchase_order_reaches(&stack, "tv", "REJECTED");
+    assert_eq!(stack.stock("tv"), stock);
+
+    stack.order("laptop", "9");
+    let laptop = stack.purchase_orders_of("laptop")[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let link = review_link(fast_cloud(), &laptop);
+    // A day at 3600x is 24 s: nobody answers, the purchase order expires.
+    purchase_order_reaches(&stack, "laptop", "EXPIRED");
+    let late = stack.invctl(&["approve", &laptop]);
+    assert!(!late.status.success(), "{}", util::text(&late));
+    let (status, body) = page(browserless().get(&link).call());
+    assert!(status == 200 || status == 410, "{status} {body}");
+    assert!(
+        !body.contains("<button type=\"submit\">Approve</button>"),
+        "{body}"
+    );
+}
+
+#[test]
+fn schedule_on_generates_orders_that_get_reserved_and_off_stops_them() {
+    let stack = Stack::deploy_to(fast_cloud(), "tick");
+    assert!(stack.reservations().is_empty());
+    ok(stack.invctl(&["schedule", "on"]));
+    // One a minute at 3600x is one a second.
+    let mut reserved = 0;
+    for _ in 0..150 {
+        reserved = stack.reservations().len();
+        if reserved >= 3 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        reserved >= 3,
+        "only {reserved} reservation(s) after schedule on"
+    );
+    ok(stack.invctl(&["schedule", "off"]));
+    // What was already on its way settles; then nothing more comes.
+    std::thread::sleep(Duration::from_secs(5));
+    let settled = stack.reservations().len();
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(stack.reservations().len(), settled, "orders kept coming");
 }

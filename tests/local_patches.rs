@@ -831,3 +831,51 @@ async fn email_subscriptions_are_confirmed_and_deliver_to_the_outbox() {
     assert!(states.is_empty(), "moto made {states:?}");
     assert!(mail.is_empty(), "moto mailed {mail:?}");
 }
+
+/// A stack with a disabled rate schedule; what GetSchedule says of it.
+async fn stack_schedule(moto: &Moto) -> Result<(String, String), String> {
+    let config = moto.sdk_config().await;
+    let name = unique("every-minute");
+    let template = json!({
+        "Resources": {"Schedule": {"Type": "AWS::Scheduler::Schedule", "Properties": {
+            "Name": name,
+            "ScheduleExpression": "rate(1 minute)",
+            "State": "DISABLED",
+            "FlexibleTimeWindow": {"Mode": "OFF"},
+            "Target": {"Arn": "arn:aws:lambda:us-east-1:123456789012:function:f", "RoleArn": role_arn()}
+        }}},
+        "Outputs": {"Arn": {"Value": {"Fn::GetAtt": ["Schedule", "Arn"]}}}
+    });
+    let stack = stack(&config, &template, true).await;
+    let schedule = aws_sdk_scheduler::Client::new(&config)
+        .get_schedule()
+        .name(&name)
+        .send()
+        .await
+        .map_err(|e| aws_sdk_scheduler::error::DisplayErrorContext(e).to_string())?;
+    assert_eq!(
+        outputs(&config, &stack).await["Arn"],
+        schedule.arn().unwrap_or_default()
+    );
+    Ok((
+        schedule
+            .schedule_expression()
+            .unwrap_or_default()
+            .to_owned(),
+        schedule
+            .state()
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_default(),
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stacks_schedule_exists_for_the_execution_plane_to_fire() {
+    assert_eq!(
+        stack_schedule(patched()).await.unwrap(),
+        ("rate(1 minute)".to_owned(), "DISABLED".to_owned())
+    );
+    let unpatched = Moto::start_local(&["schedules"]);
+    let missing = stack_schedule(&unpatched).await.unwrap_err();
+    assert!(missing.contains("ResourceNotFound"), "{missing}");
+}

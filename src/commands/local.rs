@@ -35,6 +35,9 @@ pub enum LocalAction {
         /// Return once it is ready, leaving it running in the background (its lines go to a log file)
         #[arg(long)]
         detach: bool,
+        /// Run workflow timeouts and waits, and schedules, N times faster than real time (3600: a day-long approval deadline passes in 24 s); the deployed stack is unchanged
+        #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=86_400))]
+        time_scale: u32,
     },
     /// Say whether it runs, and where
     Status {
@@ -103,8 +106,14 @@ const READY_WITHIN: Duration = Duration::from_secs(90);
 pub fn run(args: &LocalArgs, out: &mut dyn Write) -> Result<(), Error> {
     let start = start_folder(args);
     match args.action {
-        LocalAction::Up { detach: false } => up(&start, out),
-        LocalAction::Up { detach: true } => detach(&start, out),
+        LocalAction::Up {
+            detach: false,
+            time_scale,
+        } => up(&start, time_scale, out),
+        LocalAction::Up {
+            detach: true,
+            time_scale,
+        } => detach(&start, time_scale, out),
         LocalAction::Status { output } => status(&start, output, out),
         LocalAction::Down => down(&start, out),
         LocalAction::Mail { follow, output } => mail(&start, follow, output, out),
@@ -196,12 +205,17 @@ fn status(start: &Path, output: OutputFormat, out: &mut dyn Write) -> Result<(),
         OutputFormat::Text => match &report.state {
             Some(state) => writeln!(
                 out,
-                "local cloud running (process {})\n  endpoint  {}\n  region    {}\n  plane     {}\n  log       {}",
+                "local cloud running (process {})\n  endpoint  {}\n  region    {}\n  plane     {}\n  log       {}{}",
                 state.pid,
                 state.endpoint,
                 state.region,
                 state.plane,
-                state.log.display()
+                state.log.display(),
+                if state.time_scale > 1 {
+                    format!("\n  time      {}x faster (workflow timeouts, waits, schedules)", state.time_scale)
+                } else {
+                    String::new()
+                }
             ),
             None => Ok(()),
         },
@@ -242,7 +256,7 @@ fn down(start: &Path, out: &mut dyn Write) -> Result<(), Error> {
 
 /// Starts `invctl local up` in the background, its output to the log, and
 /// waits until it is ready.
-fn detach(start: &Path, out: &mut dyn Write) -> Result<(), Error> {
+fn detach(start: &Path, time_scale: u32, out: &mut dyn Write) -> Result<(), Error> {
     if let Ok(state) = LocalState::running(start) {
         return Err(Error::AlreadyRunning {
             endpoint: state.endpoint,
@@ -258,6 +272,8 @@ fn detach(start: &Path, out: &mut dyn Write) -> Result<(), Error> {
         .args(["local", "--workspace"])
         .arg(start)
         .arg("up")
+        .arg("--time-scale")
+        .arg(time_scale.to_string())
         .env("INVCTL_LOCAL_LOG", &log_path)
         .stdin(Stdio::null())
         .stdout(log.try_clone().map_err(|e| Error::Start(e.to_string()))?)
@@ -329,6 +345,7 @@ fn spawn_moto(
     workspace: &Path,
     port: u16,
     plane: &str,
+    time_scale: u32,
     log: &Path,
 ) -> Result<tokio::process::Child, Error> {
     let python = workspace.join(".venv/bin/python");
@@ -344,6 +361,7 @@ fn spawn_moto(
         .arg(python)
         .arg(launcher)
         .args(["--port", &port.to_string(), "--plane", plane])
+        .args(["--time-scale", &time_scale.to_string()])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(log)
@@ -381,7 +399,7 @@ fn forward_activity(moto: &mut tokio::process::Child, console: Console, log: &Pa
     });
 }
 
-fn up(start: &Path, out: &mut dyn Write) -> Result<(), Error> {
+fn up(start: &Path, time_scale: u32, out: &mut dyn Write) -> Result<(), Error> {
     if let Ok(state) = LocalState::running(start) {
         return Err(Error::AlreadyRunning {
             endpoint: state.endpoint,
@@ -407,7 +425,13 @@ fn up(start: &Path, out: &mut dyn Write) -> Result<(), Error> {
         let plane = Plane::start(&endpoint, console.clone(), outbox)
             .await
             .map_err(|e| Error::Start(e.to_string()))?;
-        let mut moto = spawn_moto(&workspace, port, &plane.url(), &dir.join("moto.log"))?;
+        let mut moto = spawn_moto(
+            &workspace,
+            port,
+            &plane.url(),
+            time_scale,
+            &dir.join("moto.log"),
+        )?;
         forward_activity(&mut moto, console.clone(), &dir.join("moto.log"));
         let config = crate::local::sdk_config(&endpoint);
         let sts = aws_sdk_sts::Client::new(&config);
@@ -436,6 +460,7 @@ fn up(start: &Path, out: &mut dyn Write) -> Result<(), Error> {
             log: std::env::var_os("INVCTL_LOCAL_LOG")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from("-")),
+            time_scale,
         };
         state.write(&dir).map_err(|e| Error::Start(e.to_string()))?;
         writeln!(
@@ -446,7 +471,8 @@ fn up(start: &Path, out: &mut dyn Write) -> Result<(), Error> {
         .map_err(Error::Report)?;
         let _ = out.flush();
 
-        let mut sources = Sources::new(plane.clone(), config, console.clone(), dir.join("functions"));
+        let mut sources = Sources::new(plane.clone(), config, console.clone(), dir.join("functions"))
+            .with_time_scale(time_scale);
         let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .map_err(|e| Error::Start(e.to_string()))?;
         loop {

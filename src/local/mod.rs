@@ -17,6 +17,7 @@ pub mod console;
 pub mod function_url;
 pub mod outbox;
 pub mod plane;
+pub mod schedules;
 pub mod sources;
 pub mod stream;
 
@@ -66,6 +67,14 @@ pub struct LocalState {
     pub moto_pid: u32,
     /// What happens, one line per thing.
     pub log: PathBuf,
+    /// How many times faster than real time workflow timeouts, waits and
+    /// schedules run (1: real time).
+    #[serde(default = "real_time")]
+    pub time_scale: u32,
+}
+
+fn real_time() -> u32 {
+    1
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -28,6 +28,7 @@ pub struct Sources {
     console: Console,
     code_dir: PathBuf,
     pollers: HashMap<String, tokio::task::JoinHandle<()>>,
+    schedules: super::schedules::Schedules,
 }
 
 fn function_name(arn: &str) -> &str {
@@ -44,15 +45,23 @@ impl Sources {
             console,
             code_dir,
             pollers: HashMap::new(),
+            schedules: super::schedules::Schedules::new(1),
         }
+    }
+
+    /// Schedules fire `time_scale` times as often as their rate says.
+    pub fn with_time_scale(mut self, time_scale: u32) -> Sources {
+        self.schedules = super::schedules::Schedules::new(time_scale);
+        self
     }
 
     /// What runs, in a few words (for the console's spinner).
     pub fn summary(&self) -> String {
         format!(
-            "{} function(s), {} event source(s)",
+            "{} function(s), {} event source(s), {} schedule(s) on",
             self.plane.loaded().len(),
-            self.pollers.len()
+            self.pollers.len(),
+            self.schedules.running()
         )
     }
 
@@ -155,7 +164,9 @@ impl Sources {
             ));
             self.pollers.insert(uuid, task);
         }
-        Ok(())
+        self.schedules
+            .sync(&self.config, &self.plane, &self.console)
+            .await
     }
 
     /// The function's deployed configuration, and its code unpacked.

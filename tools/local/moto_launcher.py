@@ -8,8 +8,10 @@ tests/local_patches.rs that fails without it; `--without NAME` leaves one
 out, which is how those tests show the gap is real.
 
 Usage: moto_launcher.py --port PORT [--host 127.0.0.1] [--plane URL]
-                        [--without PATCH]...
-  --plane URL   invctl's execution plane: Lambda invocations are sent there.
+                        [--without PATCH]... [--time-scale N]
+  --plane URL       invctl's execution plane: Lambda invocations, Function
+                    URLs and mail go there.
+  --time-scale N    workflow timeouts and waits pass N times faster.
 """
 
 import argparse
@@ -558,6 +560,65 @@ def email_outbox(args):
     email_outbox.model = TopicSubscription
 
 
+def schedules(args):
+    """A stack's AWS::Scheduler::Schedule exists (moto has no CloudFormation
+    model for it, so cloudformation/parsing.py:273-279 skips it); invctl's
+    execution plane fires it (scheduler/models.py stores schedules only)."""
+    from moto.core.common_models import CloudFormationModel
+    from moto.scheduler.models import scheduler_backends
+
+    class StackSchedule(CloudFormationModel):
+        __module__ = "moto.scheduler.models"
+
+        def __init__(self, schedule):
+            self.schedule = schedule
+
+        @staticmethod
+        def cloudformation_type():
+            return "AWS::Scheduler::Schedule"
+
+        @staticmethod
+        def cloudformation_name_type():
+            return "Name"
+
+        @property
+        def physical_resource_id(self):
+            return self.schedule.name
+
+        @classmethod
+        def has_cfn_attr(cls, attr):
+            return attr == "Arn"
+
+        def get_cfn_attribute(self, attribute_name):
+            return self.schedule.arn
+
+        @classmethod
+        def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+            properties = cloudformation_json["Properties"]
+            backend = scheduler_backends[account_id][region_name]
+            return cls(
+                backend.create_schedule(
+                    description=properties.get("Description"),
+                    end_date=properties.get("EndDate"),
+                    flexible_time_window=properties.get("FlexibleTimeWindow", {"Mode": "OFF"}),
+                    group_name=properties.get("GroupName"),
+                    kms_key_arn=properties.get("KmsKeyArn"),
+                    name=properties.get("Name", resource_name),
+                    schedule_expression=properties["ScheduleExpression"],
+                    schedule_expression_timezone=properties.get("ScheduleExpressionTimezone"),
+                    start_date=properties.get("StartDate"),
+                    state=properties.get("State"),
+                    target=properties["Target"],
+                    action_after_completion=properties.get("ActionAfterCompletion"),
+                )
+            )
+
+        def delete(self, account_id, region_name):
+            scheduler_backends[account_id][region_name].delete_schedule(self.schedule.group_name, self.schedule.name)
+
+    schedules.model = StackSchedule
+
+
 class _NoInlineTriggers(dict):
     """A mapping table that stays empty: invctl runs the event sources."""
 
@@ -657,6 +718,39 @@ def report_activity():
     execution_module.BaseExecutionWorkerCommunication.terminated = reported_terminated
 
 
+# --------------------------------------------------------------- time scale
+# Not a correction either: `--time-scale N` makes workflow time pass N times
+# faster (Task timeouts and heartbeats, Wait seconds), so a demo or a test
+# sees a day-long approval deadline expire in seconds, with the same stack.
+
+
+def time_scale(scale):
+    from moto.stepfunctions.parser.asl.component.common.timeouts import heartbeat, timeout
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function import seconds, seconds_path
+
+    def scaled(value):
+        return max(1, round(value / scale))
+
+    def scale_pushed(cls):
+        original = cls._eval_body
+
+        def eval_body(self, env):
+            original(self, env)
+            env.stack.append(scaled(env.stack.pop()))
+
+        cls._eval_body = eval_body
+
+    scale_pushed(timeout.Timeout)
+    scale_pushed(heartbeat.Heartbeat)
+    for cls in (seconds.Seconds, seconds.SecondsJSONata, seconds_path.SecondsPath):
+        original = cls._get_wait_seconds
+
+        def get_wait_seconds(self, env, original=original):
+            return scaled(original(self, env))
+
+        cls._get_wait_seconds = get_wait_seconds
+
+
 PATCHES = {
     "cfn-state-machines": cfn_state_machines,
     "fn-sub-keeps-dollars": fn_sub_keeps_dollars,
@@ -672,6 +766,7 @@ PATCHES = {
     "dynamodb-one-at-a-time": dynamodb_one_at_a_time,
     "function-urls": function_urls,
     "email-outbox": email_outbox,
+    "schedules": schedules,
 }
 
 
@@ -681,6 +776,7 @@ def main():
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--plane", default=None)
     parser.add_argument("--without", action="append", default=[], choices=sorted(PATCHES))
+    parser.add_argument("--time-scale", type=int, default=1)
     args = parser.parse_args()
     # Where the Step Functions interpreter calls moto back (it reads this).
     os.environ["MOTO_PORT"] = str(args.port)
@@ -702,6 +798,8 @@ def main():
         if name not in args.without:
             patch(args)
     report_activity()
+    if args.time_scale > 1:
+        time_scale(args.time_scale)
 
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,

@@ -1,0 +1,197 @@
+//! EventBridge Scheduler on the local cloud: each ENABLED schedule of what
+//! is deployed fires its target at its rate (moto stores schedules and never
+//! fires them). Read from the Scheduler API every sync, so `invctl schedule
+//! on|off` takes effect within a second, as a change on AWS would.
+//!
+//! Rate expressions run; `cron(...)`/`at(...)` and targets other than a
+//! Lambda function are reported once as not run locally.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+use bytes::Bytes;
+
+use super::console::Console;
+use super::plane::{Outcome, Plane};
+
+/// `rate(N unit)` as a duration.
+pub fn rate(expression: &str) -> Option<Duration> {
+    let inner = expression.strip_prefix("rate(")?.strip_suffix(')')?;
+    let (count, unit) = inner.trim().split_once(' ')?;
+    let count: u64 = count.parse().ok().filter(|n| *n > 0)?;
+    let seconds = match unit.trim() {
+        "minute" | "minutes" => 60,
+        "hour" | "hours" => 3600,
+        "day" | "days" => 86_400,
+        _ => return None,
+    };
+    Some(Duration::from_secs(count * seconds))
+}
+
+struct Timer {
+    /// What the timer was started for; a change restarts it.
+    fingerprint: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+pub struct Schedules {
+    timers: HashMap<String, Timer>,
+    /// Schedules already reported as not run locally.
+    reported: HashMap<String, String>,
+    time_scale: u32,
+}
+
+impl Schedules {
+    pub fn new(time_scale: u32) -> Schedules {
+        Schedules {
+            timers: HashMap::new(),
+            reported: HashMap::new(),
+            time_scale: time_scale.max(1),
+        }
+    }
+
+    /// How many schedules fire.
+    pub fn running(&self) -> usize {
+        self.timers.len()
+    }
+
+    pub async fn sync(
+        &mut self,
+        config: &SdkConfig,
+        plane: &Plane,
+        console: &Console,
+    ) -> Result<(), String> {
+        let scheduler = aws_sdk_scheduler::Client::new(config);
+        // Schedule ARN to (fingerprint, period, function, name, input).
+        let mut wanted: HashMap<String, (String, Duration, String, String, String)> =
+            HashMap::new();
+        let mut pages = scheduler.list_schedules().into_paginator().items().send();
+        while let Some(summary) = pages.next().await {
+            let summary = summary.map_err(|e| crate::aws::error_text(&e))?;
+            let (Some(name), Some(arn)) = (summary.name(), summary.arn()) else {
+                continue;
+            };
+            if summary.state().map(|s| s.as_str()) != Some("ENABLED") {
+                continue;
+            }
+            let schedule = scheduler
+                .get_schedule()
+                .name(name)
+                .set_group_name(summary.group_name().map(str::to_owned))
+                .send()
+                .await
+                .map_err(|e| crate::aws::error_text(&e))?;
+            let expression = schedule.schedule_expression().unwrap_or_default();
+            let Some(target) = schedule.target() else {
+                continue;
+            };
+            let function = target
+                .arn()
+                .rsplit_once(":function:")
+                .map(|(_, f)| f.split(':').next().unwrap_or(f).to_owned());
+            let (Some(every), Some(function)) = (rate(expression), function) else {
+                let why = format!("{expression} -> {}", target.arn());
+                if self.reported.get(arn) != Some(&why) {
+                    console.line(format!("schedule {name} ({why}) is not run locally"));
+                    self.reported.insert(arn.to_owned(), why);
+                }
+                continue;
+            };
+            let input = target.input().unwrap_or("{}").to_owned();
+            let fingerprint = format!("{expression}|{function}|{input}");
+            wanted.insert(
+                arn.to_owned(),
+                (fingerprint, every, function, name.to_owned(), input),
+            );
+        }
+        self.timers.retain(|arn, timer| {
+            let keep = wanted.get(arn).map(|w| &w.0) == Some(&timer.fingerprint)
+                && !timer.task.is_finished();
+            if !keep {
+                timer.task.abort();
+            }
+            keep
+        });
+        for (arn, (fingerprint, every, function, name, input)) in wanted {
+            if self.timers.contains_key(&arn) {
+                continue;
+            }
+            // Never more than once a second, however fast the clock runs.
+            let every = (every / self.time_scale).max(Duration::from_secs(1));
+            console.line(format!(
+                "schedule {name} on: {function} every {:.1} s",
+                every.as_secs_f64()
+            ));
+            let task = tokio::spawn(fire(
+                every,
+                plane.clone(),
+                console.clone(),
+                name,
+                function,
+                input,
+            ));
+            self.timers.insert(arn, Timer { fingerprint, task });
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Schedules {
+    fn drop(&mut self) {
+        for timer in self.timers.values() {
+            timer.task.abort();
+        }
+    }
+}
+
+/// Invokes `function` with `input` every `every`, from one period after
+/// the schedule was seen enabled; each invocation runs on its own, as
+/// Scheduler's asynchronous invoke does.
+async fn fire(
+    every: Duration,
+    plane: Plane,
+    console: Console,
+    name: String,
+    function: String,
+    input: String,
+) {
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    loop {
+        ticks.tick().await;
+        console.line(format!("schedule {name} fired -> {function}"));
+        let (plane, console, function, input) = (
+            plane.clone(),
+            console.clone(),
+            function.clone(),
+            input.clone(),
+        );
+        tokio::spawn(async move {
+            match plane.invoke(&function, Bytes::from(input)).await {
+                Some(Outcome::Response(_)) => {}
+                Some(Outcome::Error { body, .. }) => console.failure(format!(
+                    "{function}: scheduled invocation failed: {}",
+                    String::from_utf8_lossy(&body)
+                )),
+                None => console.failure(format!("{function}: not running here")),
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_expressions_are_read_and_others_are_not() {
+        assert_eq!(rate("rate(1 minute)"), Some(Duration::from_secs(60)));
+        assert_eq!(rate("rate(5 minutes)"), Some(Duration::from_secs(300)));
+        assert_eq!(rate("rate(2 hours)"), Some(Duration::from_secs(7200)));
+        assert_eq!(rate("rate(1 day)"), Some(Duration::from_secs(86_400)));
+        assert_eq!(rate("rate(0 minutes)"), None);
+        assert_eq!(rate("rate(1 fortnight)"), None);
+        assert_eq!(rate("cron(0 12 * * ? *)"), None);
+        assert_eq!(rate("at(2026-11-28T00:00:00)"), None);
+    }
+}
