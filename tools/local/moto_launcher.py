@@ -15,6 +15,7 @@ Usage: moto_launcher.py --port PORT [--host 127.0.0.1] [--plane URL]
 """
 
 import argparse
+import contextlib
 import copy
 import json
 import os
@@ -421,6 +422,19 @@ def _to_plane(args, path, document):
     return json.loads(body) if body else None
 
 
+@contextlib.contextmanager
+def _gone_is_fine():
+    """Deleting what is already gone succeeds, as CloudFormation's delete
+    does (moto deletes a stack's resources in no particular order)."""
+    from moto.core.exceptions import RESTError
+
+    try:
+        yield
+    except (RESTError, KeyError) as error:
+        if not isinstance(error, KeyError) and getattr(error, "code", None) != 404:
+            raise
+
+
 def function_urls(args):
     """A stack's AWS::Lambda::Url exists, and its URL is served by the
     execution plane (cloudformation/parsing.py:273-279 skips the type, which
@@ -474,7 +488,9 @@ def function_urls(args):
             return cls(backend.create_function_url_config(properties["TargetFunctionArn"], config))
 
         def delete(self, account_id, region_name):
-            get_backend(account_id, region_name).delete_function_url_config(self.config.function.function_arn)
+            # Its function may be deleted first, taking the URL with it.
+            with _gone_is_fine():
+                get_backend(account_id, region_name).delete_function_url_config(self.config.function.function_arn)
 
     # The model map is built (and cached) from CloudFormationModel's
     # subclasses on first use; defining the class is what registers it.
@@ -555,7 +571,8 @@ def email_outbox(args):
             return cls(backend.subscribe(properties["TopicArn"], properties["Endpoint"], properties["Protocol"]))
 
         def delete(self, account_id, region_name):
-            sns_backends[account_id][region_name].unsubscribe(self.subscription.arn)
+            with _gone_is_fine():
+                sns_backends[account_id][region_name].unsubscribe(self.subscription.arn)
 
     email_outbox.model = TopicSubscription
 
@@ -614,7 +631,8 @@ def schedules(args):
             )
 
         def delete(self, account_id, region_name):
-            scheduler_backends[account_id][region_name].delete_schedule(self.schedule.group_name, self.schedule.name)
+            with _gone_is_fine():
+                scheduler_backends[account_id][region_name].delete_schedule(self.schedule.group_name, self.schedule.name)
 
     schedules.model = StackSchedule
 
