@@ -7,6 +7,7 @@
 //! machine, into a target folder of their own (the running `cargo test`
 //! holds the usual one).
 
+mod browser;
 mod util;
 
 use std::path::{Path, PathBuf};
@@ -16,6 +17,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use testkit::unique;
+use thirtyfour::prelude::*;
 
 struct Cloud {
     /// The folder the commands run in; the cloud's state lives under it.
@@ -697,4 +699,60 @@ fn schedule_on_generates_orders_that_get_reserved_and_off_stops_them() {
     let settled = stack.reservations().len();
     std::thread::sleep(Duration::from_secs(5));
     assert_eq!(stack.reservations().len(), settled, "orders kept coming");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_emailed_link_approves_in_a_real_browser_once() {
+    let stack = Stack::deploy("browser");
+    // monitor: stock 15, threshold 4.
+    stack.order("monitor", "11");
+    let opened = stack.purchase_orders_of("monitor");
+    let po = opened[0]["id"].as_str().unwrap().to_owned();
+    let order_quantity = opened[0]["orderQuantity"].as_i64().unwrap();
+    let link = review_link(cloud(), &po);
+    let before = stack.stock("monitor");
+
+    let browser = browser::Browser::start().await;
+    let driver = &browser.driver;
+    driver.goto(&link).await.unwrap();
+    let page = driver.source().await.unwrap();
+    assert!(page.contains("Monitor") && page.contains(&po), "{page}");
+    let units = driver
+        .find(By::XPath(
+            "//dt[text()='Units to order']/following-sibling::dd[1]",
+        ))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(units, order_quantity.to_string());
+    // Opening the page decided nothing.
+    assert_eq!(stack.purchase_orders_of("monitor")[0]["status"], "PENDING");
+
+    driver
+        .find(By::XPath("//button[text()='Approve']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let answer = driver
+        .find(By::Tag("body"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(answer.to_lowercase().contains("approved"), "{answer}");
+    purchase_order_reaches(&stack, "monitor", "APPROVED");
+    assert_eq!(stack.stock("monitor"), before + order_quantity);
+
+    // The same link again: the page offers no decision, and none is made.
+    driver.goto(&link).await.unwrap();
+    let again = driver.source().await.unwrap();
+    assert!(!again.contains(">Approve</button>"), "{again}");
+    assert!(!again.contains(">Reject</button>"), "{again}");
+    assert_eq!(stack.stock("monitor"), before + order_quantity);
+    driver.clone().quit().await.unwrap();
 }
