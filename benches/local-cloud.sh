@@ -5,7 +5,11 @@
 #    latency (p50, p95; from the moment the burst is sent to the end of the
 #    order's reserve-stock execution, as its log records it) and sustained
 #    orders per second (orders over the time from the first execution's start
-#    to the last one's end).
+#    to the last one's end);
+#  - purchase orders, once per catalog product: from the order that brings
+#    the stock to its threshold (sent, not yet reserved) to the approval
+#    email in the outbox, and from `invctl approve` to the restocked
+#    inventory (p50 and max over the products).
 # Uses a workspace of its own under a temporary folder; the functions are
 # built (or reused) in target/local-cloud, like the tests.
 set -euo pipefail
@@ -62,4 +66,44 @@ latency = sorted(t - sent for t in done)
 p = lambda q: latency[min(len(latency) - 1, int(q * len(latency)))]
 print(f"order-to-outcome latency: p50 {p(0.5):.2f} s, p95 {p(0.95):.2f} s")
 print(f"sustained: {len(done) / (done[-1] - started):.1f} orders/s over {done[-1] - started:.1f} s")
+PY
+
+"$invctl" local down >/dev/null
+"$invctl" local up --detach >/dev/null
+po_stack=(--local --stack-name bench-po)
+"$invctl" "${po_stack[@]}" deploy --yes --email bench@example.com --workspace "$repo" >/dev/null
+"$repo/.venv/bin/python" - "$invctl" "${po_stack[@]}" <<'PY'
+import json, subprocess, sys, time
+invctl, stack = sys.argv[1], sys.argv[2:]
+def run(*args, local=True):
+    command = [invctl, *(stack if local else []), *args]
+    return subprocess.run(command, check=True, capture_output=True, text=True).stdout
+def scan(table):
+    return json.loads(run("scan", table, "--output", "json"))
+def until(check, limit=300):
+    deadline = time.time() + limit
+    while time.time() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.05)
+    raise SystemExit("timed out")
+to_mail, to_restock = [], []
+for product in scan("inventory"):
+    drop = int(product["stock"]) - int(product["threshold"])
+    start = time.time()
+    run("send-order", "--product", product["id"], "--quantity", str(drop))
+    po = until(lambda: next((p for p in scan("purchase-orders") if p["productId"] == product["id"]), None))
+    until(lambda: any(po["id"] in m["body"] for m in json.loads(run("local", "mail", "--output", "json", local=False))))
+    to_mail.append(time.time() - start)
+    before = int(next(p for p in scan("inventory") if p["id"] == product["id"])["stock"])
+    start = time.time()
+    run("approve", po["id"])
+    until(lambda: int(next(p for p in scan("inventory") if p["id"] == product["id"])["stock"]) > before)
+    to_restock.append(time.time() - start)
+def summary(values):
+    values = sorted(values)
+    return f"p50 {values[len(values) // 2]:.2f} s, max {values[-1]:.2f} s over {len(values)} products"
+print(f"stock drop to approval email in the outbox: {summary(to_mail)}")
+print(f"approval to restocked inventory: {summary(to_restock)}")
 PY

@@ -93,7 +93,10 @@ fn start_cloud() -> Cloud {
 /// would run it in a terminal of its own, under a shell that stops it (as
 /// Ctrl-C would) when this test process ends.
 fn foreground_cloud(args: &[&str]) -> Cloud {
-    let dir = tempfile::tempdir().unwrap();
+    foreground_cloud_in(tempfile::tempdir().unwrap(), args)
+}
+
+fn foreground_cloud_in(dir: tempfile::TempDir, args: &[&str]) -> Cloud {
     let child = Command::new("sh")
         .arg("-c")
         .arg(r#""$@" >cloud.log 2>&1 & pid=$!; read -r _; kill -TERM "$pid"; wait "$pid""#)
@@ -102,6 +105,7 @@ fn foreground_cloud(args: &[&str]) -> Cloud {
         .args(["local", "up"])
         .args(args)
         .current_dir(dir.path())
+        .env("CARGO_TARGET_DIR", target_dir())
         .stdin(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -592,6 +596,12 @@ fn a_stock_drop_opens_one_purchase_order_whose_emailed_link_approves_it() {
     assert_eq!(opened.len(), 1, "{opened:?}");
     let po = opened[0]["id"].as_str().unwrap().to_owned();
     let link = review_link(cloud(), &po);
+    let status = json(&ok(stack.invctl(&["status", "--output", "json"])));
+    let approval_url = status["approvalUrl"].as_str().unwrap();
+    assert!(
+        link.starts_with(approval_url),
+        "{link} is not under {approval_url}"
+    );
 
     // A mail scanner fetching the link sees the page and decides nothing.
     let (status, body) = page(browserless().get(&link).call());
@@ -755,4 +765,109 @@ async fn the_emailed_link_approves_in_a_real_browser_once() {
     assert!(!again.contains(">Reject</button>"), "{again}");
     assert_eq!(stack.stock("monitor"), before + order_quantity);
     driver.clone().quit().await.unwrap();
+}
+
+/// A copy of the source tree (the files git tracks), with the project's
+/// venv linked in, for a test that edits it.
+fn source_copy() -> tempfile::TempDir {
+    let repo = util::repo_root();
+    let copy = tempfile::tempdir().unwrap();
+    let listed = Command::new("git")
+        .args(["ls-files", "-z"])
+        .current_dir(&repo)
+        .output()
+        .unwrap();
+    for file in listed.stdout.split(|b| *b == 0).filter(|f| !f.is_empty()) {
+        let file = std::str::from_utf8(file).unwrap();
+        let (from, to) = (repo.join(file), copy.path().join(file));
+        if from.is_file() {
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            std::fs::copy(&from, &to).unwrap();
+        }
+    }
+    std::os::unix::fs::symlink(repo.join(".venv"), copy.path().join(".venv")).unwrap();
+    copy
+}
+
+#[test]
+fn watch_mode_serves_a_changed_handler_without_restarting_the_cloud() {
+    let copy = source_copy();
+    let source = copy.path().to_owned();
+    let cloud = foreground_cloud_in(copy, &["--watch"]);
+    let before = json(&ok(invctl_in(
+        &source,
+        &["local", "status", "--output", "json"],
+    )));
+    let name = unique("watched").replace('_', "-");
+    let stack = |args: &[&str]| {
+        let mut all = vec!["--local", "--stack-name", name.as_str()];
+        all.extend_from_slice(args);
+        ok(invctl_in(&source, &all))
+    };
+    stack(&[
+        "deploy",
+        "--yes",
+        "--email",
+        "ops@example.com",
+        "--workspace",
+        source.to_str().unwrap(),
+    ]);
+    let url = format!(
+        "{}?po=PO-unknown&secret=wrong",
+        json(&stack(&["status", "--output", "json"]))["approvalUrl"]
+            .as_str()
+            .unwrap()
+    );
+    // The plane loads what is deployed within a second of its deploy.
+    let (mut status, mut page_before) = (0, String::new());
+    for _ in 0..100 {
+        (status, page_before) = page(browserless().get(&url).call());
+        if status != 403 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(status, 404, "{page_before}");
+    assert!(
+        page_before.contains("This link is not valid."),
+        "{page_before}"
+    );
+
+    let handler = source.join("lambdas/approval/src/page.rs");
+    let text = std::fs::read_to_string(&handler).unwrap();
+    std::fs::write(
+        &handler,
+        text.replace(
+            "This link is not valid.",
+            "This link was changed under watch.",
+        ),
+    )
+    .unwrap();
+    let console = cloud.console_after(|log| log.contains("watch: reloaded"));
+    assert!(console.contains("watch: rebuilding approval"), "{console}");
+    assert!(
+        console.contains("watch: reloaded 1 function(s)"),
+        "{console}"
+    );
+    let mut served = String::new();
+    for _ in 0..300 {
+        served = page(browserless().get(&url).call()).1;
+        if served.contains("changed under watch") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        served.contains("changed under watch"),
+        "{served}\n{console}"
+    );
+    // The same cloud, not a restarted one.
+    let after = json(&ok(invctl_in(
+        &source,
+        &["local", "status", "--output", "json"],
+    )));
+    assert_eq!(
+        (after["pid"].clone(), after["endpoint"].clone()),
+        (before["pid"].clone(), before["endpoint"].clone())
+    );
 }

@@ -123,22 +123,58 @@ pub fn local_zip_path(workspace: &Path, function: &FunctionSpec) -> PathBuf {
 /// plain Cargo build (no cross-compiler needed) in [`LOCAL_PROFILE`]. Its
 /// zips are not for AWS (the build targets this machine's glibc).
 pub fn build_local(workspace: &Path) -> Result<Vec<BuiltFunction>, BuildError> {
+    build_local_functions(workspace, &crate::stack::functions::ALL, Output::Shown)
+}
+
+/// Where Cargo's own output goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// To stderr, as it happens.
+    Shown,
+    /// Kept; its end is part of a compile error.
+    Kept,
+}
+
+/// [`build_local`] for `functions` only.
+pub fn build_local_functions(
+    workspace: &Path,
+    functions: &[FunctionSpec],
+    output: Output,
+) -> Result<Vec<BuiltFunction>, BuildError> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command
         .args(["build", "--profile", LOCAL_PROFILE, "--locked"])
-        .current_dir(workspace)
-        .stdout(Stdio::from(io::stderr()))
-        .stderr(Stdio::inherit());
-    for function in crate::stack::functions::ALL {
+        .current_dir(workspace);
+    for function in functions {
         command.args(["-p", function.package]);
     }
-    let status = command.status().map_err(BuildError::Spawn)?;
-    if !status.success() {
-        return Err(BuildError::Compile(status.to_string()));
+    match output {
+        Output::Shown => {
+            command
+                .stdout(Stdio::from(io::stderr()))
+                .stderr(Stdio::inherit());
+            let status = command.status().map_err(BuildError::Spawn)?;
+            if !status.success() {
+                return Err(BuildError::Compile(status.to_string()));
+            }
+        }
+        Output::Kept => {
+            let run = command.output().map_err(BuildError::Spawn)?;
+            if !run.status.success() {
+                let text = String::from_utf8_lossy(&run.stderr);
+                let tail: Vec<&str> = text.lines().rev().take(20).collect();
+                let tail: Vec<&str> = tail.into_iter().rev().collect();
+                return Err(BuildError::Compile(format!(
+                    "{}\n{}",
+                    run.status,
+                    tail.join("\n")
+                )));
+            }
+        }
     }
     let binaries = target_dir(workspace).join(LOCAL_PROFILE);
-    crate::stack::functions::ALL
+    functions
         .iter()
         .map(|function| {
             let binary = read_binary(&binaries, function)?;

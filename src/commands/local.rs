@@ -38,6 +38,9 @@ pub enum LocalAction {
         /// Run workflow timeouts and waits, and schedules, N times faster than real time (3600: a day-long approval deadline passes in 24 s); the deployed stack is unchanged
         #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=86_400))]
         time_scale: u32,
+        /// Rebuild a function when its crate changes and reload only it; update the stacks in place when the workflow models change (needs the invctl source tree)
+        #[arg(long)]
+        watch: bool,
     },
     /// Say whether it runs, and where
     Status {
@@ -109,11 +112,13 @@ pub fn run(args: &LocalArgs, out: &mut dyn Write) -> Result<(), Error> {
         LocalAction::Up {
             detach: false,
             time_scale,
-        } => up(&start, time_scale, out),
+            watch,
+        } => up(&start, time_scale, watch, out),
         LocalAction::Up {
             detach: true,
             time_scale,
-        } => detach(&start, time_scale, out),
+            watch,
+        } => detach(&start, time_scale, watch, out),
         LocalAction::Status { output } => status(&start, output, out),
         LocalAction::Down => down(&start, out),
         LocalAction::Mail { follow, output } => mail(&start, follow, output, out),
@@ -256,7 +261,7 @@ fn down(start: &Path, out: &mut dyn Write) -> Result<(), Error> {
 
 /// Starts `invctl local up` in the background, its output to the log, and
 /// waits until it is ready.
-fn detach(start: &Path, time_scale: u32, out: &mut dyn Write) -> Result<(), Error> {
+fn detach(start: &Path, time_scale: u32, watch: bool, out: &mut dyn Write) -> Result<(), Error> {
     if let Ok(state) = LocalState::running(start) {
         return Err(Error::AlreadyRunning {
             endpoint: state.endpoint,
@@ -274,6 +279,7 @@ fn detach(start: &Path, time_scale: u32, out: &mut dyn Write) -> Result<(), Erro
         .arg("up")
         .arg("--time-scale")
         .arg(time_scale.to_string())
+        .args(watch.then_some("--watch"))
         .env("INVCTL_LOCAL_LOG", &log_path)
         .stdin(Stdio::null())
         .stdout(log.try_clone().map_err(|e| Error::Start(e.to_string()))?)
@@ -399,7 +405,7 @@ fn forward_activity(moto: &mut tokio::process::Child, console: Console, log: &Pa
     });
 }
 
-fn up(start: &Path, time_scale: u32, out: &mut dyn Write) -> Result<(), Error> {
+fn up(start: &Path, time_scale: u32, watch: bool, out: &mut dyn Write) -> Result<(), Error> {
     if let Ok(state) = LocalState::running(start) {
         return Err(Error::AlreadyRunning {
             endpoint: state.endpoint,
@@ -471,8 +477,18 @@ fn up(start: &Path, time_scale: u32, out: &mut dyn Write) -> Result<(), Error> {
         .map_err(Error::Report)?;
         let _ = out.flush();
 
-        let mut sources = Sources::new(plane.clone(), config, console.clone(), dir.join("functions"))
+        let mut sources = Sources::new(plane.clone(), config.clone(), console.clone(), dir.join("functions"))
             .with_time_scale(time_scale);
+        let _watching = if watch {
+            let source = crate::build::find_workspace(&workspace)
+                .map_err(|_| Error::Start(format!("--watch needs the invctl source tree; {} is not in one", workspace.display())))?;
+            Some(
+                crate::local::watch::start(source, start.to_owned(), config.clone(), console.clone())
+                    .map_err(|e| Error::Start(format!("cannot watch the source tree: {e}")))?,
+            )
+        } else {
+            None
+        };
         let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .map_err(|e| Error::Start(e.to_string()))?;
         loop {

@@ -41,6 +41,30 @@ struct StatusReport {
     last_updated: Option<String>,
     outputs: Vec<(String, String)>,
     tags: Vec<(String, String)>,
+    /// The approval function's URL (the review page behind the emailed
+    /// links), read from Lambda as the email function reads it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    approval_url: Option<String>,
+}
+
+/// The Function URL of the stack's approval function, if it has one that
+/// can be read.
+async fn approval_url(
+    config: &aws_config::SdkConfig,
+    found: &aws_sdk_cloudformation::types::Stack,
+) -> Option<String> {
+    let function = found
+        .outputs()
+        .iter()
+        .find(|o| o.output_key() == Some(crate::stack::ids::output::APPROVAL_FUNCTION_NAME))?
+        .output_value()?;
+    aws_sdk_lambda::Client::new(config)
+        .get_function_url_config()
+        .function_name(function)
+        .send()
+        .await
+        .ok()
+        .map(|c| c.function_url)
 }
 
 pub fn run(aws: &AwsArgs, args: &StatusArgs, out: &mut dyn Write) -> Result<(), Error> {
@@ -62,7 +86,9 @@ pub fn run(aws: &AwsArgs, args: &StatusArgs, out: &mut dyn Write) -> Result<(), 
                 region,
             });
         };
+        let approval_url = approval_url(&config, &found).await;
         let report = StatusReport {
+            approval_url,
             stack_name: settings.stack_name.clone(),
             region,
             status: found
@@ -127,6 +153,9 @@ fn print(report: &StatusReport, format: OutputFormat, out: &mut dyn Write) -> io
             writeln!(out, "created   {}", report.created)?;
             if let Some(updated) = &report.last_updated {
                 writeln!(out, "updated   {updated}")?;
+            }
+            if let Some(url) = &report.approval_url {
+                writeln!(out, "approval  {url}")?;
             }
             if let Some((_, hash)) = report
                 .tags

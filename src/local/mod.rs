@@ -20,6 +20,7 @@ pub mod plane;
 pub mod schedules;
 pub mod sources;
 pub mod stream;
+pub mod watch;
 
 use std::path::{Path, PathBuf};
 
