@@ -265,6 +265,7 @@ async fn update_stacks(
             "short",
         ])
         .current_dir(workspace)
+        .kill_on_drop(true)
         .output()
         .await;
     let built = match built {
@@ -299,6 +300,7 @@ async fn update_stacks(
             .arg(workspace)
             .current_dir(cloud_folder)
             .stdin(std::process::Stdio::null())
+            .kill_on_drop(true)
             .output()
             .await;
         match update {
