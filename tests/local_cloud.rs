@@ -494,6 +494,9 @@ fn local_down_leaves_no_process_and_no_port_and_local_needs_a_cloud() {
         );
         let stopped = invctl_in(cloud.dir.path(), &["local", "status"]);
         assert_eq!(stopped.status.code(), Some(3));
+        // No cloud and no mail kept: `local mail` says how to start one.
+        let no_mail = invctl_in(cloud.dir.path(), &["local", "mail"]);
+        assert_eq!(no_mail.status.code(), Some(3), "{}", util::text(&no_mail));
         let no_cloud = invctl_in(cloud.dir.path(), &["--local", "scan", "inventory"]);
         assert_eq!(no_cloud.status.code(), Some(3), "{}", util::text(&no_cloud));
         assert!(
@@ -869,5 +872,70 @@ fn watch_mode_serves_a_changed_handler_without_restarting_the_cloud() {
     assert_eq!(
         (after["pid"].clone(), after["endpoint"].clone()),
         (before["pid"].clone(), before["endpoint"].clone())
+    );
+}
+
+#[test]
+fn local_mail_follow_prints_each_new_message_as_it_arrives() {
+    use std::io::BufRead;
+    let mut follow = Command::new(assert_cmd::cargo::cargo_bin("invctl"))
+        .args(["local", "mail", "--follow", "--output", "json"])
+        .current_dir(cloud().dir.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (lines, received) = std::sync::mpsc::channel();
+    let stdout = follow.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = lines.send(line);
+        }
+    });
+    // A deploy subscribes its email address: the confirmation is new mail.
+    let to = format!("{}@example.com", unique("follow").replace('_', "-"));
+    let name = unique("follow").replace('_', "-");
+    let repo = util::repo_root();
+    ok(invctl_in(
+        cloud().dir.path(),
+        &[
+            "--local",
+            "deploy",
+            "--email",
+            &to,
+            "--yes",
+            "--stack-name",
+            &name,
+            "--workspace",
+            repo.to_str().unwrap(),
+        ],
+    ));
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut seen = Vec::new();
+    let found = loop {
+        let Ok(line) = received.recv_timeout(Duration::from_millis(500)) else {
+            if std::time::Instant::now() > deadline {
+                break None;
+            }
+            continue;
+        };
+        let message: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        if message["to"] == to.as_str() {
+            break Some(message);
+        }
+        seen.push(line);
+    };
+    let _ = follow.kill();
+    let _ = follow.wait();
+    let message = found.unwrap_or_else(|| panic!("no mail to {to}; followed: {seen:?}"));
+    assert_eq!(
+        message["subject"],
+        "AWS Notification - Subscription Confirmation"
+    );
+    assert!(
+        message["time"].as_str().unwrap().ends_with('Z'),
+        "{message}"
     );
 }
