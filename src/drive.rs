@@ -182,17 +182,7 @@ impl DeployedStack {
             .unwrap_or_default();
         // A stack whose first create failed or that is going away has
         // nothing to drive; every other state has its resources.
-        if matches!(
-            status.as_str(),
-            "CREATE_IN_PROGRESS"
-                | "CREATE_FAILED"
-                | "ROLLBACK_IN_PROGRESS"
-                | "ROLLBACK_COMPLETE"
-                | "ROLLBACK_FAILED"
-                | "DELETE_IN_PROGRESS"
-                | "DELETE_COMPLETE"
-                | "REVIEW_IN_PROGRESS"
-        ) {
+        if !crate::deploy::stack::state_of(&found).has_resources() {
             return Err(DriveError::NotUsable {
                 stack: name,
                 status,

@@ -296,7 +296,7 @@ pub fn run(aws: &AwsArgs, args: &DeployArgs, out: &mut dyn Write) -> Result<(), 
         stack: name.clone(),
         source,
     };
-    let poll = crate::commands::destroy::poll_interval();
+    let poll = stack::poll_interval();
     let on_rollback_failed = if args.continue_rollback {
         OnRollbackFailed::Continue {
             skip: args.skip_resources.clone(),
@@ -474,17 +474,21 @@ pub fn run(aws: &AwsArgs, args: &DeployArgs, out: &mut dyn Write) -> Result<(), 
         let final_stack = waited
             .stack
             .ok_or_else(|| stack_error(StackError::Aws("the stack disappeared".into())))?;
-        let status = final_stack
-            .stack_status()
-            .map(|s| s.as_str().to_owned())
-            .unwrap_or_default();
-        if status != "CREATE_COMPLETE" && status != "UPDATE_COMPLETE" {
-            let hint = match status.as_str() {
-                "ROLLBACK_COMPLETE" => {
+        use aws_sdk_cloudformation::types::StackStatus;
+        let final_status = final_stack.stack_status();
+        if !matches!(
+            final_status,
+            Some(StackStatus::CreateComplete | StackStatus::UpdateComplete)
+        ) {
+            let status = final_status
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_default();
+            let hint = match final_status {
+                Some(StackStatus::RollbackComplete) => {
                     "The stack was rolled back; the next `invctl deploy` deletes and re-creates it."
                         .to_owned()
                 }
-                "UPDATE_ROLLBACK_COMPLETE" => {
+                Some(StackStatus::UpdateRollbackComplete) => {
                     "The update was rolled back; the stack runs its previous version.".to_owned()
                 }
                 _ => String::new(),
@@ -523,7 +527,10 @@ pub fn run(aws: &AwsArgs, args: &DeployArgs, out: &mut dyn Write) -> Result<(), 
                 outputs: outputs(&final_stack),
                 seeded,
             },
-            &format!("stack {name}: {status}"),
+            &format!(
+                "stack {name}: {}",
+                final_status.map(|s| s.as_str()).unwrap_or_default()
+            ),
         )
     };
     crate::runtime().block_on(async {
@@ -593,10 +600,10 @@ pub async fn settle(
             .map(|s| s.as_str().to_owned())
             .unwrap_or_default();
         let id = current.stack_id().unwrap_or(name).to_owned();
-        match status.as_str() {
-            s if s.ends_with("_IN_PROGRESS") => {
+        match stack::state_of(current) {
+            state if state.in_progress() => {
                 let progress = Progress::start(&format!(
-                    "stack {name} is busy ({s}), perhaps from an interrupted run; waiting for it"
+                    "stack {name} is busy ({status}), perhaps from an interrupted run; waiting for it"
                 ));
                 let waited = stack::wait(client, name, &progress, poll)
                     .await
@@ -604,9 +611,9 @@ pub async fn settle(
                 progress.finish();
                 existing = waited
                     .stack
-                    .filter(|s| s.stack_status().map(|s| s.as_str()) != Some("DELETE_COMPLETE"));
+                    .filter(|s| stack::state_of(s) != stack::StackState::Gone);
             }
-            "ROLLBACK_COMPLETE" | "ROLLBACK_FAILED" => {
+            stack::StackState::FailedCreate => {
                 let progress = Progress::start(&format!(
                     "stack {name} is {status} after a failed first create and can only be deleted: deleting it to create it anew"
                 ));
@@ -622,8 +629,8 @@ pub async fn settle(
                 progress.finish();
                 existing = None;
             }
-            "DELETE_COMPLETE" => existing = None,
-            "UPDATE_ROLLBACK_FAILED" => {
+            stack::StackState::Gone => existing = None,
+            stack::StackState::RollbackFailed => {
                 let failures = stack::recent_failures(client, &id)
                     .await
                     .map_err(stack_error)?;
@@ -660,13 +667,13 @@ pub async fn settle(
                     .await
                     .map_err(stack_error)?;
                 progress.finish();
-                let status = waited
-                    .stack
-                    .as_ref()
-                    .and_then(|s| s.stack_status())
-                    .map(|s| s.as_str().to_owned())
-                    .unwrap_or_default();
-                if status != "UPDATE_ROLLBACK_COMPLETE" {
+                let final_status = waited.stack.as_ref().and_then(|s| s.stack_status());
+                if final_status
+                    != Some(&aws_sdk_cloudformation::types::StackStatus::UpdateRollbackComplete)
+                {
+                    let status = final_status
+                        .map(|s| s.as_str().to_owned())
+                        .unwrap_or_default();
                     return Err(Error::RollbackNotCompleted {
                         stack: name.to_owned(),
                         status,

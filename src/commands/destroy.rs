@@ -6,7 +6,6 @@
 //! guess.
 
 use std::io::{self, BufRead, IsTerminal, Write};
-use std::time::Duration;
 
 use clap::Args;
 
@@ -80,7 +79,7 @@ pub fn run(aws: &AwsArgs, args: &DestroyArgs, out: &mut dyn Write) -> Result<(),
                 "stack {name} is busy ({}); waiting for it first",
                 found.stack_status().map(|s| s.as_str()).unwrap_or_default()
             ));
-            let waited = stack::wait(&client, &name, &progress, poll_interval())
+            let waited = stack::wait(&client, &name, &progress, stack::poll_interval())
                 .await
                 .map_err(stack_error)?;
             progress.finish();
@@ -106,14 +105,14 @@ pub fn run(aws: &AwsArgs, args: &DestroyArgs, out: &mut dyn Write) -> Result<(),
             &client,
             found.stack_id().unwrap_or(&name),
             &progress,
-            poll_interval(),
+            stack::poll_interval(),
         )
         .await
         .map_err(stack_error)?;
         progress.finish();
         match waited.stack {
             None => {}
-            Some(s) if s.stack_status().map(|s| s.as_str()) == Some("DELETE_COMPLETE") => {}
+            Some(s) if stack::state_of(&s) == stack::StackState::Gone => {}
             Some(s) => {
                 return Err(Error::DeleteFailed {
                     stack: name.clone(),
@@ -127,14 +126,4 @@ pub fn run(aws: &AwsArgs, args: &DestroyArgs, out: &mut dyn Write) -> Result<(),
         }
         writeln!(out, "stack {name} deleted").map_err(Error::Report)
     })
-}
-
-/// How often a running operation is polled: AWS's own tools poll every few
-/// seconds; tests shorten it.
-pub fn poll_interval() -> Duration {
-    std::env::var("INVCTL_POLL_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .map(Duration::from_millis)
-        .unwrap_or(Duration::from_secs(3))
 }

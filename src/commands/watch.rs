@@ -81,7 +81,7 @@ pub fn outcome_of(execution: &executions::Execution) -> Option<&'static str> {
 }
 
 pub fn poll_interval() -> Duration {
-    crate::commands::destroy::poll_interval().min(Duration::from_secs(1))
+    crate::deploy::stack::poll_interval().min(Duration::from_secs(1))
 }
 
 /// Follows `orders` until each has an outcome or `timeout` passes. Steps

@@ -50,8 +50,96 @@ pub async fn describe(client: &Client, name: &str) -> Result<Option<Stack>, Stac
     }
 }
 
+/// What a stack's status means for what can be done with it: the one
+/// classifier of CloudFormation's stack statuses (every comparison of
+/// statuses goes through it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StackState {
+    /// No operation runs and its resources exist: it can be used, updated or
+    /// deleted (CREATE/UPDATE/IMPORT complete, an update rolled back, and
+    /// statuses this build does not know).
+    Settled,
+    /// Its first create runs, or is being rolled back.
+    Creating,
+    /// An update (or import) runs, or is being rolled back or cleaned up;
+    /// its resources exist meanwhile.
+    Updating,
+    Deleting,
+    /// Made by a change set that was never executed: it has no resources.
+    InReview,
+    /// Its first create failed; only deleting it helps.
+    FailedCreate,
+    /// An update's rollback failed; the rollback must be continued.
+    RollbackFailed,
+    /// Its deletion failed; its remaining resources are still there.
+    DeleteFailed,
+    Gone,
+}
+
+impl StackState {
+    pub fn of(status: &StackStatus) -> StackState {
+        use StackStatus as S;
+        match status {
+            S::CreateInProgress | S::RollbackInProgress => StackState::Creating,
+            S::UpdateInProgress
+            | S::UpdateCompleteCleanupInProgress
+            | S::UpdateRollbackInProgress
+            | S::UpdateRollbackCompleteCleanupInProgress
+            | S::ImportInProgress
+            | S::ImportRollbackInProgress => StackState::Updating,
+            S::DeleteInProgress => StackState::Deleting,
+            S::ReviewInProgress => StackState::InReview,
+            S::CreateFailed | S::RollbackComplete | S::RollbackFailed => StackState::FailedCreate,
+            S::UpdateRollbackFailed | S::ImportRollbackFailed => StackState::RollbackFailed,
+            S::DeleteFailed => StackState::DeleteFailed,
+            S::DeleteComplete => StackState::Gone,
+            _ => StackState::Settled,
+        }
+    }
+
+    /// CloudFormation has not finished with it: wait before the next step.
+    pub fn in_progress(self) -> bool {
+        matches!(
+            self,
+            StackState::Creating
+                | StackState::Updating
+                | StackState::Deleting
+                | StackState::InReview
+        )
+    }
+
+    /// Its resources can be driven (orders sent, tables read).
+    pub fn has_resources(self) -> bool {
+        matches!(
+            self,
+            StackState::Settled
+                | StackState::Updating
+                | StackState::RollbackFailed
+                | StackState::DeleteFailed
+        )
+    }
+}
+
+/// The state of `stack` (a stack without a status counts as settled).
+pub fn state_of(stack: &Stack) -> StackState {
+    stack
+        .stack_status()
+        .map(StackState::of)
+        .unwrap_or(StackState::Settled)
+}
+
 pub fn is_in_progress(status: &StackStatus) -> bool {
-    status.as_str().ends_with("_IN_PROGRESS")
+    StackState::of(status).in_progress()
+}
+
+/// How often a running operation is polled: AWS's own tools poll every few
+/// seconds; tests shorten it (`INVCTL_POLL_MS`).
+pub fn poll_interval() -> Duration {
+    std::env::var("INVCTL_POLL_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map(Duration::from_millis)
+        .unwrap_or(Duration::from_secs(3))
 }
 
 /// A resource that failed, with CloudFormation's reason.
@@ -176,7 +264,8 @@ pub async fn recent_failures(client: &Client, stack_id: &str) -> Result<Vec<Fail
         .iter()
         .take_while(|e| {
             !(e.resource_type() == Some("AWS::CloudFormation::Stack")
-                && e.resource_status().map(|s| s.as_str()) == Some("UPDATE_IN_PROGRESS"))
+                && e.resource_status()
+                    == Some(&aws_sdk_cloudformation::types::ResourceStatus::UpdateInProgress))
         })
         .filter_map(failure_of)
         .collect();
@@ -235,5 +324,47 @@ mod tests {
         ))
         .is_none());
         assert!(failure_of(&event(ResourceStatus::CreateComplete, "")).is_none());
+    }
+}
+
+#[cfg(test)]
+mod state_tests {
+    use super::*;
+
+    #[test]
+    fn every_status_has_its_state() {
+        use StackStatus as S;
+        let expected = [
+            (S::CreateComplete, StackState::Settled),
+            (S::UpdateComplete, StackState::Settled),
+            (S::UpdateRollbackComplete, StackState::Settled),
+            (S::ImportComplete, StackState::Settled),
+            (S::CreateInProgress, StackState::Creating),
+            (S::RollbackInProgress, StackState::Creating),
+            (S::UpdateInProgress, StackState::Updating),
+            (
+                S::UpdateRollbackCompleteCleanupInProgress,
+                StackState::Updating,
+            ),
+            (S::DeleteInProgress, StackState::Deleting),
+            (S::ReviewInProgress, StackState::InReview),
+            (S::CreateFailed, StackState::FailedCreate),
+            (S::RollbackComplete, StackState::FailedCreate),
+            (S::RollbackFailed, StackState::FailedCreate),
+            (S::UpdateRollbackFailed, StackState::RollbackFailed),
+            (S::DeleteFailed, StackState::DeleteFailed),
+            (S::DeleteComplete, StackState::Gone),
+        ];
+        for (status, state) in expected {
+            assert_eq!(StackState::of(&status), state, "{status:?}");
+            // The state agrees with the status's own name.
+            assert_eq!(
+                state.in_progress(),
+                status.as_str().ends_with("_IN_PROGRESS"),
+                "{status:?}"
+            );
+        }
+        assert!(!StackState::Creating.has_resources() && StackState::Updating.has_resources());
+        assert!(!StackState::FailedCreate.has_resources() && !StackState::Gone.has_resources());
     }
 }

@@ -197,9 +197,7 @@ async fn invctl_stacks(config: &SdkConfig) -> Result<Vec<String>, String> {
     Ok(stacks
         .stacks()
         .iter()
-        .filter(|s| {
-            s.stack_status() != Some(&aws_sdk_cloudformation::types::StackStatus::DeleteComplete)
-        })
+        .filter(|s| crate::deploy::stack::state_of(s) != crate::deploy::stack::StackState::Gone)
         .filter(|s| {
             s.outputs()
                 .iter()
