@@ -33,6 +33,13 @@ pub mod exit {
     pub const MISSING_TOOL: i32 = 4;
     /// Interrupted by Ctrl-C (128 + SIGINT, as shells report it).
     pub const INTERRUPTED: i32 = 130;
+
+    /// An error that knows the exit code it ends the process with. Each
+    /// command's error implements it, asking the errors it wraps, so a cause
+    /// wrapped one level deeper keeps its code.
+    pub trait ExitCode {
+        fn exit_code(&self) -> i32;
+    }
 }
 
 /// Any error a command can end with.
@@ -67,37 +74,23 @@ pub enum Error {
 }
 
 impl Error {
+    /// The command's own error says it.
     pub fn exit_code(&self) -> i32 {
-        use commands::{decision, executions, redrive, scan, schedule, send_order, watch};
-        let drive = match self {
-            Error::SendOrder(send_order::Error::Drive(e))
-            | Error::SendOrder(send_order::Error::Watch(watch::Error::Drive(e)))
-            | Error::Scan(scan::Error::Drive(e))
-            | Error::Decision(decision::Error::Drive(e))
-            | Error::Executions(executions::Error::Drive(e))
-            | Error::Schedule(schedule::Error::Drive(e))
-            | Error::Watch(watch::Error::Drive(e))
-            | Error::Redrive(redrive::Error::Drive(e)) => Some(e),
-            _ => None,
-        };
-        if let Some(e) = drive {
-            return e.exit_code();
-        }
+        use exit::ExitCode;
         match self {
-            Error::Deploy(commands::deploy::Error::Config(e))
-            | Error::Status(commands::status::Error::Config(e))
-            | Error::Destroy(commands::destroy::Error::Config(e)) => e.exit_code(),
+            Error::Synth(e) => e.exit_code(),
+            Error::Build(e) => e.exit_code(),
+            Error::Deploy(e) => e.exit_code(),
+            Error::Status(e) => e.exit_code(),
+            Error::Destroy(e) => e.exit_code(),
+            Error::SendOrder(e) => e.exit_code(),
+            Error::Scan(e) => e.exit_code(),
+            Error::Decision(e) => e.exit_code(),
+            Error::Executions(e) => e.exit_code(),
+            Error::Schedule(e) => e.exit_code(),
+            Error::Watch(e) => e.exit_code(),
+            Error::Redrive(e) => e.exit_code(),
             Error::Local(e) => e.exit_code(),
-            Error::Synth(_) => exit::FAILURE,
-            Error::Build(e) if e.is_missing_tool() => exit::MISSING_TOOL,
-            Error::Deploy(e) if e.is_usage() => exit::USAGE,
-            Error::Deploy(commands::deploy::Error::Build(build::BuildError::Tool(_))) => {
-                exit::MISSING_TOOL
-            }
-            Error::Deploy(commands::deploy::Error::Interrupted { .. }) => exit::INTERRUPTED,
-            Error::Status(commands::status::Error::NotDeployed { .. }) => exit::NOT_DEPLOYED,
-            Error::SendOrder(e) if e.is_usage() => exit::USAGE,
-            _ => exit::FAILURE,
         }
     }
 
@@ -154,4 +147,27 @@ pub fn describe(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn not_deployed() -> drive::DriveError {
+        drive::DriveError::NotDeployed {
+            stack: "s".into(),
+            region: "r".into(),
+        }
+    }
+
+    #[test]
+    fn a_cause_wrapped_deeper_keeps_its_exit_code() {
+        use commands::{executions, send_order, watch};
+        let deep = Error::SendOrder(send_order::Error::Watch(watch::Error::Executions(
+            executions::Error::Drive(not_deployed()),
+        )));
+        assert_eq!(deep.exit_code(), exit::NOT_DEPLOYED);
+        let shallow = Error::Watch(watch::Error::Drive(not_deployed()));
+        assert_eq!(shallow.exit_code(), exit::NOT_DEPLOYED);
+    }
 }

@@ -41,6 +41,15 @@ pub enum Error {
     Report(#[source] io::Error),
 }
 
+impl crate::exit::ExitCode for Error {
+    fn exit_code(&self) -> i32 {
+        match self {
+            Error::Build(BuildError::Tool(_)) => crate::exit::MISSING_TOOL,
+            _ => crate::exit::FAILURE,
+        }
+    }
+}
+
 impl Error {
     /// Whether the machine lacks a tool (rather than the build failing).
     pub fn is_missing_tool(&self) -> bool {

@@ -49,6 +49,15 @@ pub enum Error {
     Report(#[source] std::io::Error),
 }
 
+impl crate::exit::ExitCode for Error {
+    fn exit_code(&self) -> i32 {
+        match self {
+            Error::Drive(e) => e.exit_code(),
+            _ => crate::exit::FAILURE,
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Report<'a> {

@@ -134,12 +134,15 @@ pub enum Error {
     Io(#[source] io::Error),
 }
 
-impl Error {
-    pub fn is_usage(&self) -> bool {
-        matches!(
-            self,
-            Error::EmailRequired(_) | Error::BadEmail(_) | Error::NeedsYes
-        )
+impl crate::exit::ExitCode for Error {
+    fn exit_code(&self) -> i32 {
+        match self {
+            Error::Config(e) => e.exit_code(),
+            Error::EmailRequired(_) | Error::BadEmail(_) | Error::NeedsYes => crate::exit::USAGE,
+            Error::Build(BuildError::Tool(_)) => crate::exit::MISSING_TOOL,
+            Error::Interrupted { .. } => crate::exit::INTERRUPTED,
+            _ => crate::exit::FAILURE,
+        }
     }
 }
 

@@ -40,6 +40,15 @@ pub enum Error {
     Report(#[source] io::Error),
 }
 
+impl crate::exit::ExitCode for Error {
+    fn exit_code(&self) -> i32 {
+        match self {
+            Error::Config(e) => e.exit_code(),
+            _ => crate::exit::FAILURE,
+        }
+    }
+}
+
 fn confirm(stack: &str) -> Result<(), Error> {
     eprint!("Delete stack {stack} and all its data? Type its name to confirm: ");
     let _ = io::stderr().flush();

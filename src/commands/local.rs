@@ -87,8 +87,8 @@ pub enum Error {
     },
 }
 
-impl Error {
-    pub fn exit_code(&self) -> i32 {
+impl crate::exit::ExitCode for Error {
+    fn exit_code(&self) -> i32 {
         match self {
             Error::NotRunning(_) => crate::exit::NOT_DEPLOYED,
             Error::NoMoto { .. } => crate::exit::MISSING_TOOL,

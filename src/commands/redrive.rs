@@ -63,6 +63,15 @@ pub enum Error {
     Report(#[source] std::io::Error),
 }
 
+impl crate::exit::ExitCode for Error {
+    fn exit_code(&self) -> i32 {
+        match self {
+            Error::Drive(e) => e.exit_code(),
+            _ => crate::exit::FAILURE,
+        }
+    }
+}
+
 /// What was done with one dead-letter queue.
 #[derive(Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]

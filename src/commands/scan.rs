@@ -96,6 +96,15 @@ pub enum Error {
     Report(#[source] std::io::Error),
 }
 
+impl crate::exit::ExitCode for Error {
+    fn exit_code(&self) -> i32 {
+        match self {
+            Error::Drive(e) => e.exit_code(),
+            _ => crate::exit::FAILURE,
+        }
+    }
+}
+
 pub fn run(aws: &AwsArgs, args: &ScanArgs, out: &mut dyn Write) -> Result<(), Error> {
     crate::runtime().block_on(async {
         let mut stack = DeployedStack::find(aws).await?;

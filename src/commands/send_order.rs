@@ -91,9 +91,14 @@ pub enum Error {
     Report(#[source] std::io::Error),
 }
 
-impl Error {
-    pub fn is_usage(&self) -> bool {
-        matches!(self, Error::Usage(_))
+impl crate::exit::ExitCode for Error {
+    fn exit_code(&self) -> i32 {
+        match self {
+            Error::Drive(e) => e.exit_code(),
+            Error::Watch(e) => e.exit_code(),
+            Error::Usage(_) => crate::exit::USAGE,
+            _ => crate::exit::FAILURE,
+        }
     }
 }
 

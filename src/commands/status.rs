@@ -28,6 +28,16 @@ pub enum Error {
     Report(#[source] io::Error),
 }
 
+impl crate::exit::ExitCode for Error {
+    fn exit_code(&self) -> i32 {
+        match self {
+            Error::Config(e) => e.exit_code(),
+            Error::NotDeployed { .. } => crate::exit::NOT_DEPLOYED,
+            _ => crate::exit::FAILURE,
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct StatusReport {

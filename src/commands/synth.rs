@@ -64,6 +64,12 @@ pub enum Error {
     Report(#[source] io::Error),
 }
 
+impl crate::exit::ExitCode for Error {
+    fn exit_code(&self) -> i32 {
+        crate::exit::FAILURE
+    }
+}
+
 /// One file synth produces, relative to the output folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Artifact {

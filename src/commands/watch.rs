@@ -51,6 +51,16 @@ pub enum Error {
     Report(#[source] std::io::Error),
 }
 
+impl crate::exit::ExitCode for Error {
+    fn exit_code(&self) -> i32 {
+        match self {
+            Error::Drive(e) => e.exit_code(),
+            Error::Executions(e) => e.exit_code(),
+            _ => crate::exit::FAILURE,
+        }
+    }
+}
+
 /// Where an order ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]

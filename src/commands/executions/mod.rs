@@ -120,6 +120,15 @@ pub enum Error {
     Report(#[source] std::io::Error),
 }
 
+impl crate::exit::ExitCode for Error {
+    fn exit_code(&self) -> i32 {
+        match self {
+            Error::Drive(e) => e.exit_code(),
+            _ => crate::exit::FAILURE,
+        }
+    }
+}
+
 /// One execution as invctl reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
