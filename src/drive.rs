@@ -15,7 +15,7 @@ use inventory_domain::inventory;
 
 use crate::config::{AwsArgs, ConfigError, Settings};
 use crate::deploy::stack;
-use crate::stack::{functions, ids, workflows};
+use crate::stack::{functions, ids};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DriveError {
@@ -28,7 +28,7 @@ pub enum DriveError {
     #[error("stack {stack} has no {what} (output {output}, resource {logical_id}): was it deployed by this version of invctl?")]
     Missing {
         stack: String,
-        what: &'static str,
+        what: String,
         output: &'static str,
         logical_id: String,
     },
@@ -59,34 +59,33 @@ pub enum Resource {
     PurchaseOrderTable,
     OrderGeneratorFunction,
     OrderGeneratorSchedule,
-    Workflow(crate::commands::executions::WorkflowName),
-    WorkflowLog(crate::commands::executions::WorkflowName),
+    Workflow(crate::stack::workflows::WorkflowId),
+    WorkflowLog(crate::stack::workflows::WorkflowId),
     /// A queue, by URL.
     Queue(crate::stack::queues::QueueRef),
 }
 
 impl Resource {
-    fn what(self) -> &'static str {
-        use crate::commands::executions::WorkflowName as W;
-        match self {
+    fn what(self) -> String {
+        let what = match self {
             Resource::EventBus => "event bus",
             Resource::InventoryTable => "inventory table",
             Resource::ReservationTable => "reservation table",
             Resource::PurchaseOrderTable => "purchase-order table",
             Resource::OrderGeneratorFunction => "order-generator function",
             Resource::OrderGeneratorSchedule => "order-generator schedule",
-            Resource::Workflow(W::ReserveStock) => "reserve-stock workflow",
-            Resource::Workflow(W::CreatePurchaseOrder) => "create-purchase-order workflow",
-            Resource::Workflow(W::CheckInventoryLevel) => "check-inventory-level workflow",
-            Resource::WorkflowLog(_) => "workflow log group",
             Resource::Queue(_) => "queue",
-        }
+            Resource::Workflow(workflow) => return format!("{} workflow", workflow.as_str()),
+            Resource::WorkflowLog(workflow) => {
+                return format!("{} workflow log group", workflow.as_str())
+            }
+        };
+        what.to_owned()
     }
 
     /// The output that names it, and the logical id whose physical id is the
     /// same value (a name, or an ARN for state machines).
     fn sources(self) -> (&'static str, String) {
-        use crate::commands::executions::WorkflowName as W;
         let (output, logical_id) = match self {
             Resource::EventBus => (ids::output::EVENT_BUS_NAME, ids::EVENT_BUS),
             Resource::InventoryTable => (ids::output::INVENTORY_TABLE_NAME, ids::INVENTORY_TABLE),
@@ -105,25 +104,10 @@ impl Resource {
                 ids::output::ORDER_GENERATOR_SCHEDULE_NAME,
                 ids::ORDER_GENERATOR_SCHEDULE,
             ),
-            Resource::Workflow(W::ReserveStock) => (
-                ids::workflow_output::RESERVE_STOCK,
-                workflows::RESERVE_STOCK,
-            ),
-            Resource::Workflow(W::CreatePurchaseOrder) => (
-                ids::workflow_output::CREATE_PURCHASE_ORDER,
-                workflows::CREATE_PURCHASE_ORDER,
-            ),
-            Resource::Workflow(W::CheckInventoryLevel) => (
-                ids::workflow_output::CHECK_INVENTORY_LEVEL,
-                workflows::CHECK_INVENTORY_LEVEL,
-            ),
+            Resource::Workflow(workflow) => (workflow.spec().output.0, workflow.spec().logical_id),
             Resource::WorkflowLog(workflow) => {
-                let output = match workflow {
-                    W::ReserveStock => ids::workflow_output::RESERVE_STOCK_LOG_GROUP,
-                    W::CreatePurchaseOrder => ids::workflow_output::CREATE_PURCHASE_ORDER_LOG_GROUP,
-                    W::CheckInventoryLevel => ids::workflow_output::CHECK_INVENTORY_LEVEL_LOG_GROUP,
-                };
-                return (output, workflows::log_group_id(workflow.logical_id()));
+                let spec = workflow.spec();
+                return (spec.log_output.0, spec.log_group_id());
             }
             Resource::Queue(queue) => (queue.url_output, queue.logical_id),
         };

@@ -14,9 +14,11 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_scheduler::types::{FlexibleTimeWindow, FlexibleTimeWindowMode, ScheduleState, Target};
-use invctl::stack::ids::{output, workflow_output};
+use invctl::stack::ids::output;
+use invctl::stack::workflows::WorkflowId;
+use invctl::stack::workflows::{CHECK_INVENTORY_LEVEL, CREATE_PURCHASE_ORDER, RESERVE_STOCK};
 use serde_json::{json, Value};
-use testkit::{checked_in_workflow, unique, Moto, WorkflowResources};
+use testkit::{unique, Moto, WorkflowResources};
 
 struct Fixture {
     moto: &'static Moto,
@@ -34,15 +36,21 @@ impl Fixture {
         let moto = Moto::shared();
         let config = moto.sdk_config().await;
         let resources = WorkflowResources::create(&config).await;
-        let reserve_stock = resources
-            .workflow(&config, &checked_in_workflow("reserve-stock"))
-            .await;
-        let create_purchase_order = resources
-            .workflow(&config, &checked_in_workflow("create-purchase-order"))
-            .await;
-        let check_inventory_level = resources
-            .workflow(&config, &checked_in_workflow("check-inventory-level"))
-            .await;
+        let reserve_stock = testkit::create_state_machine(
+            &config,
+            &util::checked_in_workflow(&resources, WorkflowId::ReserveStock),
+        )
+        .await;
+        let create_purchase_order = testkit::create_state_machine(
+            &config,
+            &util::checked_in_workflow(&resources, WorkflowId::CreatePurchaseOrder),
+        )
+        .await;
+        let check_inventory_level = testkit::create_state_machine(
+            &config,
+            &util::checked_in_workflow(&resources, WorkflowId::CheckInventoryLevel),
+        )
+        .await;
         invctl::deploy::seed::seed(
             &aws_sdk_dynamodb::Client::new(&config),
             &resources.inventory_table,
@@ -99,15 +107,9 @@ impl Fixture {
                     &resources.email_function,
                 ),
                 (output::ORDER_GENERATOR_SCHEDULE_NAME, &schedule),
-                (workflow_output::RESERVE_STOCK, &reserve_stock),
-                (
-                    workflow_output::CREATE_PURCHASE_ORDER,
-                    &create_purchase_order,
-                ),
-                (
-                    workflow_output::CHECK_INVENTORY_LEVEL,
-                    &check_inventory_level,
-                ),
+                (RESERVE_STOCK.output.0, &reserve_stock),
+                (CREATE_PURCHASE_ORDER.output.0, &create_purchase_order),
+                (CHECK_INVENTORY_LEVEL.output.0, &check_inventory_level),
             ],
         )
         .await;

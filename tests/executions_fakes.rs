@@ -10,9 +10,9 @@ use aws_sdk_sfn::operation::describe_state_machine::DescribeStateMachineOutput;
 use aws_sdk_sfn::primitives::DateTime;
 use aws_sdk_sfn::types::StateMachineType;
 use aws_smithy_mocks::{mock, mock_client, Rule};
-use invctl::commands::executions::{Executions, WorkflowName};
+use invctl::commands::executions::{Executions, WorkflowId};
 use invctl::drive::DeployedStack;
-use invctl::stack::ids::workflow_output;
+use invctl::stack::workflows::RESERVE_STOCK;
 use serde_json::json;
 
 const MACHINE: &str = "arn:aws:states:us-east-1:123456789012:stateMachine:inventory-reserve-stock";
@@ -26,14 +26,8 @@ fn stack() -> DeployedStack {
         config,
         "inventory",
         HashMap::from([
-            (
-                workflow_output::RESERVE_STOCK.to_owned(),
-                MACHINE.to_owned(),
-            ),
-            (
-                workflow_output::RESERVE_STOCK_LOG_GROUP.to_owned(),
-                LOG_GROUP.to_owned(),
-            ),
+            (RESERVE_STOCK.output.0.to_owned(), MACHINE.to_owned()),
+            (RESERVE_STOCK.log_output.0.to_owned(), LOG_GROUP.to_owned()),
         ]),
     )
 }
@@ -123,7 +117,7 @@ async fn an_express_execution_is_read_from_its_log_group() {
     let mut stack = stack();
 
     let found = executions
-        .find(&mut stack, WorkflowName::ReserveStock, &name)
+        .find(&mut stack, WorkflowId::ReserveStock, &name)
         .await
         .unwrap()
         .expect("the execution is in the log");
@@ -179,7 +173,7 @@ async fn express_listings_ask_the_log_for_execution_events_only() {
     let mut stack = stack();
 
     let listed = executions
-        .list(&mut stack, WorkflowName::ReserveStock, None, 20)
+        .list(&mut stack, WorkflowId::ReserveStock, None, 20)
         .await
         .unwrap();
     let names: Vec<&str> = listed.iter().map(|e| e.name.as_str()).collect();

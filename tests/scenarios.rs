@@ -9,11 +9,12 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use invctl::stack::workflows::WorkflowId;
 use invctl::stack::workflows::MAX_RESERVATION_ATTEMPTS;
 use inventory_domain::Product;
 use inventory_domain::MAX_ORDER_QUANTITY;
 use serde_json::{json, Value};
-use testkit::{checked_in_workflow, unique, Moto, WorkflowResources};
+use testkit::{unique, Moto, WorkflowResources};
 
 /// A finished execution.
 struct Run {
@@ -54,21 +55,32 @@ fn product(id: &str, stock: i64, threshold: i64, status: &str) -> Product {
 
 impl Bench {
     async fn on(moto: &Moto) -> Bench {
-        Bench::with_purchase_order_workflow(moto, &checked_in_workflow("create-purchase-order"))
-            .await
+        Bench::with_purchase_order_workflow(
+            moto,
+            &testkit::checked_in_workflow(WorkflowId::CreatePurchaseOrder.as_str()),
+        )
+        .await
     }
 
     async fn with_purchase_order_workflow(moto: &Moto, purchase_order: &str) -> Bench {
         let config = moto.sdk_config().await;
         let resources = WorkflowResources::create(&config).await;
         Bench {
-            reserve_stock: resources
-                .workflow(&config, &checked_in_workflow("reserve-stock"))
-                .await,
-            create_purchase_order: resources.workflow(&config, purchase_order).await,
-            check_inventory_level: resources
-                .workflow(&config, &checked_in_workflow("check-inventory-level"))
-                .await,
+            reserve_stock: testkit::create_state_machine(
+                &config,
+                &util::checked_in_workflow(&resources, WorkflowId::ReserveStock),
+            )
+            .await,
+            create_purchase_order: testkit::create_state_machine(
+                &config,
+                &util::resolve(&resources, purchase_order),
+            )
+            .await,
+            check_inventory_level: testkit::create_state_machine(
+                &config,
+                &util::checked_in_workflow(&resources, WorkflowId::CheckInventoryLevel),
+            )
+            .await,
             config,
             resources,
         }
@@ -565,8 +577,10 @@ async fn a_rejected_purchase_order_ends_on_its_own_branch() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_purchase_order_without_an_answer_expires() {
     // The same workflow with a one-second approval deadline instead of a day.
-    let mut definition: Value =
-        serde_json::from_str(&checked_in_workflow("create-purchase-order")).unwrap();
+    let mut definition: Value = serde_json::from_str(&testkit::checked_in_workflow(
+        WorkflowId::CreatePurchaseOrder.as_str(),
+    ))
+    .unwrap();
     definition["States"]["RequestApproval"]["TimeoutSeconds"] = json!(1);
     let bench = Bench::with_purchase_order_workflow(Moto::shared(), &definition.to_string()).await;
     bench.put(&product("tv", 1, 3, "IN STOCK")).await;

@@ -16,7 +16,7 @@ use clap::Args;
 use inventory_domain::{execution_name, reservation, NewOrder};
 use serde::Serialize;
 
-use crate::commands::executions::{self, WorkflowName};
+use crate::commands::executions::{self, WorkflowId};
 use crate::config::AwsArgs;
 use crate::drive::{DeployedStack, DriveError, Resource};
 use crate::output::OutputFormat;
@@ -80,12 +80,13 @@ pub struct Outcome {
 pub fn outcome_of(execution: &executions::Execution) -> Option<&'static str> {
     match execution.status.as_str() {
         "RUNNING" => None,
-        "SUCCEEDED" => Some(match execution.states.last().map(String::as_str) {
-            Some("OrderReserved") => "reserved",
-            Some("OrderRejected") => "rejected",
-            Some("OrderUnavailable") => "unavailable",
-            _ => "failed",
-        }),
+        "SUCCEEDED" => Some(
+            execution
+                .states
+                .last()
+                .and_then(|state| crate::stack::workflows::RESERVE_STOCK.outcome_of(state))
+                .unwrap_or("failed"),
+        ),
         _ => Some("failed"),
     }
 }
@@ -132,7 +133,7 @@ async fn follow_ids(
             let execution = executions
                 .find(
                     stack,
-                    WorkflowName::ReserveStock,
+                    WorkflowId::ReserveStock,
                     &execution_name("order", id),
                 )
                 .await?;

@@ -201,7 +201,7 @@ async fn invctl_stacks(config: &SdkConfig) -> Result<Vec<String>, String> {
         .filter(|s| {
             s.outputs()
                 .iter()
-                .any(|o| o.output_key() == Some(crate::stack::ids::workflow_output::RESERVE_STOCK))
+                .any(|o| o.output_key() == Some(crate::stack::workflows::RESERVE_STOCK.output.0))
         })
         .filter_map(|s| s.stack_name().map(str::to_owned))
         .collect())

@@ -61,24 +61,11 @@ pub mod output {
     pub const ORDER_GENERATOR_SCHEDULE_NAME: &str = "OrderGeneratorScheduleName";
 }
 
-/// Outputs of the state machines' ARNs.
-pub mod workflow_output {
-    pub const RESERVE_STOCK: &str = "ReserveStockStateMachineArn";
-    pub const CREATE_PURCHASE_ORDER: &str = "CreatePurchaseOrderStateMachineArn";
-    pub const CHECK_INVENTORY_LEVEL: &str = "CheckInventoryLevelStateMachineArn";
-    /// Their log groups: the only record of EXPRESS executions.
-    pub const RESERVE_STOCK_LOG_GROUP: &str = "ReserveStockLogGroupName";
-    pub const CREATE_PURCHASE_ORDER_LOG_GROUP: &str = "CreatePurchaseOrderLogGroupName";
-    pub const CHECK_INVENTORY_LEVEL_LOG_GROUP: &str = "CheckInventoryLevelLogGroupName";
-}
-
 /// Physical names the template derives from the stack name, as
 /// `{stack}-{suffix}`, each with the longest name its service accepts.
 /// The longest stack name invctl takes is what every one of them allows.
 pub mod scoped_name {
-    use crate::stack::workflows::{
-        CHECK_INVENTORY_LEVEL_NAME, CREATE_PURCHASE_ORDER_NAME, RESERVE_STOCK_NAME,
-    };
+    use crate::stack::workflows::{CHECK_INVENTORY_LEVEL, CREATE_PURCHASE_ORDER, RESERVE_STOCK};
 
     pub const EVENT_BUS: &str = "inventory";
     pub const ORDER_GENERATOR_SCHEDULE: &str = "order-generator";
@@ -87,9 +74,9 @@ pub mod scoped_name {
     pub const LIMITS: [(&str, usize); 5] = [
         (EVENT_BUS, 256),               // EventBridge event bus
         (ORDER_GENERATOR_SCHEDULE, 64), // EventBridge Scheduler schedule
-        (RESERVE_STOCK_NAME, 80),       // Step Functions state machines
-        (CREATE_PURCHASE_ORDER_NAME, 80),
-        (CHECK_INVENTORY_LEVEL_NAME, 80),
+        (RESERVE_STOCK.name, 80),       // Step Functions state machines
+        (CREATE_PURCHASE_ORDER.name, 80),
+        (CHECK_INVENTORY_LEVEL.name, 80),
     ];
 
     /// CloudFormation's own limit on a stack name.

@@ -10,7 +10,7 @@ use indexmap::IndexMap;
 use serde_json::json;
 
 use super::functions::{self, FunctionSpec};
-use super::ids::{self, output, param, workflow_output};
+use super::ids::{self, output, param};
 use super::queues;
 use super::workflows::{self, StackWorkflow};
 use super::Architecture;
@@ -280,7 +280,10 @@ fn function_statements(function: &FunctionSpec) -> Vec<Statement> {
                 ],
                 vec![arn(ids::ORDERS_QUEUE)],
             ),
-            Statement::allow(workflow_starts, vec![Val::r#ref(workflows::RESERVE_STOCK)]),
+            Statement::allow(
+                workflow_starts,
+                vec![Val::r#ref(workflows::RESERVE_STOCK.logical_id)],
+            ),
         ],
         id if id == functions::INVENTORY_STREAM.logical_id => vec![
             Statement::allow(
@@ -294,7 +297,7 @@ fn function_statements(function: &FunctionSpec) -> Vec<Statement> {
             ),
             Statement::allow(
                 workflow_starts,
-                vec![Val::r#ref(workflows::CHECK_INVENTORY_LEVEL)],
+                vec![Val::r#ref(workflows::CHECK_INVENTORY_LEVEL.logical_id)],
             ),
             // The event source mapping sends records that kept failing here.
             Statement::allow(["sqs:SendMessage"], vec![arn(ids::STREAM_FAILURE_QUEUE)]),
@@ -319,7 +322,7 @@ fn function_statements(function: &FunctionSpec) -> Vec<Statement> {
             Statement::allow(
                 // Both decisions complete the task with success; failure is never sent.
                 ["states:SendTaskSuccess"],
-                vec![state_machine_arn(workflows::CREATE_PURCHASE_ORDER_NAME)],
+                vec![state_machine_arn(workflows::CREATE_PURCHASE_ORDER.name)],
             ),
         ],
         other => unreachable!("no permissions are defined for function {other}"),
@@ -333,11 +336,14 @@ fn function_environment(function: &FunctionSpec) -> IndexMap<String, Val> {
             ("EVENT_BUS_NAME", Val::get_att(ids::EVENT_BUS, "Name")),
         ],
         id if id == functions::RESERVE_STOCK.logical_id => {
-            vec![("STATE_MACHINE_ARN", Val::r#ref(workflows::RESERVE_STOCK))]
+            vec![(
+                "STATE_MACHINE_ARN",
+                Val::r#ref(workflows::RESERVE_STOCK.logical_id),
+            )]
         }
         id if id == functions::INVENTORY_STREAM.logical_id => vec![(
             "STATE_MACHINE_ARN",
-            Val::r#ref(workflows::CHECK_INVENTORY_LEVEL),
+            Val::r#ref(workflows::CHECK_INVENTORY_LEVEL.logical_id),
         )],
         id if id == functions::PURCHASE_ORDER_EMAIL.logical_id => vec![
             ("APPROVAL_TOPIC_ARN", Val::r#ref(ids::APPROVAL_TOPIC)),
@@ -517,64 +523,12 @@ fn lambda_functions(t: &mut Template, architecture: Architecture) {
 }
 
 /// What each workflow's role may do besides delivering its logs.
-fn workflow_statements(flow: &StackWorkflow) -> Vec<Statement> {
-    let put_events = Statement::allow(["events:PutEvents"], vec![arn(ids::EVENT_BUS)]);
-    let alert = Statement::allow(["sns:Publish"], vec![Val::r#ref(ids::ALERT_TOPIC)]);
-    // Publishing to a topic under a key of its own needs the key too.
-    let alert_key = Statement::allow(
-        ["kms:Decrypt", "kms:GenerateDataKey"],
-        vec![arn(ids::ALERT_TOPIC_KEY)],
-    );
-    match flow.logical_id {
-        workflows::RESERVE_STOCK => vec![
-            Statement::allow(
-                ["dynamodb:GetItem", "dynamodb:UpdateItem"],
-                vec![arn(ids::INVENTORY_TABLE)],
-            ),
-            Statement::allow(
-                ["dynamodb:GetItem", "dynamodb:PutItem"],
-                vec![arn(ids::RESERVATION_TABLE)],
-            ),
-            put_events,
-            alert,
-            alert_key,
-        ],
-        workflows::CREATE_PURCHASE_ORDER => vec![
-            Statement::allow(
-                ["dynamodb:GetItem", "dynamodb:UpdateItem"],
-                vec![arn(ids::INVENTORY_TABLE)],
-            ),
-            Statement::allow(
-                ["dynamodb:PutItem", "dynamodb:UpdateItem"],
-                vec![arn(ids::PURCHASE_ORDER_TABLE)],
-            ),
-            Statement::allow(
-                ["lambda:InvokeFunction"],
-                vec![arn(functions::PURCHASE_ORDER_EMAIL.logical_id)],
-            ),
-            put_events,
-            alert,
-            alert_key,
-        ],
-        workflows::CHECK_INVENTORY_LEVEL => vec![
-            Statement::allow(
-                ["dynamodb:GetItem", "dynamodb:UpdateItem"],
-                vec![arn(ids::INVENTORY_TABLE)],
-            ),
-            put_events,
-            alert,
-            alert_key,
-        ],
-        other => unreachable!("no permissions are defined for workflow {other}"),
-    }
-}
-
 fn state_machines(t: &mut Template, flows: &[StackWorkflow]) {
     for flow in flows {
-        let log_group_id = workflows::log_group_id(flow.logical_id);
-        let role_id = format!("{}Role", flow.logical_id);
+        let log_group_id = flow.spec.log_group_id();
+        let role_id = flow.spec.role_id();
         t.add(&log_group_id, log_group());
-        let mut statements = workflow_statements(flow);
+        let mut statements = (flow.spec.permissions)();
         // The CloudWatch Logs delivery API has no resource-level permissions:
         // AWS documents "*" as the only resource these actions accept.
         statements.push(Statement::allow(
@@ -657,7 +611,7 @@ fn routing(t: &mut Template) {
             "events.amazonaws.com",
             vec![Statement::allow(
                 ["states:StartExecution"],
-                vec![Val::r#ref(workflows::CREATE_PURCHASE_ORDER)],
+                vec![Val::r#ref(workflows::CREATE_PURCHASE_ORDER.logical_id)],
             )],
         ),
     );
@@ -670,7 +624,7 @@ fn routing(t: &mut Template) {
             state: "ENABLED",
             targets: vec![RuleTarget {
                 id: "create-purchase-order".to_owned(),
-                arn: Val::r#ref(workflows::CREATE_PURCHASE_ORDER),
+                arn: Val::r#ref(workflows::CREATE_PURCHASE_ORDER.logical_id),
                 role_arn: Some(arn(ids::EVENTS_TO_WORKFLOW_ROLE)),
                 input_path: Some("$.detail".to_owned()),
                 dead_letter_config: dead_letters(),
@@ -710,8 +664,7 @@ fn routing(t: &mut Template) {
 }
 
 fn outputs(t: &mut Template) {
-    let log_group = |workflow: &str| Val::r#ref(workflows::log_group_id(workflow));
-    let entries: [(&str, &str, Val); 20] = [
+    let entries: [(&str, &str, Val); 14] = [
         (
             output::EVENT_BUS_NAME,
             "Event bus that receives orders",
@@ -783,38 +736,17 @@ fn outputs(t: &mut Template) {
             "Schedule of the order generator",
             Val::stack_scoped_name(ids::scoped_name::ORDER_GENERATOR_SCHEDULE),
         ),
-        (
-            workflow_output::RESERVE_STOCK,
-            "reserve-stock workflow (EXPRESS)",
-            Val::r#ref(workflows::RESERVE_STOCK),
-        ),
-        (
-            workflow_output::CREATE_PURCHASE_ORDER,
-            "create-purchase-order workflow (STANDARD)",
-            Val::r#ref(workflows::CREATE_PURCHASE_ORDER),
-        ),
-        (
-            workflow_output::CHECK_INVENTORY_LEVEL,
-            "check-inventory-level workflow (EXPRESS)",
-            Val::r#ref(workflows::CHECK_INVENTORY_LEVEL),
-        ),
-        (
-            workflow_output::RESERVE_STOCK_LOG_GROUP,
-            "Log of the reserve-stock workflow (its only execution record)",
-            log_group(workflows::RESERVE_STOCK),
-        ),
-        (
-            workflow_output::CREATE_PURCHASE_ORDER_LOG_GROUP,
-            "Log of the create-purchase-order workflow",
-            log_group(workflows::CREATE_PURCHASE_ORDER),
-        ),
-        (
-            workflow_output::CHECK_INVENTORY_LEVEL_LOG_GROUP,
-            "Log of the check-inventory-level workflow (its only execution record)",
-            log_group(workflows::CHECK_INVENTORY_LEVEL),
-        ),
     ];
     for (name, description, value) in entries {
         t.output(name, description, value);
+    }
+    let specs = workflows::WorkflowId::ALL.map(workflows::WorkflowId::spec);
+    for spec in specs {
+        let (name, description) = spec.output;
+        t.output(name, description, Val::r#ref(spec.logical_id));
+    }
+    for spec in specs {
+        let (name, description) = spec.log_output;
+        t.output(name, description, Val::r#ref(spec.log_group_id()));
     }
 }

@@ -451,33 +451,6 @@ impl WorkflowResources {
             email_function: echo_function(config, &unique("po-email")).await,
         }
     }
-
-    /// `definition` (ASL text as checked in under `asl/`) with every
-    /// `${Placeholder}` bound as the template binds it.
-    pub fn resolve(&self, definition: &str) -> String {
-        let bindings = [
-            ("InventoryTableName", &self.inventory_table),
-            ("ReservationTableName", &self.reservation_table),
-            ("PurchaseOrderTableName", &self.purchase_order_table),
-            ("EventBusName", &self.bus),
-            ("AlertTopicArn", &self.alert_topic),
-            ("PurchaseOrderEmailFunctionArn", &self.email_function),
-        ];
-        let mut resolved = definition.to_owned();
-        for (name, value) in bindings {
-            resolved = resolved.replace(&format!("${{{name}}}"), value);
-        }
-        assert!(
-            !resolved.contains("${"),
-            "a placeholder has no binding:\n{resolved}"
-        );
-        resolved
-    }
-
-    /// A state machine running `definition`, placeholders resolved.
-    pub async fn workflow(&self, config: &SdkConfig, definition: &str) -> String {
-        create_state_machine(config, &self.resolve(definition)).await
-    }
 }
 
 /// A queue that receives the events on `bus` that match `pattern` (whole

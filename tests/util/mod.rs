@@ -116,3 +116,35 @@ pub fn invctl_on(endpoint: &str) -> Command {
         .stdin(std::process::Stdio::null());
     command
 }
+
+/// The workflow `workflow` as checked in under `asl/`, its placeholders bound
+/// to `resources` as the template binds them to the stack's (a placeholder
+/// with no resource here fails to compile).
+pub fn checked_in_workflow(
+    resources: &testkit::WorkflowResources,
+    workflow: invctl::stack::workflows::WorkflowId,
+) -> String {
+    resolve(resources, &testkit::checked_in_workflow(workflow.as_str()))
+}
+
+/// `definition` with every `${Placeholder}` bound to `resources`.
+pub fn resolve(resources: &testkit::WorkflowResources, definition: &str) -> String {
+    use invctl::stack::workflows::Placeholder;
+    let mut resolved = definition.to_owned();
+    for placeholder in Placeholder::ALL {
+        let value = match placeholder {
+            Placeholder::InventoryTable => &resources.inventory_table,
+            Placeholder::ReservationTable => &resources.reservation_table,
+            Placeholder::PurchaseOrderTable => &resources.purchase_order_table,
+            Placeholder::EventBus => &resources.bus,
+            Placeholder::AlertTopic => &resources.alert_topic,
+            Placeholder::PurchaseOrderEmailFunction => &resources.email_function,
+        };
+        resolved = resolved.replace(&format!("${{{}}}", placeholder.name()), value);
+    }
+    assert!(
+        !resolved.contains("${"),
+        "a placeholder has no binding:\n{resolved}"
+    );
+    resolved
+}

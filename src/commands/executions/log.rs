@@ -9,7 +9,7 @@ use aws_sdk_cloudwatchlogs::Client;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{Error, Execution, StatusFilter, WorkflowName};
+use super::{Error, Execution, StatusFilter, WorkflowId};
 
 /// How far back `executions` looks in a log.
 pub const LOOKBACK: Duration = Duration::from_secs(24 * 3600);
@@ -46,7 +46,7 @@ fn time(millis: &str) -> String {
 
 /// Executions from log messages (oldest first), one per execution ARN, in
 /// the order they were first seen. Messages that are not events are skipped.
-pub fn executions(workflow: WorkflowName, messages: &[String]) -> Vec<Execution> {
+pub fn executions(workflow: WorkflowId, messages: &[String]) -> Vec<Execution> {
     let mut found: Vec<Execution> = Vec::new();
     for message in messages {
         let Ok(event) = serde_json::from_str::<LogEvent>(message) else {
@@ -103,7 +103,7 @@ pub fn executions(workflow: WorkflowName, messages: &[String]) -> Vec<Execution>
 
 async fn messages(
     logs: &Client,
-    workflow: WorkflowName,
+    workflow: WorkflowId,
     group: &str,
     pattern: &str,
     since: SystemTime,
@@ -136,7 +136,7 @@ async fn messages(
 /// The newest executions in the log, from the last [`LOOKBACK`].
 pub async fn list(
     logs: &Client,
-    workflow: WorkflowName,
+    workflow: WorkflowId,
     group: &str,
     status: Option<StatusFilter>,
     limit: u32,
@@ -168,7 +168,7 @@ pub async fn list(
 /// has none of its events (in the last [`LOOKBACK`]).
 pub async fn describe(
     logs: &Client,
-    workflow: WorkflowName,
+    workflow: WorkflowId,
     group: &str,
     name: &str,
 ) -> Result<Option<Execution>, Error> {
@@ -248,7 +248,7 @@ mod tests {
                 1_700_000_001_030,
             ),
         ];
-        let found = executions(WorkflowName::ReserveStock, &messages);
+        let found = executions(WorkflowId::ReserveStock, &messages);
         assert_eq!(found.len(), 2);
         assert_eq!(found[0].name, "order-a-1");
         assert_eq!(found[0].status, "SUCCEEDED");

@@ -19,39 +19,8 @@ use serde::Serialize;
 use crate::config::AwsArgs;
 use crate::drive::{DeployedStack, DriveError, Resource};
 use crate::output::OutputFormat;
-use crate::stack::workflows;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum WorkflowName {
-    ReserveStock,
-    CreatePurchaseOrder,
-    CheckInventoryLevel,
-}
-
-impl WorkflowName {
-    pub const ALL: [WorkflowName; 3] = [
-        WorkflowName::ReserveStock,
-        WorkflowName::CreatePurchaseOrder,
-        WorkflowName::CheckInventoryLevel,
-    ];
-
-    /// The state machine's logical id in the stack.
-    pub fn logical_id(self) -> &'static str {
-        match self {
-            WorkflowName::ReserveStock => workflows::RESERVE_STOCK,
-            WorkflowName::CreatePurchaseOrder => workflows::CREATE_PURCHASE_ORDER,
-            WorkflowName::CheckInventoryLevel => workflows::CHECK_INVENTORY_LEVEL,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            WorkflowName::ReserveStock => workflows::RESERVE_STOCK_NAME,
-            WorkflowName::CreatePurchaseOrder => workflows::CREATE_PURCHASE_ORDER_NAME,
-            WorkflowName::CheckInventoryLevel => workflows::CHECK_INVENTORY_LEVEL_NAME,
-        }
-    }
-}
+pub use crate::stack::workflows::WorkflowId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum StatusFilter {
@@ -81,7 +50,7 @@ pub struct ExecutionsArgs {
     pub show: Option<ExecutionsCommand>,
     /// Only this workflow (default: all three)
     #[arg(long, value_enum)]
-    pub workflow: Option<WorkflowName>,
+    pub workflow: Option<WorkflowId>,
     /// Only executions with this status
     #[arg(long, value_enum)]
     pub status: Option<StatusFilter>,
@@ -156,7 +125,7 @@ fn time(t: &aws_sdk_sfn::primitives::DateTime) -> String {
         .unwrap_or_default()
 }
 
-fn read_error<E, R>(workflow: WorkflowName) -> impl Fn(aws_sdk_sfn::error::SdkError<E, R>) -> Error
+fn read_error<E, R>(workflow: WorkflowId) -> impl Fn(aws_sdk_sfn::error::SdkError<E, R>) -> Error
 where
     E: aws_sdk_sfn::error::ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
@@ -170,7 +139,7 @@ where
 /// The newest executions of one workflow.
 pub async fn list(
     sfn: &aws_sdk_sfn::Client,
-    workflow: WorkflowName,
+    workflow: WorkflowId,
     machine_arn: &str,
     status: Option<StatusFilter>,
     limit: u32,
@@ -217,7 +186,7 @@ pub fn execution_arn(machine_arn: &str, name: &str) -> String {
 /// One execution in full, or `None` when it does not exist.
 pub async fn describe(
     sfn: &aws_sdk_sfn::Client,
-    workflow: WorkflowName,
+    workflow: WorkflowId,
     arn: &str,
 ) -> Result<Option<Execution>, Error> {
     let described = match sfn.describe_execution().execution_arn(arn).send().await {
@@ -284,7 +253,7 @@ pub enum Record {
 pub struct Executions {
     sfn: aws_sdk_sfn::Client,
     logs: aws_sdk_cloudwatchlogs::Client,
-    records: Vec<(WorkflowName, Record)>,
+    records: Vec<(WorkflowId, Record)>,
 }
 
 impl Executions {
@@ -309,7 +278,7 @@ impl Executions {
     async fn record(
         &mut self,
         stack: &mut DeployedStack,
-        workflow: WorkflowName,
+        workflow: WorkflowId,
     ) -> Result<&Record, Error> {
         if let Some(index) = self.records.iter().position(|(w, _)| *w == workflow) {
             return Ok(&self.records[index].1);
@@ -335,7 +304,7 @@ impl Executions {
     pub async fn list(
         &mut self,
         stack: &mut DeployedStack,
-        workflow: WorkflowName,
+        workflow: WorkflowId,
         status: Option<StatusFilter>,
         limit: u32,
     ) -> Result<Vec<Execution>, Error> {
@@ -350,7 +319,7 @@ impl Executions {
     pub async fn find(
         &mut self,
         stack: &mut DeployedStack,
-        workflow: WorkflowName,
+        workflow: WorkflowId,
         name: &str,
     ) -> Result<Option<Execution>, Error> {
         let (sfn, logs) = (self.sfn.clone(), self.logs.clone());
@@ -381,7 +350,7 @@ pub fn run(aws: &AwsArgs, args: &ExecutionsArgs, out: &mut dyn Write) -> Result<
                     (None, id.as_str())
                 };
                 let mut found = None;
-                for workflow in WorkflowName::ALL {
+                for workflow in WorkflowId::ALL {
                     if machine.is_some_and(|m| !m.ends_with(workflow.as_str())) {
                         continue;
                     }
@@ -394,9 +363,9 @@ pub fn run(aws: &AwsArgs, args: &ExecutionsArgs, out: &mut dyn Write) -> Result<
                 report_one(out, &execution, *output)
             }
             None => {
-                let chosen: Vec<WorkflowName> = match args.workflow {
+                let chosen: Vec<WorkflowId> = match args.workflow {
                     Some(one) => vec![one],
-                    None => WorkflowName::ALL.to_vec(),
+                    None => WorkflowId::ALL.to_vec(),
                 };
                 let mut all = Vec::new();
                 for workflow in chosen {

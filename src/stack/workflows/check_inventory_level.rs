@@ -14,11 +14,25 @@
 
 use serde_json::json;
 
+use super::{arn, events_and_alerts};
+use crate::model::cfn::iam::Statement;
+use crate::stack::ids;
+
 use super::common::{announce, input_checks, inventory_event, inventory_update, FieldKind};
 use crate::model::asl::integrations::{dynamodb, sns, Attr};
 use crate::model::asl::{Catcher, Choice, Condition, Fail, StateMachine, Succeed, Test};
 use crate::stack::ids::placeholder::{self, reference};
 use inventory_domain::{detail_type, inventory, purchase_reason};
+
+/// What its role may do: read and mark the product, put events and alert.
+pub fn permissions() -> Vec<Statement> {
+    let mut statements = vec![Statement::allow(
+        ["dynamodb:GetItem", "dynamodb:UpdateItem"],
+        vec![arn(ids::INVENTORY_TABLE)],
+    )];
+    statements.extend(events_and_alerts());
+    statements
+}
 
 pub fn definition() -> StateMachine {
     let pending = format!("$.{}", inventory::PENDING_PURCHASE_ORDER);

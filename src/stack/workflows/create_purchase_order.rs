@@ -10,6 +10,10 @@
 
 use serde_json::json;
 
+use super::{arn, events_and_alerts};
+use crate::model::cfn::iam::Statement;
+use crate::stack::ids;
+
 use super::common::{announce, input_checks, inventory_event, inventory_update, tx, FieldKind};
 use crate::model::asl::integrations::{
     dynamodb, errors, item, lambda, sns, Attr, Put, TransactItem, Update,
@@ -81,6 +85,27 @@ fn purchase_order_event(detail_type: &str) -> Task {
             "orderQuantity.$": "$.purchaseOrder.orderQuantity"
         }),
     )])
+}
+
+/// What its role may do: mark and restock the product, record the purchase
+/// order, invoke the email function, put events and alert.
+pub fn permissions() -> Vec<Statement> {
+    let mut statements = vec![
+        Statement::allow(
+            ["dynamodb:GetItem", "dynamodb:UpdateItem"],
+            vec![arn(ids::INVENTORY_TABLE)],
+        ),
+        Statement::allow(
+            ["dynamodb:PutItem", "dynamodb:UpdateItem"],
+            vec![arn(ids::PURCHASE_ORDER_TABLE)],
+        ),
+        Statement::allow(
+            ["lambda:InvokeFunction"],
+            vec![arn(crate::stack::functions::PURCHASE_ORDER_EMAIL.logical_id)],
+        ),
+    ];
+    statements.extend(events_and_alerts());
+    statements
 }
 
 pub fn definition() -> StateMachine {

@@ -8,99 +8,261 @@ mod reserve_stock;
 
 use indexmap::IndexMap;
 
-use crate::model::asl::{Workflow, WorkflowType};
+use crate::model::asl::{StateMachine, Workflow, WorkflowType};
+use crate::model::cfn::iam::Statement;
 use crate::model::cfn::Val;
 use crate::stack::ids::{self, placeholder};
 
 pub use create_purchase_order::APPROVAL_TIMEOUT_SECONDS;
 pub use reserve_stock::MAX_RESERVATION_ATTEMPTS;
 
-/// Logical ids of the state machines, in the order of [`all`].
-pub const RESERVE_STOCK: &str = "ReserveStockStateMachine";
-pub const CREATE_PURCHASE_ORDER: &str = "CreatePurchaseOrderStateMachine";
-pub const CHECK_INVENTORY_LEVEL: &str = "CheckInventoryLevelStateMachine";
-
-/// Workflow names: file stems under `asl/` and state-machine name suffixes.
-pub const RESERVE_STOCK_NAME: &str = "reserve-stock";
-pub const CREATE_PURCHASE_ORDER_NAME: &str = "create-purchase-order";
-pub const CHECK_INVENTORY_LEVEL_NAME: &str = "check-inventory-level";
-
-/// The logical id of a state machine's log group.
-pub fn log_group_id(state_machine: &str) -> String {
-    format!("{state_machine}LogGroup")
+/// The stack's workflows: a closed set, so a table entry missing for one is
+/// a compile error, not a panic at run time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
+pub enum WorkflowId {
+    ReserveStock,
+    CreatePurchaseOrder,
+    CheckInventoryLevel,
 }
 
-fn binding(name: &str) -> (String, Val) {
-    let value = match name {
-        placeholder::INVENTORY_TABLE => Val::r#ref(ids::INVENTORY_TABLE),
-        placeholder::RESERVATION_TABLE => Val::r#ref(ids::RESERVATION_TABLE),
-        placeholder::PURCHASE_ORDER_TABLE => Val::r#ref(ids::PURCHASE_ORDER_TABLE),
-        placeholder::EVENT_BUS => Val::get_att(ids::EVENT_BUS, "Name"),
-        placeholder::ALERT_TOPIC => Val::r#ref(ids::ALERT_TOPIC),
-        placeholder::PURCHASE_ORDER_EMAIL_FUNCTION => Val::get_att(
-            crate::stack::functions::PURCHASE_ORDER_EMAIL.logical_id,
-            "Arn",
-        ),
-        other => unreachable!("no binding is defined for placeholder {other}"),
-    };
-    (name.to_owned(), value)
+/// Everything about one workflow that the template, the driving commands,
+/// the local cloud and the tests need; nothing names a workflow elsewhere.
+#[derive(Debug)]
+pub struct WorkflowSpec {
+    pub id: WorkflowId,
+    /// The state machine's logical id.
+    pub logical_id: &'static str,
+    /// The file stem under `asl/` and the state machine's name suffix.
+    pub name: &'static str,
+    pub kind: WorkflowType,
+    /// The `${Placeholder}`s its definition uses, bound by the template.
+    pub placeholders: &'static [Placeholder],
+    /// What its role may do besides writing its logs.
+    pub permissions: fn() -> Vec<Statement>,
+    /// The output naming the state machine (its ARN), and its description.
+    pub output: (&'static str, &'static str),
+    /// The output naming its log group, and its description.
+    pub log_output: (&'static str, &'static str),
+    /// Its last states and the outcome each stands for (for `watch`).
+    pub outcomes: &'static [(&'static str, &'static str)],
 }
 
-fn bindings(names: &[&str]) -> IndexMap<String, Val> {
-    names.iter().map(|name| binding(name)).collect()
+impl WorkflowId {
+    pub const ALL: [WorkflowId; 3] = [
+        WorkflowId::ReserveStock,
+        WorkflowId::CreatePurchaseOrder,
+        WorkflowId::CheckInventoryLevel,
+    ];
+
+    pub fn spec(self) -> &'static WorkflowSpec {
+        match self {
+            WorkflowId::ReserveStock => &RESERVE_STOCK,
+            WorkflowId::CreatePurchaseOrder => &CREATE_PURCHASE_ORDER,
+            WorkflowId::CheckInventoryLevel => &CHECK_INVENTORY_LEVEL,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.spec().name
+    }
+
+    fn definition(self) -> StateMachine {
+        match self {
+            WorkflowId::ReserveStock => reserve_stock::definition(),
+            WorkflowId::CreatePurchaseOrder => create_purchase_order::definition(),
+            WorkflowId::CheckInventoryLevel => check_inventory_level::definition(),
+        }
+    }
+}
+
+pub const RESERVE_STOCK: WorkflowSpec = WorkflowSpec {
+    id: WorkflowId::ReserveStock,
+    logical_id: "ReserveStockStateMachine",
+    name: "reserve-stock",
+    kind: WorkflowType::Express,
+    placeholders: &[
+        Placeholder::InventoryTable,
+        Placeholder::ReservationTable,
+        Placeholder::EventBus,
+        Placeholder::AlertTopic,
+    ],
+    permissions: reserve_stock::permissions,
+    output: (
+        "ReserveStockStateMachineArn",
+        "reserve-stock workflow (EXPRESS)",
+    ),
+    log_output: (
+        "ReserveStockLogGroupName",
+        "Log of the reserve-stock workflow (its only execution record)",
+    ),
+    outcomes: &[
+        ("OrderReserved", "reserved"),
+        ("OrderRejected", "rejected"),
+        ("OrderUnavailable", "unavailable"),
+    ],
+};
+
+pub const CREATE_PURCHASE_ORDER: WorkflowSpec = WorkflowSpec {
+    id: WorkflowId::CreatePurchaseOrder,
+    logical_id: "CreatePurchaseOrderStateMachine",
+    name: "create-purchase-order",
+    kind: WorkflowType::Standard,
+    placeholders: &[
+        Placeholder::InventoryTable,
+        Placeholder::PurchaseOrderTable,
+        Placeholder::EventBus,
+        Placeholder::AlertTopic,
+        Placeholder::PurchaseOrderEmailFunction,
+    ],
+    permissions: create_purchase_order::permissions,
+    output: (
+        "CreatePurchaseOrderStateMachineArn",
+        "create-purchase-order workflow (STANDARD)",
+    ),
+    log_output: (
+        "CreatePurchaseOrderLogGroupName",
+        "Log of the create-purchase-order workflow",
+    ),
+    outcomes: &[],
+};
+
+pub const CHECK_INVENTORY_LEVEL: WorkflowSpec = WorkflowSpec {
+    id: WorkflowId::CheckInventoryLevel,
+    logical_id: "CheckInventoryLevelStateMachine",
+    name: "check-inventory-level",
+    kind: WorkflowType::Express,
+    placeholders: &[
+        Placeholder::InventoryTable,
+        Placeholder::EventBus,
+        Placeholder::AlertTopic,
+    ],
+    permissions: check_inventory_level::permissions,
+    output: (
+        "CheckInventoryLevelStateMachineArn",
+        "check-inventory-level workflow (EXPRESS)",
+    ),
+    log_output: (
+        "CheckInventoryLevelLogGroupName",
+        "Log of the check-inventory-level workflow (its only execution record)",
+    ),
+    outcomes: &[],
+};
+
+impl WorkflowSpec {
+    /// The logical id of its log group.
+    pub fn log_group_id(&self) -> String {
+        format!("{}LogGroup", self.logical_id)
+    }
+
+    pub fn role_id(&self) -> String {
+        format!("{}Role", self.logical_id)
+    }
+
+    /// The outcome its last state `state` stands for, if it names one.
+    pub fn outcome_of(&self, state: &str) -> Option<&'static str> {
+        self.outcomes
+            .iter()
+            .find(|(name, _)| *name == state)
+            .map(|(_, outcome)| *outcome)
+    }
+}
+
+/// A `${Placeholder}` of a definition and the stack value the template
+/// binds it to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placeholder {
+    InventoryTable,
+    ReservationTable,
+    PurchaseOrderTable,
+    EventBus,
+    AlertTopic,
+    PurchaseOrderEmailFunction,
+}
+
+impl Placeholder {
+    pub const ALL: [Placeholder; 6] = [
+        Placeholder::InventoryTable,
+        Placeholder::ReservationTable,
+        Placeholder::PurchaseOrderTable,
+        Placeholder::EventBus,
+        Placeholder::AlertTopic,
+        Placeholder::PurchaseOrderEmailFunction,
+    ];
+
+    /// Its name, as `${Name}` in a definition.
+    pub fn name(self) -> &'static str {
+        match self {
+            Placeholder::InventoryTable => placeholder::INVENTORY_TABLE,
+            Placeholder::ReservationTable => placeholder::RESERVATION_TABLE,
+            Placeholder::PurchaseOrderTable => placeholder::PURCHASE_ORDER_TABLE,
+            Placeholder::EventBus => placeholder::EVENT_BUS,
+            Placeholder::AlertTopic => placeholder::ALERT_TOPIC,
+            Placeholder::PurchaseOrderEmailFunction => placeholder::PURCHASE_ORDER_EMAIL_FUNCTION,
+        }
+    }
+
+    /// What the template binds it to.
+    pub fn binding(self) -> Val {
+        match self {
+            Placeholder::InventoryTable => Val::r#ref(ids::INVENTORY_TABLE),
+            Placeholder::ReservationTable => Val::r#ref(ids::RESERVATION_TABLE),
+            Placeholder::PurchaseOrderTable => Val::r#ref(ids::PURCHASE_ORDER_TABLE),
+            Placeholder::EventBus => Val::get_att(ids::EVENT_BUS, "Name"),
+            Placeholder::AlertTopic => Val::r#ref(ids::ALERT_TOPIC),
+            Placeholder::PurchaseOrderEmailFunction => Val::get_att(
+                crate::stack::functions::PURCHASE_ORDER_EMAIL.logical_id,
+                "Arn",
+            ),
+        }
+    }
 }
 
 /// A deployed workflow: its definition plus the state machine's logical id.
 #[derive(Clone, Debug)]
 pub struct StackWorkflow {
     pub logical_id: &'static str,
+    pub spec: &'static WorkflowSpec,
     pub workflow: Workflow,
 }
 
-/// The three workflows, in a fixed order.
+/// The workflows, in [`WorkflowId::ALL`]'s order.
 pub fn all() -> Vec<StackWorkflow> {
+    WorkflowId::ALL
+        .into_iter()
+        .map(|id| {
+            let spec = id.spec();
+            StackWorkflow {
+                logical_id: spec.logical_id,
+                spec,
+                workflow: Workflow {
+                    name: spec.name,
+                    kind: spec.kind,
+                    definition: id.definition(),
+                    bindings: spec
+                        .placeholders
+                        .iter()
+                        .map(|p| (p.name().to_owned(), p.binding()))
+                        .collect::<IndexMap<String, Val>>(),
+                },
+            }
+        })
+        .collect()
+}
+
+/// A resource's ARN, for permissions.
+pub(super) fn arn(id: &str) -> Val {
+    Val::get_att(id, "Arn")
+}
+
+/// What every workflow may do: put events on the bus and alert (the alert
+/// topic has a key of its own, which publishing needs too).
+pub(super) fn events_and_alerts() -> Vec<Statement> {
     vec![
-        StackWorkflow {
-            logical_id: RESERVE_STOCK,
-            workflow: Workflow {
-                name: RESERVE_STOCK_NAME,
-                kind: WorkflowType::Express,
-                definition: reserve_stock::definition(),
-                bindings: bindings(&[
-                    placeholder::INVENTORY_TABLE,
-                    placeholder::RESERVATION_TABLE,
-                    placeholder::EVENT_BUS,
-                    placeholder::ALERT_TOPIC,
-                ]),
-            },
-        },
-        StackWorkflow {
-            logical_id: CREATE_PURCHASE_ORDER,
-            workflow: Workflow {
-                name: CREATE_PURCHASE_ORDER_NAME,
-                kind: WorkflowType::Standard,
-                definition: create_purchase_order::definition(),
-                bindings: bindings(&[
-                    placeholder::INVENTORY_TABLE,
-                    placeholder::PURCHASE_ORDER_TABLE,
-                    placeholder::EVENT_BUS,
-                    placeholder::ALERT_TOPIC,
-                    placeholder::PURCHASE_ORDER_EMAIL_FUNCTION,
-                ]),
-            },
-        },
-        StackWorkflow {
-            logical_id: CHECK_INVENTORY_LEVEL,
-            workflow: Workflow {
-                name: CHECK_INVENTORY_LEVEL_NAME,
-                kind: WorkflowType::Express,
-                definition: check_inventory_level::definition(),
-                bindings: bindings(&[
-                    placeholder::INVENTORY_TABLE,
-                    placeholder::EVENT_BUS,
-                    placeholder::ALERT_TOPIC,
-                ]),
-            },
-        },
+        Statement::allow(["events:PutEvents"], vec![arn(ids::EVENT_BUS)]),
+        Statement::allow(["sns:Publish"], vec![Val::r#ref(ids::ALERT_TOPIC)]),
+        Statement::allow(
+            ["kms:Decrypt", "kms:GenerateDataKey"],
+            vec![arn(ids::ALERT_TOPIC_KEY)],
+        ),
     ]
 }

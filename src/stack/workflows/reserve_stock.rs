@@ -18,6 +18,10 @@
 
 use serde_json::json;
 
+use super::{arn, events_and_alerts};
+use crate::model::cfn::iam::Statement;
+use crate::stack::ids;
+
 use super::common::{
     announce, input_checks, inventory_event, inventory_update, rejection, tx, FieldKind,
 };
@@ -44,6 +48,23 @@ fn retry_delay_expression() -> String {
         "States.MathRandom(1, States.ArrayGetItem(States.Array({}), $.attempts.count))",
         ends.join(", ")
     )
+}
+
+/// What its role may do: read and decrement stock, record reservations,
+/// put events and alert.
+pub fn permissions() -> Vec<Statement> {
+    let mut statements = vec![
+        Statement::allow(
+            ["dynamodb:GetItem", "dynamodb:UpdateItem"],
+            vec![arn(ids::INVENTORY_TABLE)],
+        ),
+        Statement::allow(
+            ["dynamodb:GetItem", "dynamodb:PutItem"],
+            vec![arn(ids::RESERVATION_TABLE)],
+        ),
+    ];
+    statements.extend(events_and_alerts());
+    statements
 }
 
 pub fn definition() -> StateMachine {
