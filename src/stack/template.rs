@@ -24,13 +24,13 @@ const LOG_RETENTION_DAYS: u32 = 30;
 /// Maximum a queued order is kept, in the queue and in its dead-letter queue.
 const FOURTEEN_DAYS: u32 = 14 * 24 * 60 * 60;
 
-fn arn(id: &str) -> Val {
+pub(super) fn arn(id: &str) -> Val {
     Val::get_att(id, "Arn")
 }
 
 /// The ARN a state machine will have, built from its name rather than a
 /// reference, so roles can name it without a dependency cycle.
-fn state_machine_arn(name_suffix: &str) -> Val {
+pub(super) fn state_machine_arn(name_suffix: &str) -> Val {
     Val::sub(format!(
         "arn:${{AWS::Partition}}:states:${{AWS::Region}}:${{AWS::AccountId}}:stateMachine:${{AWS::StackName}}-{name_suffix}"
     ))
@@ -260,113 +260,8 @@ fn tables(t: &mut Template) {
     );
 }
 
-/// What each function may do besides writing its own logs.
-fn function_statements(function: &FunctionSpec) -> Vec<Statement> {
-    // The functions run their workflows synchronously (START_MODE is not
-    // set in the template): StartExecution is never needed.
-    let workflow_starts = ["states:StartSyncExecution"];
-    match function.logical_id {
-        id if id == functions::ORDER_GENERATOR.logical_id => vec![
-            Statement::allow(["dynamodb:Scan"], vec![arn(ids::INVENTORY_TABLE)]),
-            Statement::allow(["events:PutEvents"], vec![arn(ids::EVENT_BUS)]),
-        ],
-        id if id == functions::RESERVE_STOCK.logical_id => vec![
-            Statement::allow(
-                [
-                    "sqs:ReceiveMessage",
-                    "sqs:DeleteMessage",
-                    "sqs:ChangeMessageVisibility",
-                    "sqs:GetQueueAttributes",
-                ],
-                vec![arn(ids::ORDERS_QUEUE)],
-            ),
-            Statement::allow(
-                workflow_starts,
-                vec![Val::r#ref(workflows::RESERVE_STOCK.logical_id)],
-            ),
-        ],
-        id if id == functions::INVENTORY_STREAM.logical_id => vec![
-            Statement::allow(
-                [
-                    "dynamodb:DescribeStream",
-                    "dynamodb:GetRecords",
-                    "dynamodb:GetShardIterator",
-                    "dynamodb:ListStreams",
-                ],
-                vec![Val::get_att(ids::INVENTORY_TABLE, "StreamArn")],
-            ),
-            Statement::allow(
-                workflow_starts,
-                vec![Val::r#ref(workflows::CHECK_INVENTORY_LEVEL.logical_id)],
-            ),
-            // The event source mapping sends records that kept failing here.
-            Statement::allow(["sqs:SendMessage"], vec![arn(ids::STREAM_FAILURE_QUEUE)]),
-        ],
-        id if id == functions::PURCHASE_ORDER_EMAIL.logical_id => vec![
-            Statement::allow(["sns:Publish"], vec![Val::r#ref(ids::APPROVAL_TOPIC)]),
-            Statement::allow(
-                ["dynamodb:UpdateItem"],
-                vec![arn(ids::PURCHASE_ORDER_TABLE)],
-            ),
-            // The approval link is read at run time: no global name, no cycle.
-            Statement::allow(
-                ["lambda:GetFunctionUrlConfig"],
-                vec![arn(functions::APPROVAL.logical_id)],
-            ),
-        ],
-        id if id == functions::APPROVAL.logical_id => vec![
-            Statement::allow(
-                ["dynamodb:GetItem", "dynamodb:UpdateItem"],
-                vec![arn(ids::PURCHASE_ORDER_TABLE)],
-            ),
-            Statement::allow(
-                // Both decisions complete the task with success; failure is never sent.
-                ["states:SendTaskSuccess"],
-                vec![state_machine_arn(workflows::CREATE_PURCHASE_ORDER.name)],
-            ),
-        ],
-        other => unreachable!("no permissions are defined for function {other}"),
-    }
-}
-
 fn function_environment(function: &FunctionSpec) -> IndexMap<String, Val> {
-    let pairs: Vec<(&str, Val)> = match function.logical_id {
-        id if id == functions::ORDER_GENERATOR.logical_id => vec![
-            ("INVENTORY_TABLE", Val::r#ref(ids::INVENTORY_TABLE)),
-            ("EVENT_BUS_NAME", Val::get_att(ids::EVENT_BUS, "Name")),
-        ],
-        id if id == functions::RESERVE_STOCK.logical_id => {
-            vec![(
-                "STATE_MACHINE_ARN",
-                Val::r#ref(workflows::RESERVE_STOCK.logical_id),
-            )]
-        }
-        id if id == functions::INVENTORY_STREAM.logical_id => vec![(
-            "STATE_MACHINE_ARN",
-            Val::r#ref(workflows::CHECK_INVENTORY_LEVEL.logical_id),
-        )],
-        id if id == functions::PURCHASE_ORDER_EMAIL.logical_id => vec![
-            ("APPROVAL_TOPIC_ARN", Val::r#ref(ids::APPROVAL_TOPIC)),
-            (
-                "PURCHASE_ORDER_TABLE",
-                Val::r#ref(ids::PURCHASE_ORDER_TABLE),
-            ),
-            (
-                "APPROVAL_FUNCTION_NAME",
-                Val::r#ref(functions::APPROVAL.logical_id),
-            ),
-            (
-                "APPROVAL_DEADLINE_HOURS",
-                Val::lit((workflows::APPROVAL_TIMEOUT_SECONDS / 3600).to_string()),
-            ),
-        ],
-        id if id == functions::APPROVAL.logical_id => vec![(
-            "PURCHASE_ORDER_TABLE",
-            Val::r#ref(ids::PURCHASE_ORDER_TABLE),
-        )],
-        other => unreachable!("no environment is defined for function {other}"),
-    };
-    pairs
+    (function.environment)()
         .into_iter()
         .map(|(name, value)| (name.to_owned(), value))
         .collect()
@@ -380,7 +275,7 @@ fn lambda_functions(t: &mut Template, architecture: Architecture) {
             ["logs:CreateLogStream", "logs:PutLogEvents"],
             vec![arn(&log_group_id)],
         )];
-        statements.extend(function_statements(&function));
+        statements.extend((function.permissions)());
         t.add(
             &function.role_id(),
             role(
@@ -415,46 +310,12 @@ fn lambda_functions(t: &mut Template, architecture: Architecture) {
         );
     }
 
-    t.add(
-        "ReserveStockEventSourceMapping",
-        EventSourceMapping {
-            function_name: Val::r#ref(functions::RESERVE_STOCK.logical_id),
-            event_source_arn: arn(ids::ORDERS_QUEUE),
-            batch_size: 10,
-            maximum_batching_window_in_seconds: Some(1),
-            starting_position: None,
-            function_response_types: vec!["ReportBatchItemFailures"],
-            filter_criteria: None,
-            bisect_batch_on_function_error: false,
-            maximum_retry_attempts: None,
-            destination_config: None,
-        },
-    );
-    t.add(
-        "InventoryStreamEventSourceMapping",
-        EventSourceMapping {
-            function_name: Val::r#ref(functions::INVENTORY_STREAM.logical_id),
-            event_source_arn: Val::get_att(ids::INVENTORY_TABLE, "StreamArn"),
-            batch_size: 100,
-            maximum_batching_window_in_seconds: None,
-            starting_position: Some("LATEST"),
-            function_response_types: vec!["ReportBatchItemFailures"],
-            // As in the sample: only items that are IN STOCK need a check.
-            filter_criteria: Some(FilterCriteria {
-                filters: vec![Filter {
-                    pattern: json!({"dynamodb": {"NewImage": {inventory::STATUS: {"S": [inventory::IN_STOCK]}}}})
-                        .to_string(),
-                }],
-            }),
-            bisect_batch_on_function_error: true,
-            maximum_retry_attempts: Some(5),
-            destination_config: Some(DestinationConfig {
-                on_failure: OnFailure {
-                    destination: arn(ids::STREAM_FAILURE_QUEUE),
-                },
-            }),
-        },
-    );
+    for function in functions::ALL {
+        if let Some(event_source) = function.event_source {
+            let (logical_id, mapping) = event_source();
+            t.add(logical_id, mapping);
+        }
+    }
 
     t.add(
         ids::APPROVAL_FUNCTION_URL,
