@@ -30,7 +30,7 @@ pub enum Error {
     NeedsYes(String),
     #[error("the name typed was not {0}; nothing was deleted")]
     NotConfirmed(String),
-    #[error("stack {stack} was not deleted ({status}):\n{}", failures.iter().map(|f| format!("  {} ({}): {}", f.logical_id, f.resource_type, f.reason)).collect::<Vec<_>>().join("\n"))]
+    #[error("stack {stack} was not deleted ({status}):\n{}", stack::failure_lines(failures).trim_end())]
     DeleteFailed {
         stack: String,
         status: String,

@@ -69,6 +69,23 @@ pub struct Decider {
     pub table: String,
 }
 
+/// The link's secret against the purchase order's stored hash (`None`: an
+/// operator with table access, who needs none).
+fn check_secret(
+    id: &str,
+    item: &HashMap<String, AttributeValue>,
+    secret: Option<&str>,
+) -> Result<(), DecideError> {
+    match secret {
+        Some(secret)
+            if !secret_matches(secret, text(item, po::APPROVAL_SECRET_HASH).as_deref()) =>
+        {
+            Err(DecideError::WrongSecret(id.to_owned()))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn text(item: &HashMap<String, AttributeValue>, name: &str) -> Option<String> {
     match item.get(name) {
         Some(AttributeValue::S(s)) => Some(s.clone()),
@@ -110,11 +127,7 @@ impl Decider {
             .item(id)
             .await?
             .ok_or_else(|| DecideError::Unknown(id.to_owned()))?;
-        if let Some(secret) = secret {
-            if !secret_matches(secret, text(&item, po::APPROVAL_SECRET_HASH).as_deref()) {
-                return Err(DecideError::WrongSecret(id.to_owned()));
-            }
-        }
+        check_secret(id, &item, secret)?;
         let status = text(&item, po::STATUS).unwrap_or_default();
         let decision = text(&item, po::DECISION);
         Ok(PurchaseOrderView {
@@ -239,10 +252,8 @@ impl Decider {
             Ok(None) => return DecideError::Unknown(id.to_owned()),
             Err(e) => return e,
         };
-        if let Some(secret) = secret {
-            if !secret_matches(secret, text(&item, po::APPROVAL_SECRET_HASH).as_deref()) {
-                return DecideError::WrongSecret(id.to_owned());
-            }
+        if let Err(wrong) = check_secret(id, &item, secret) {
+            return wrong;
         }
         let status = text(&item, po::STATUS).unwrap_or_default();
         if let Some(decision) = text(&item, po::DECISION) {
