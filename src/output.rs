@@ -1,12 +1,41 @@
 //! How commands report: text for people, JSON for scripts.
 
-use clap::ValueEnum;
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
     #[default]
     Text,
     Json,
+}
+
+/// `--output`, declared once and flattened into every command that reports.
+#[derive(Debug, Clone, Copy, Default, Args)]
+pub struct ReportArgs {
+    /// How to report: text for people, json for scripts
+    #[arg(long, value_enum, default_value_t)]
+    pub output: OutputFormat,
+}
+
+/// `--workspace`, for the commands that need the invctl source tree.
+#[derive(Debug, Clone, Default, Args)]
+pub struct WorkspaceArgs {
+    /// The invctl source tree (default: found from the current folder upwards)
+    #[arg(long, value_name = "DIR")]
+    pub workspace: Option<PathBuf>,
+}
+
+impl WorkspaceArgs {
+    /// Where to look for the source tree from: the folder given, else the
+    /// current one.
+    pub fn start(&self) -> std::io::Result<PathBuf> {
+        match &self.workspace {
+            Some(dir) => Ok(dir.clone()),
+            None => std::env::current_dir(),
+        }
+    }
 }
 
 /// Writes `value` as pretty JSON and a final newline: the report of every

@@ -1,13 +1,12 @@
 //! `invctl build`: build every Lambda function as a reproducible zip.
 
 use std::io::{self, Write};
-use std::path::PathBuf;
 
 use clap::builder::PossibleValuesParser;
 use clap::Args;
 
 use crate::build::{self, BuildError, BuiltFunction, ZipStatus};
-use crate::output::OutputFormat;
+use crate::output::{OutputFormat, ReportArgs, WorkspaceArgs};
 use crate::stack::functions::{self, FunctionSpec};
 use crate::stack::Architecture;
 
@@ -23,12 +22,10 @@ pub struct BuildArgs {
     /// Build only this function (repeatable); default: all of them
     #[arg(long = "function", value_name = "NAME", value_parser = PossibleValuesParser::new(function_names()))]
     pub functions: Vec<String>,
-    /// The invctl source tree (default: found from the current folder upwards)
-    #[arg(long, value_name = "DIR")]
-    pub workspace: Option<PathBuf>,
-    /// How to report the zips
-    #[arg(long, value_enum, default_value_t)]
-    pub output: OutputFormat,
+    #[command(flatten)]
+    pub workspace: WorkspaceArgs,
+    #[command(flatten)]
+    pub report: ReportArgs,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -66,12 +63,9 @@ pub fn selected(names: &[String]) -> Vec<FunctionSpec> {
 }
 
 pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<(), Error> {
-    let workspace = match &args.workspace {
-        Some(dir) => build::find_workspace(dir)?,
-        None => build::find_workspace(&std::env::current_dir().map_err(Error::CurrentDir)?)?,
-    };
+    let workspace = build::find_workspace(&args.workspace.start().map_err(Error::CurrentDir)?)?;
     let built = build::build(&workspace, args.arch, &selected(&args.functions))?;
-    report(&built, args.arch, args.output, out).map_err(Error::Report)
+    report(&built, args.arch, args.report.output, out).map_err(Error::Report)
 }
 
 fn report(

@@ -14,16 +14,15 @@ use serde::Serialize;
 
 use crate::config::AwsArgs;
 use crate::drive::{DeployedStack, DriveError, Resource};
-use crate::output::OutputFormat;
+use crate::output::{OutputFormat, ReportArgs};
 
 #[derive(Debug, Args)]
 pub struct ApproveArgs {
     /// Purchase order id (see `invctl scan purchase-orders`)
     #[arg(value_name = "PO")]
     pub purchase_order: String,
-    /// How to report
-    #[arg(long, value_enum, default_value_t)]
-    pub output: OutputFormat,
+    #[command(flatten)]
+    pub report: ReportArgs,
 }
 
 #[derive(Debug, Args)]
@@ -34,9 +33,8 @@ pub struct RejectArgs {
     /// Why it is rejected (stored with the decision)
     #[arg(long)]
     pub reason: Option<String>,
-    /// How to report
-    #[arg(long, value_enum, default_value_t)]
-    pub output: OutputFormat,
+    #[command(flatten)]
+    pub report: ReportArgs,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -74,7 +72,7 @@ pub fn approve(aws: &AwsArgs, args: &ApproveArgs, out: &mut dyn Write) -> Result
         &args.purchase_order,
         Decision::Approve,
         None,
-        args.output,
+        args.report.output,
         out,
     )
 }
@@ -85,7 +83,7 @@ pub fn reject(aws: &AwsArgs, args: &RejectArgs, out: &mut dyn Write) -> Result<(
         &args.purchase_order,
         Decision::Reject,
         args.reason.as_deref(),
-        args.output,
+        args.report.output,
         out,
     )
 }

@@ -10,7 +10,6 @@
 //! change set is made.
 
 use std::io::{self, BufRead, IsTerminal, Write};
-use std::path::PathBuf;
 
 use aws_sdk_cloudformation::types::{Parameter, Stack, Tag};
 use clap::Args;
@@ -23,7 +22,7 @@ use crate::deploy::changeset::{self, Change, Prepared};
 use crate::deploy::progress::Progress;
 use crate::deploy::seed::{self, SeedError, Seeded};
 use crate::deploy::stack::{self, Failure, StackError};
-use crate::output::OutputFormat;
+use crate::output::{OutputFormat, ReportArgs, WorkspaceArgs};
 use crate::stack::{functions, ids, Architecture};
 
 const FINGERPRINT_TAG: &str = "invctl:fingerprint";
@@ -62,12 +61,10 @@ pub struct DeployArgs {
         requires = "continue_rollback"
     )]
     pub skip_resources: Vec<String>,
-    /// The invctl source tree (default: found from the current folder upwards)
-    #[arg(long, value_name = "DIR")]
-    pub workspace: Option<PathBuf>,
-    /// How to report
-    #[arg(long, value_enum, default_value_t)]
-    pub output: OutputFormat,
+    #[command(flatten)]
+    pub workspace: WorkspaceArgs,
+    #[command(flatten)]
+    pub report: ReportArgs,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -233,10 +230,7 @@ fn zips(
     arch: Architecture,
     local: bool,
 ) -> Result<Vec<(functions::FunctionSpec, Vec<u8>, String)>, Error> {
-    let start = match &args.workspace {
-        Some(dir) => dir.clone(),
-        None => std::env::current_dir().map_err(Error::Io)?,
-    };
+    let start = args.workspace.start().map_err(Error::Io)?;
     let workspace = build::find_workspace(&start)?;
     if !args.skip_build {
         if local {
@@ -710,7 +704,7 @@ fn finish(
     report: Report,
     summary: &str,
 ) -> Result<(), Error> {
-    match args.output {
+    match args.report.output {
         OutputFormat::Json => crate::output::write_json(out, &report).map_err(Error::Io),
         OutputFormat::Text => {
             writeln!(out, "{summary}").map_err(Error::Io)?;

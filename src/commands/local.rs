@@ -17,7 +17,7 @@ use crate::local::console::Console;
 use crate::local::plane::Plane;
 use crate::local::sources::Sources;
 use crate::local::{alive, state_dir, LocalError, LocalState};
-use crate::output::OutputFormat;
+use crate::output::{OutputFormat, ReportArgs};
 
 #[derive(Debug, Args)]
 pub struct LocalArgs {
@@ -44,20 +44,18 @@ pub enum LocalAction {
     },
     /// Say whether it runs, and where
     Status {
-        /// How to report
-        #[arg(long, value_enum, default_value_t)]
-        output: OutputFormat,
+        #[command(flatten)]
+        report: ReportArgs,
     },
     /// Stop it; no process of it is left
     Down,
     /// The mail the stack sent (email subscriptions deliver to a local outbox), oldest first
     Mail {
-        /// Keep watching and print each new message as it arrives (until Ctrl-C)
+        /// Keep watching and print each new message as it arrives (until Ctrl-C); with --output json, one object per line
         #[arg(long)]
         follow: bool,
-        /// How to report (with --follow, JSON is one object per line)
-        #[arg(long, value_enum, default_value_t)]
-        output: OutputFormat,
+        #[command(flatten)]
+        report: ReportArgs,
     },
 }
 
@@ -119,9 +117,9 @@ pub fn run(args: &LocalArgs, out: &mut dyn Write) -> Result<(), Error> {
             time_scale,
             watch,
         } => detach(&start, time_scale, watch, out),
-        LocalAction::Status { output } => status(&start, output, out),
+        LocalAction::Status { report } => status(&start, report.output, out),
         LocalAction::Down => down(&start, out),
-        LocalAction::Mail { follow, output } => mail(&start, follow, output, out),
+        LocalAction::Mail { follow, report } => mail(&start, follow, report.output, out),
     }
 }
 

@@ -21,7 +21,7 @@ use serde_json::Value;
 use crate::commands::watch::{self, MAX_WAIT_SECONDS};
 use crate::config::AwsArgs;
 use crate::drive::{DeployedStack, DriveError, Resource};
-use crate::output::OutputFormat;
+use crate::output::{OutputFormat, ReportArgs};
 use crate::stack::queues::{DeadLetterQueue, WayBack, DEAD_LETTER_QUEUES};
 
 fn queue_names() -> Vec<&'static str> {
@@ -36,9 +36,8 @@ pub struct RedriveArgs {
     /// Wait at most this many seconds for SQS to move the orders (at most a day); the move goes on after
     #[arg(long, default_value_t = 300, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=MAX_WAIT_SECONDS))]
     pub timeout: u64,
-    /// How to report
-    #[arg(long, value_enum, default_value_t)]
-    pub output: OutputFormat,
+    #[command(flatten)]
+    pub report: ReportArgs,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -435,7 +434,7 @@ pub fn run(aws: &AwsArgs, args: &RedriveArgs, out: &mut dyn Write) -> Result<(),
         {
             reports.push(redriver.redrive(&mut stack, dead_letters).await?);
         }
-        match args.output {
+        match args.report.output {
             OutputFormat::Json => crate::output::write_json(out, &reports),
             OutputFormat::Text => write_text(out, &reports),
         }

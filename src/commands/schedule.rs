@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::config::AwsArgs;
 use crate::drive::{DeployedStack, DriveError, Resource};
-use crate::output::OutputFormat;
+use crate::output::{OutputFormat, ReportArgs};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ScheduleAction {
@@ -28,9 +28,8 @@ pub enum ScheduleAction {
 pub struct ScheduleArgs {
     #[arg(value_enum)]
     pub action: ScheduleAction,
-    /// How to report
-    #[arg(long, value_enum, default_value_t)]
-    pub output: OutputFormat,
+    #[command(flatten)]
+    pub report: ReportArgs,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -138,7 +137,7 @@ pub fn run(aws: &AwsArgs, args: &ScheduleArgs, out: &mut dyn Write) -> Result<()
         let name = stack.get(Resource::OrderGeneratorSchedule).await?;
         let scheduler = aws_sdk_scheduler::Client::new(&stack.config);
         let report = apply(&scheduler, &name, args.action).await?;
-        match args.output {
+        match args.report.output {
             OutputFormat::Json => crate::output::write_json(out, &report).map_err(Error::Report),
             OutputFormat::Text => {
                 let on = report.state == ScheduleState::Enabled.as_str();

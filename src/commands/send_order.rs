@@ -19,7 +19,7 @@ use serde::Serialize;
 use crate::commands::watch::{self, Outcome};
 use crate::config::AwsArgs;
 use crate::drive::{self, CatalogEntry, DeployedStack, DriveError, Resource};
-use crate::output::OutputFormat;
+use crate::output::{OutputFormat, ReportArgs};
 
 /// PutEvents takes at most ten entries a call.
 const BATCH: usize = 10;
@@ -58,9 +58,8 @@ pub struct SendOrderArgs {
     /// With --wait: give up after this many seconds (at most a day)
     #[arg(long, default_value_t = 120, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=watch::MAX_WAIT_SECONDS))]
     pub timeout: u64,
-    /// How to report
-    #[arg(long, value_enum, default_value_t)]
-    pub output: OutputFormat,
+    #[command(flatten)]
+    pub report: ReportArgs,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -150,7 +149,7 @@ pub fn run(aws: &AwsArgs, args: &SendOrderArgs, out: &mut dyn Write) -> Result<(
                             .filter(|o| !refused.contains(o.order_id.as_str()))
                             .cloned()
                             .collect();
-                        report(out, args.output, "events", &sent, None)?;
+                        report(out, args.report.output, "events", &sent, None)?;
                         return Err(Error::NotAccepted { bus, total, failed });
                     }
                     Err(other) => return Err(other),
@@ -167,21 +166,21 @@ pub fn run(aws: &AwsArgs, args: &SendOrderArgs, out: &mut dyn Write) -> Result<(
             Via::Lambda => "lambda",
         };
         if !args.wait {
-            return report(out, args.output, via, &orders, None);
+            return report(out, args.report.output, via, &orders, None);
         }
-        if args.output == OutputFormat::Text {
-            report(out, args.output, via, &orders, None)?;
+        if args.report.output == OutputFormat::Text {
+            report(out, args.report.output, via, &orders, None)?;
         }
         let outcomes = watch::follow(
             &mut stack,
             &orders,
             Duration::from_secs(args.timeout),
-            args.output,
+            args.report.output,
             out,
         )
         .await?;
-        if args.output == OutputFormat::Json {
-            report(out, args.output, via, &orders, Some(&outcomes))?;
+        if args.report.output == OutputFormat::Json {
+            report(out, args.report.output, via, &orders, Some(&outcomes))?;
         }
         Ok(watch::all_done(&outcomes, args.timeout)?)
     })

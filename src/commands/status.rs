@@ -7,13 +7,12 @@ use serde::Serialize;
 
 use crate::config::{AwsArgs, ConfigError, Settings};
 use crate::deploy::stack::{self, StackError};
-use crate::output::OutputFormat;
+use crate::output::{OutputFormat, ReportArgs};
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// How to report
-    #[arg(long, value_enum, default_value_t)]
-    pub output: OutputFormat,
+    #[command(flatten)]
+    pub report: ReportArgs,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -132,7 +131,7 @@ pub fn run(aws: &AwsArgs, args: &StatusArgs, out: &mut dyn Write) -> Result<(), 
                 })
                 .collect(),
         };
-        print(&report, args.output, out).map_err(Error::Report)
+        print(&report, args.report.output, out).map_err(Error::Report)
     })
 }
 

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
-use crate::output::OutputFormat;
+use crate::output::{OutputFormat, ReportArgs};
 use crate::stack::{self, Architecture, SynthError, Synthesized};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
@@ -35,9 +35,8 @@ pub struct SynthArgs {
     /// Write nothing; fail (exit 1) if any file in DIR differs from what synth would write
     #[arg(long)]
     pub check: bool,
-    /// How to report what was written
-    #[arg(long, value_enum, default_value_t)]
-    pub output: OutputFormat,
+    #[command(flatten)]
+    pub report: ReportArgs,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -199,7 +198,7 @@ pub fn run(args: &SynthArgs, out: &mut dyn Write) -> Result<(), Error> {
         write_atomically(&report.path, &artifact.contents)?;
     }
 
-    report(&reports, args.output, out).map_err(Error::Report)?;
+    report(&reports, args.report.output, out).map_err(Error::Report)?;
     let drifted: Vec<PathBuf> = reports
         .iter()
         .filter(|r| matches!(r.status, FileStatus::Differs | FileStatus::Missing))

@@ -19,7 +19,7 @@ use serde::Serialize;
 use crate::commands::executions::{self, WorkflowId};
 use crate::config::AwsArgs;
 use crate::drive::{DeployedStack, DriveError, Resource};
-use crate::output::OutputFormat;
+use crate::output::{OutputFormat, ReportArgs};
 
 /// The longest `--timeout` a command waits for outcomes: a day.
 pub const MAX_WAIT_SECONDS: u64 = 24 * 60 * 60;
@@ -32,9 +32,8 @@ pub struct WatchArgs {
     /// Give up after this many seconds (at most a day)
     #[arg(long, default_value_t = 120, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=MAX_WAIT_SECONDS))]
     pub timeout: u64,
-    /// How to report
-    #[arg(long, value_enum, default_value_t)]
-    pub output: OutputFormat,
+    #[command(flatten)]
+    pub report: ReportArgs,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -230,11 +229,11 @@ pub fn run(aws: &AwsArgs, args: &WatchArgs, out: &mut dyn Write) -> Result<(), E
             &mut stack,
             &args.order_ids,
             Duration::from_secs(args.timeout),
-            args.output,
+            args.report.output,
             out,
         )
         .await?;
-        if args.output == OutputFormat::Json {
+        if args.report.output == OutputFormat::Json {
             crate::output::write_json(out, &outcomes).map_err(Error::Report)?;
         }
         all_done(&outcomes, args.timeout)

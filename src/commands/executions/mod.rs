@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use crate::config::AwsArgs;
 use crate::drive::{DeployedStack, DriveError, Resource};
-use crate::output::OutputFormat;
+use crate::output::{OutputFormat, ReportArgs};
 
 pub use crate::stack::workflows::WorkflowId;
 
@@ -57,9 +57,8 @@ pub struct ExecutionsArgs {
     /// At most this many executions per workflow, newest first
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub limit: u32,
-    /// How to report
-    #[arg(long, value_enum, default_value_t)]
-    pub output: OutputFormat,
+    #[command(flatten)]
+    pub report: ReportArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -68,9 +67,8 @@ pub enum ExecutionsCommand {
     Show {
         /// Execution ARN or name
         id: String,
-        /// How to report
-        #[arg(long, value_enum, default_value_t)]
-        output: OutputFormat,
+        #[command(flatten)]
+        report: ReportArgs,
     },
 }
 
@@ -337,7 +335,7 @@ pub fn run(aws: &AwsArgs, args: &ExecutionsArgs, out: &mut dyn Write) -> Result<
         let mut stack = DeployedStack::find(aws).await?;
         let mut executions = Executions::new(&stack);
         match &args.show {
-            Some(ExecutionsCommand::Show { id, output }) => {
+            Some(ExecutionsCommand::Show { id, report }) => {
                 // An ARN (standard `...:execution:MACHINE:NAME`, express
                 // `...:express:MACHINE:NAME:RUN`) or a bare name.
                 let (machine, name) = if id.starts_with("arn:") {
@@ -360,7 +358,7 @@ pub fn run(aws: &AwsArgs, args: &ExecutionsArgs, out: &mut dyn Write) -> Result<
                     }
                 }
                 let execution = found.ok_or_else(|| Error::Unknown(id.clone()))?;
-                report_one(out, &execution, *output)
+                report_one(out, &execution, report.output)
             }
             None => {
                 let chosen: Vec<WorkflowId> = match args.workflow {
@@ -375,7 +373,7 @@ pub fn run(aws: &AwsArgs, args: &ExecutionsArgs, out: &mut dyn Write) -> Result<
                             .await?,
                     );
                 }
-                report_list(out, &all, args.output)
+                report_list(out, &all, args.report.output)
             }
         }
     })
