@@ -14,8 +14,8 @@ use aws_sdk_cloudformation::primitives::DateTime;
 use aws_sdk_cloudformation::types::{ResourceStatus, Stack, StackEvent, StackStatus};
 use aws_sdk_cloudformation::Client;
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
-use invctl::commands::deploy::{settle, Error, OnRollbackFailed};
 use invctl::deploy::progress::Progress;
+use invctl::deploy::settle::{settle, OnRollbackFailed, SettleError as Error};
 use invctl::deploy::stack::wait;
 
 const POLL: Duration = Duration::from_millis(1);
@@ -58,6 +58,11 @@ fn events(list: Vec<StackEvent>) -> Rule {
     })
 }
 
+/// For the paths that must not prompt: a question fails the test.
+fn never_asked(question: &str) -> std::io::Result<bool> {
+    panic!("asked {question:?}")
+}
+
 #[tokio::test]
 async fn a_failed_first_create_is_deleted_to_create_anew() {
     let delete = mock!(Client::delete_stack).then_output(|| DeleteStackOutput::builder().build());
@@ -73,9 +78,15 @@ async fn a_failed_first_create_is_deleted_to_create_anew() {
             &events(vec![]),
         ]
     );
-    let settled = settle(&client, "inventory", POLL, &OnRollbackFailed::Stop)
-        .await
-        .unwrap();
+    let settled = settle(
+        &client,
+        "inventory",
+        POLL,
+        &OnRollbackFailed::Stop,
+        &mut never_asked,
+    )
+    .await
+    .unwrap();
     assert!(settled.is_none(), "the stack is gone: create it");
     assert_eq!(delete.num_calls(), 1);
 }
@@ -120,9 +131,15 @@ async fn update_rollback_failed_names_the_resources_and_the_way_out() {
             &events(failed_rollback_events())
         ]
     );
-    let error = settle(&client, "inventory", POLL, &OnRollbackFailed::Stop)
-        .await
-        .unwrap_err();
+    let error = settle(
+        &client,
+        "inventory",
+        POLL,
+        &OnRollbackFailed::Stop,
+        &mut never_asked,
+    )
+    .await
+    .unwrap_err();
     let Error::RollbackFailed { failures, .. } = &error else {
         panic!("{error}");
     };
@@ -170,6 +187,7 @@ async fn a_failed_rollback_is_continued_when_asked_then_the_deploy_goes_on() {
         &OnRollbackFailed::Continue {
             skip: vec!["OrdersQueue".into()],
         },
+        &mut never_asked,
     )
     .await
     .unwrap()
@@ -209,6 +227,7 @@ async fn a_rollback_that_fails_again_is_reported() {
         "inventory",
         POLL,
         &OnRollbackFailed::Continue { skip: vec![] },
+        &mut never_asked,
     )
     .await
     .unwrap_err();
@@ -232,10 +251,16 @@ async fn an_operation_in_progress_is_waited_for() {
             &events(vec![]),
         ]
     );
-    let settled = settle(&client, "inventory", POLL, &OnRollbackFailed::Stop)
-        .await
-        .unwrap()
-        .unwrap();
+    let settled = settle(
+        &client,
+        "inventory",
+        POLL,
+        &OnRollbackFailed::Stop,
+        &mut never_asked,
+    )
+    .await
+    .unwrap()
+    .unwrap();
     assert_eq!(settled.stack_status(), Some(&StackStatus::UpdateComplete));
 }
 
@@ -307,4 +332,65 @@ async fn throttling_slows_the_polling_down_instead_of_failing() {
         waited.stack.unwrap().stack_status(),
         Some(&StackStatus::UpdateComplete)
     );
+}
+
+#[tokio::test]
+async fn on_a_terminal_a_failed_rollback_is_continued_only_on_yes() {
+    let resume = mock!(Client::continue_update_rollback)
+        .then_output(|| ContinueUpdateRollbackOutput::builder().build());
+    let client = mock_client!(
+        aws_sdk_cloudformation,
+        RuleMode::Sequential,
+        [
+            &stacks(StackStatus::UpdateRollbackFailed),
+            &events(failed_rollback_events()),
+            &resume,
+            &stacks(StackStatus::UpdateRollbackInProgress),
+            &events(vec![]),
+            &stacks(StackStatus::UpdateRollbackComplete),
+            &events(vec![]),
+        ]
+    );
+    let mut questions = Vec::new();
+    let settled = settle(
+        &client,
+        "inventory",
+        POLL,
+        &OnRollbackFailed::Ask,
+        &mut |q| {
+            questions.push(q.to_owned());
+            Ok(true)
+        },
+    )
+    .await
+    .unwrap();
+    assert!(settled.is_some());
+    assert_eq!(resume.num_calls(), 1);
+    assert_eq!(
+        questions,
+        ["stack inventory is UPDATE_ROLLBACK_FAILED. Continue its rollback now? [y/N] "]
+    );
+
+    let declined = mock!(Client::continue_update_rollback)
+        .then_output(|| ContinueUpdateRollbackOutput::builder().build());
+    let client = mock_client!(
+        aws_sdk_cloudformation,
+        RuleMode::Sequential,
+        [
+            &stacks(StackStatus::UpdateRollbackFailed),
+            &events(failed_rollback_events()),
+            &declined,
+        ]
+    );
+    let error = settle(
+        &client,
+        "inventory",
+        POLL,
+        &OnRollbackFailed::Ask,
+        &mut |_| Ok(false),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(error, Error::RollbackFailed { .. }), "{error}");
+    assert_eq!(declined.num_calls(), 0, "nothing is continued on no");
 }

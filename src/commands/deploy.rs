@@ -17,10 +17,10 @@ use serde::Serialize;
 
 use crate::build::{self, BuildError};
 use crate::config::{AwsArgs, ConfigError, Settings};
-use crate::deploy::assets::{self, ArtifactStore, AssetError, Outcome};
+use crate::deploy::assets::{self, ArtifactStore, AssetError};
 use crate::deploy::changeset::{self, Change, Prepared};
-use crate::deploy::progress::Progress;
 use crate::deploy::seed::{self, SeedError, Seeded};
+use crate::deploy::settle::{settle, OnRollbackFailed, SettleError};
 use crate::deploy::stack::{self, Failure, StackError};
 use crate::output::{OutputFormat, ReportArgs, WorkspaceArgs};
 use crate::stack::{functions, ids, Architecture};
@@ -90,20 +90,8 @@ pub enum Error {
     Stack { stack: String, source: StackError },
     #[error(transparent)]
     Seed(#[from] SeedError),
-    #[error("stack {stack} is UPDATE_ROLLBACK_FAILED: an update failed and so did its rollback.\n{}Fix the cause, then run `invctl deploy --continue-rollback` (add `--skip-resource LOGICAL_ID` for each resource that cannot roll back; it is left as it is). That is `aws cloudformation continue-update-rollback --stack-name {stack}` followed by the deploy.", stack::failure_lines(failures))]
-    RollbackFailed {
-        stack: String,
-        failures: Vec<Failure>,
-    },
-    #[error(
-        "the rollback of stack {stack} did not complete ({status}):\n{}",
-        stack::failure_lines(failures)
-    )]
-    RollbackNotCompleted {
-        stack: String,
-        status: String,
-        failures: Vec<Failure>,
-    },
+    #[error(transparent)]
+    Settle(#[from] SettleError),
     #[error("the changes replace or remove resources and there is no terminal to confirm them: pass --yes to apply them")]
     NeedsYes,
     #[error("not applied; the change set {0} is left for review (`invctl deploy` again makes a new one)")]
@@ -258,14 +246,11 @@ fn zips(
 }
 
 /// Asks a yes/no question on the terminal; anything but yes is no.
-fn ask(question: &str) -> Result<bool, Error> {
+fn ask(question: &str) -> io::Result<bool> {
     eprint!("{question}");
     let _ = io::stderr().flush();
     let mut answer = String::new();
-    io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .map_err(Error::Io)?;
+    io::stdin().lock().read_line(&mut answer)?;
     Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
 
@@ -312,7 +297,7 @@ pub fn run(aws: &AwsArgs, args: &DeployArgs, out: &mut dyn Write) -> Result<(), 
         let region = config.region().map(ToString::to_string).unwrap_or_default();
         let client = aws_sdk_cloudformation::Client::new(&config);
 
-        let existing = settle(&client, &name, poll, &on_rollback_failed).await?;
+        let existing = settle(&client, &name, poll, &on_rollback_failed, &mut ask).await?;
         let create = existing.is_none();
         let email = match (&email, &existing) {
             (Some(address), _) => address.clone(),
@@ -334,17 +319,7 @@ pub fn run(aws: &AwsArgs, args: &DeployArgs, out: &mut dyn Write) -> Result<(), 
             region: region.clone(),
             owner: account,
         };
-        let fingerprint = build::sha256_hex(
-            format!(
-                "{template_hash}\n{email}\n{}\n{}",
-                store.bucket,
-                zips.iter()
-                    .map(|(f, _, h)| format!("{}={h}", f.package))
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            )
-            .as_bytes(),
-        );
+        let fingerprint = crate::deploy::fingerprint(&template_hash, &email, &store.bucket, &zips);
         if let Some(stack) = &existing {
             if tag(stack, FINGERPRINT_TAG).as_deref() == Some(fingerprint.as_str()) {
                 return finish(
@@ -357,28 +332,19 @@ pub fn run(aws: &AwsArgs, args: &DeployArgs, out: &mut dyn Write) -> Result<(), 
         }
 
         store.ensure_bucket().await?;
-        let mut uploaded = 0;
+        let assets = store.upload_stack(zips, template, &template_hash).await?;
+        let uploaded = assets.uploaded;
         let mut parameters = vec![
             parameter(ids::param::NOTIFICATION_EMAIL, &email),
             parameter(ids::param::ARTIFACT_BUCKET, &store.bucket),
         ];
-        for (function, bytes, hash) in zips {
-            let key = assets::function_key(function.package, &hash);
-            if store.upload(&key, bytes).await? == Outcome::New {
-                uploaded += 1;
-            }
-            parameters.push(parameter(&function.code_key_parameter(), &key));
-        }
-        let template_key = assets::template_key(&template_hash);
-        if store.upload(&template_key, template.into_bytes()).await? == Outcome::New {
-            uploaded += 1;
-        }
-        // CloudFormation fetches the template itself, from S3's own address
-        // (an emulator resolves it the same way).
-        let template_url = format!(
-            "https://{}.s3.{region}.amazonaws.com/{template_key}",
-            store.bucket
+        parameters.extend(
+            assets
+                .code_keys
+                .iter()
+                .map(|(key, value)| parameter(key, value)),
         );
+        let template_url = assets.template_url;
 
         let prepared = changeset::prepare(
             &client,
@@ -447,7 +413,7 @@ pub fn run(aws: &AwsArgs, args: &DeployArgs, out: &mut dyn Write) -> Result<(), 
         }
         if !args.yes {
             if io::stdin().is_terminal() {
-                if !ask("Execute these changes? [y/N] ")? {
+                if !ask("Execute these changes? [y/N] ").map_err(Error::Io)? {
                     return Err(Error::NotConfirmed(change_set));
                 }
             } else if changes.iter().any(Change::is_destructive) {
@@ -455,53 +421,26 @@ pub fn run(aws: &AwsArgs, args: &DeployArgs, out: &mut dyn Write) -> Result<(), 
             }
         }
 
-        client
-            .execute_change_set()
-            .change_set_name(&change_set)
-            .stack_name(&name)
-            .send()
-            .await
-            .map_err(|e| stack_error(stack::aws_error(e)))?;
-        started.set(true);
-        let progress = Progress::start(&format!("{action} of stack {name} in progress"));
-        let waited = stack::wait(&client, &name, &progress, poll)
-            .await
-            .map_err(stack_error)?;
-        progress.finish();
-        let final_stack = waited
-            .stack
-            .ok_or_else(|| stack_error(StackError::Aws("the stack disappeared".into())))?;
-        use aws_sdk_cloudformation::types::StackStatus;
+        let executed = changeset::execute(&client, &name, &change_set, action, poll, || {
+            started.set(true)
+        })
+        .await
+        .map_err(stack_error)?;
+        let final_stack = executed.stack;
         let final_status = final_stack.stack_status();
-        if !matches!(
-            final_status,
-            Some(StackStatus::CreateComplete | StackStatus::UpdateComplete)
-        ) {
-            let status = final_status
-                .map(|s| s.as_str().to_owned())
-                .unwrap_or_default();
-            let hint = match final_status {
-                Some(StackStatus::RollbackComplete) => {
-                    "The stack was rolled back; the next `invctl deploy` deletes and re-creates it."
-                        .to_owned()
-                }
-                Some(StackStatus::UpdateRollbackComplete) => {
-                    "The update was rolled back; the stack runs its previous version.".to_owned()
-                }
-                _ => String::new(),
-            };
+        if let Some((status, hint)) = changeset::unfinished(&final_stack) {
             return Err(Error::Failed {
                 stack: name.clone(),
                 status,
-                failures: waited.failures,
-                hint,
+                failures: executed.failures,
+                hint: hint.to_owned(),
             });
         }
 
         let seeded = if args.no_seed {
             None
         } else {
-            let table = physical_id(&client, &name, ids::INVENTORY_TABLE)
+            let table = stack::physical_id(&client, &name, ids::INVENTORY_TABLE)
                 .await
                 .map_err(stack_error)?;
             let Seeded { added, kept } = seed::seed(
@@ -536,153 +475,6 @@ pub fn run(aws: &AwsArgs, args: &DeployArgs, out: &mut dyn Write) -> Result<(), 
             _ = tokio::signal::ctrl_c() => Err(Error::Interrupted { started: started.get() }),
         }
     })
-}
-
-/// The physical id of one of the stack's resources (from the resource list,
-/// which needs no output and answers for every resource type).
-async fn physical_id(
-    client: &aws_sdk_cloudformation::Client,
-    stack_name: &str,
-    logical_id: &str,
-) -> Result<String, StackError> {
-    let mut pages = client
-        .list_stack_resources()
-        .stack_name(stack_name)
-        .into_paginator()
-        .items()
-        .send();
-    while let Some(summary) = pages.next().await {
-        let summary = summary.map_err(stack::aws_error)?;
-        if summary.logical_resource_id() == Some(logical_id) {
-            return Ok(summary
-                .physical_resource_id()
-                .unwrap_or_default()
-                .to_owned());
-        }
-    }
-    Err(StackError::Aws(format!(
-        "the stack has no resource {logical_id}"
-    )))
-}
-
-/// What to do with a stack whose update and rollback both failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OnRollbackFailed {
-    /// Stop and explain the way out.
-    Stop,
-    /// Ask on the terminal whether to continue the rollback.
-    Ask,
-    /// Continue the rollback, skipping these resources (logical ids).
-    Continue { skip: Vec<String> },
-}
-
-/// Brings the stack to a state a change set can start from: waits for an
-/// operation in progress, deletes a stack that failed its first create, and
-/// continues a failed rollback when told to (else stops and explains).
-/// `None`: there is no stack (create one).
-pub async fn settle(
-    client: &aws_sdk_cloudformation::Client,
-    name: &str,
-    poll: std::time::Duration,
-    on_rollback_failed: &OnRollbackFailed,
-) -> Result<Option<Stack>, Error> {
-    let stack_error = |source| Error::Stack {
-        stack: name.to_owned(),
-        source,
-    };
-    let mut existing = stack::describe(client, name).await.map_err(stack_error)?;
-    while let Some(current) = &existing {
-        let status = current
-            .stack_status()
-            .map(|s| s.as_str().to_owned())
-            .unwrap_or_default();
-        let id = current.stack_id().unwrap_or(name).to_owned();
-        match stack::state_of(current) {
-            state if state.in_progress() => {
-                let progress = Progress::start(&format!(
-                    "stack {name} is busy ({status}), perhaps from an interrupted run; waiting for it"
-                ));
-                let waited = stack::wait(client, name, &progress, poll)
-                    .await
-                    .map_err(stack_error)?;
-                progress.finish();
-                existing = waited
-                    .stack
-                    .filter(|s| stack::state_of(s) != stack::StackState::Gone);
-            }
-            stack::StackState::FailedCreate => {
-                let progress = Progress::start(&format!(
-                    "stack {name} is {status} after a failed first create and can only be deleted: deleting it to create it anew"
-                ));
-                client
-                    .delete_stack()
-                    .stack_name(&id)
-                    .send()
-                    .await
-                    .map_err(|e| stack_error(stack::aws_error(e)))?;
-                stack::wait(client, &id, &progress, poll)
-                    .await
-                    .map_err(stack_error)?;
-                progress.finish();
-                existing = None;
-            }
-            stack::StackState::Gone => existing = None,
-            stack::StackState::RollbackFailed => {
-                let failures = stack::recent_failures(client, &id)
-                    .await
-                    .map_err(stack_error)?;
-                let skip = match on_rollback_failed {
-                    OnRollbackFailed::Continue { skip } => skip.clone(),
-                    OnRollbackFailed::Ask => {
-                        eprint!("{}", stack::failure_lines(&failures));
-                        if !ask(&format!(
-                            "stack {name} is UPDATE_ROLLBACK_FAILED. Continue its rollback now? [y/N] "
-                        ))? {
-                            return Err(Error::RollbackFailed {
-                                stack: name.to_owned(),
-                                failures,
-                            });
-                        }
-                        Vec::new()
-                    }
-                    OnRollbackFailed::Stop => {
-                        return Err(Error::RollbackFailed {
-                            stack: name.to_owned(),
-                            failures,
-                        })
-                    }
-                };
-                client
-                    .continue_update_rollback()
-                    .stack_name(&id)
-                    .set_resources_to_skip((!skip.is_empty()).then_some(skip))
-                    .send()
-                    .await
-                    .map_err(|e| stack_error(stack::aws_error(e)))?;
-                let progress = Progress::start(&format!("continuing the rollback of stack {name}"));
-                let waited = stack::wait(client, &id, &progress, poll)
-                    .await
-                    .map_err(stack_error)?;
-                progress.finish();
-                let final_status = waited.stack.as_ref().and_then(|s| s.stack_status());
-                if final_status
-                    != Some(&aws_sdk_cloudformation::types::StackStatus::UpdateRollbackComplete)
-                {
-                    let status = final_status
-                        .map(|s| s.as_str().to_owned())
-                        .unwrap_or_default();
-                    return Err(Error::RollbackNotCompleted {
-                        stack: name.to_owned(),
-                        status,
-                        failures: waited.failures,
-                    });
-                }
-                existing = waited.stack;
-            }
-            _ => break,
-        }
-    }
-    Ok(existing)
 }
 
 fn outputs(stack: &Stack) -> serde_json::Map<String, serde_json::Value> {

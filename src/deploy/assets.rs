@@ -260,6 +260,50 @@ impl ArtifactStore {
     }
 }
 
+/// What [`ArtifactStore::upload_stack`] put in place.
+pub struct StackAssets {
+    /// Objects sent (the others were already there).
+    pub uploaded: usize,
+    /// Each function's code key, as the template's parameter for it.
+    pub code_keys: Vec<(String, String)>,
+    /// Where CloudFormation fetches the template: S3's own address (an
+    /// emulator resolves it the same way).
+    pub template_url: String,
+}
+
+impl ArtifactStore {
+    /// Uploads every function's zip and the template, each under a key
+    /// named by its content, skipping what is already there.
+    pub async fn upload_stack(
+        &self,
+        zips: Vec<super::Zip>,
+        template: String,
+        template_hash: &str,
+    ) -> Result<StackAssets, AssetError> {
+        let mut uploaded = 0;
+        let mut code_keys = Vec::new();
+        for (function, bytes, hash) in zips {
+            let key = function_key(function.package, &hash);
+            if self.upload(&key, bytes).await? == Outcome::New {
+                uploaded += 1;
+            }
+            code_keys.push((function.code_key_parameter(), key));
+        }
+        let template_key = template_key(template_hash);
+        if self.upload(&template_key, template.into_bytes()).await? == Outcome::New {
+            uploaded += 1;
+        }
+        Ok(StackAssets {
+            uploaded,
+            code_keys,
+            template_url: format!(
+                "https://{}.s3.{}.amazonaws.com/{template_key}",
+                self.bucket, self.region
+            ),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -132,6 +132,70 @@ pub async fn prepare(
     }
 }
 
+/// How an executed change set ended.
+pub struct Executed {
+    pub stack: aws_sdk_cloudformation::types::Stack,
+    pub failures: Vec<super::stack::Failure>,
+}
+
+/// Executes `change_set` and follows the stack until it settles, with live
+/// progress (`what`: "create" or "update"). `started` is called once
+/// CloudFormation has accepted it.
+pub async fn execute(
+    client: &Client,
+    stack_name: &str,
+    change_set: &str,
+    what: &str,
+    poll: Duration,
+    started: impl FnOnce(),
+) -> Result<Executed, StackError> {
+    client
+        .execute_change_set()
+        .change_set_name(change_set)
+        .stack_name(stack_name)
+        .send()
+        .await
+        .map_err(aws_error)?;
+    started();
+    let progress =
+        super::progress::Progress::start(&format!("{what} of stack {stack_name} in progress"));
+    let waited = super::stack::wait(client, stack_name, &progress, poll).await?;
+    progress.finish();
+    let stack = waited
+        .stack
+        .ok_or_else(|| StackError::Aws("the stack disappeared".into()))?;
+    Ok(Executed {
+        stack,
+        failures: waited.failures,
+    })
+}
+
+/// Why an executed change set did not leave the stack complete, with a hint
+/// for the statuses that have one; `None` when it did.
+pub fn unfinished(stack: &aws_sdk_cloudformation::types::Stack) -> Option<(String, &'static str)> {
+    use aws_sdk_cloudformation::types::StackStatus;
+    let status = stack.stack_status();
+    if matches!(
+        status,
+        Some(StackStatus::CreateComplete | StackStatus::UpdateComplete)
+    ) {
+        return None;
+    }
+    let hint = match status {
+        Some(StackStatus::RollbackComplete) => {
+            "The stack was rolled back; the next `invctl deploy` deletes and re-creates it."
+        }
+        Some(StackStatus::UpdateRollbackComplete) => {
+            "The update was rolled back; the stack runs its previous version."
+        }
+        _ => "",
+    };
+    Some((
+        status.map(|s| s.as_str().to_owned()).unwrap_or_default(),
+        hint,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

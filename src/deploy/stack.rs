@@ -50,6 +50,33 @@ pub async fn describe(client: &Client, name: &str) -> Result<Option<Stack>, Stac
     }
 }
 
+/// The physical id of one of the stack's resources (from the resource list,
+/// which needs no output and answers for every resource type).
+pub async fn physical_id(
+    client: &aws_sdk_cloudformation::Client,
+    stack_name: &str,
+    logical_id: &str,
+) -> Result<String, StackError> {
+    let mut pages = client
+        .list_stack_resources()
+        .stack_name(stack_name)
+        .into_paginator()
+        .items()
+        .send();
+    while let Some(summary) = pages.next().await {
+        let summary = summary.map_err(aws_error)?;
+        if summary.logical_resource_id() == Some(logical_id) {
+            return Ok(summary
+                .physical_resource_id()
+                .unwrap_or_default()
+                .to_owned());
+        }
+    }
+    Err(StackError::Aws(format!(
+        "the stack has no resource {logical_id}"
+    )))
+}
+
 /// What a stack's status means for what can be done with it: the one
 /// classifier of CloudFormation's stack statuses (every comparison of
 /// statuses goes through it).

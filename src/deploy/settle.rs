@@ -1,0 +1,151 @@
+//! Bringing a stack to a state a change set can start from.
+
+use aws_sdk_cloudformation::types::Stack;
+
+use super::progress::Progress;
+use super::stack::{self, Failure, StackError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettleError {
+    #[error("stack {stack}: {source}")]
+    Stack { stack: String, source: StackError },
+    #[error("stack {stack} is UPDATE_ROLLBACK_FAILED: an update failed and so did its rollback.\n{}Fix the cause, then run `invctl deploy --continue-rollback` (add `--skip-resource LOGICAL_ID` for each resource that cannot roll back; it is left as it is). That is `aws cloudformation continue-update-rollback --stack-name {stack}` followed by the deploy.", stack::failure_lines(failures))]
+    RollbackFailed {
+        stack: String,
+        failures: Vec<Failure>,
+    },
+    #[error(
+        "the rollback of stack {stack} did not complete ({status}):\n{}",
+        stack::failure_lines(failures)
+    )]
+    RollbackNotCompleted {
+        stack: String,
+        status: String,
+        failures: Vec<Failure>,
+    },
+    #[error("cannot read the answer")]
+    Prompt(#[source] std::io::Error),
+}
+
+/// What to do with a stack whose update and rollback both failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OnRollbackFailed {
+    /// Stop and explain the way out.
+    Stop,
+    /// Ask on the terminal whether to continue the rollback.
+    Ask,
+    /// Continue the rollback, skipping these resources (logical ids).
+    Continue { skip: Vec<String> },
+}
+
+/// Brings the stack to a state a change set can start from: waits for an
+/// operation in progress, deletes a stack that failed its first create, and
+/// continues a failed rollback when told to (else stops and explains).
+/// `None`: there is no stack (create one).
+pub async fn settle(
+    client: &aws_sdk_cloudformation::Client,
+    name: &str,
+    poll: std::time::Duration,
+    on_rollback_failed: &OnRollbackFailed,
+    ask: &mut dyn FnMut(&str) -> std::io::Result<bool>,
+) -> Result<Option<Stack>, SettleError> {
+    let stack_error = |source| SettleError::Stack {
+        stack: name.to_owned(),
+        source,
+    };
+    let mut existing = stack::describe(client, name).await.map_err(stack_error)?;
+    while let Some(current) = &existing {
+        let status = current
+            .stack_status()
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_default();
+        let id = current.stack_id().unwrap_or(name).to_owned();
+        match stack::state_of(current) {
+            state if state.in_progress() => {
+                let progress = Progress::start(&format!(
+                    "stack {name} is busy ({status}), perhaps from an interrupted run; waiting for it"
+                ));
+                let waited = stack::wait(client, name, &progress, poll)
+                    .await
+                    .map_err(stack_error)?;
+                progress.finish();
+                existing = waited
+                    .stack
+                    .filter(|s| stack::state_of(s) != stack::StackState::Gone);
+            }
+            stack::StackState::FailedCreate => {
+                let progress = Progress::start(&format!(
+                    "stack {name} is {status} after a failed first create and can only be deleted: deleting it to create it anew"
+                ));
+                client
+                    .delete_stack()
+                    .stack_name(&id)
+                    .send()
+                    .await
+                    .map_err(|e| stack_error(stack::aws_error(e)))?;
+                stack::wait(client, &id, &progress, poll)
+                    .await
+                    .map_err(stack_error)?;
+                progress.finish();
+                existing = None;
+            }
+            stack::StackState::Gone => existing = None,
+            stack::StackState::RollbackFailed => {
+                let failures = stack::recent_failures(client, &id)
+                    .await
+                    .map_err(stack_error)?;
+                let skip = match on_rollback_failed {
+                    OnRollbackFailed::Continue { skip } => skip.clone(),
+                    OnRollbackFailed::Ask => {
+                        eprint!("{}", stack::failure_lines(&failures));
+                        if !ask(&format!(
+                            "stack {name} is UPDATE_ROLLBACK_FAILED. Continue its rollback now? [y/N] "
+                        ))
+                        .map_err(SettleError::Prompt)?
+                        {
+                            return Err(SettleError::RollbackFailed {
+                                stack: name.to_owned(),
+                                failures,
+                            });
+                        }
+                        Vec::new()
+                    }
+                    OnRollbackFailed::Stop => {
+                        return Err(SettleError::RollbackFailed {
+                            stack: name.to_owned(),
+                            failures,
+                        })
+                    }
+                };
+                client
+                    .continue_update_rollback()
+                    .stack_name(&id)
+                    .set_resources_to_skip((!skip.is_empty()).then_some(skip))
+                    .send()
+                    .await
+                    .map_err(|e| stack_error(stack::aws_error(e)))?;
+                let progress = Progress::start(&format!("continuing the rollback of stack {name}"));
+                let waited = stack::wait(client, &id, &progress, poll)
+                    .await
+                    .map_err(stack_error)?;
+                progress.finish();
+                let final_status = waited.stack.as_ref().and_then(|s| s.stack_status());
+                if final_status
+                    != Some(&aws_sdk_cloudformation::types::StackStatus::UpdateRollbackComplete)
+                {
+                    let status = final_status
+                        .map(|s| s.as_str().to_owned())
+                        .unwrap_or_default();
+                    return Err(SettleError::RollbackNotCompleted {
+                        stack: name.to_owned(),
+                        status,
+                        failures: waited.failures,
+                    });
+                }
+                existing = waited.stack;
+            }
+            _ => break,
+        }
+    }
+    Ok(existing)
+}
