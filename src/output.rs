@@ -38,6 +38,24 @@ impl WorkspaceArgs {
     }
 }
 
+/// A command's result, printed once: as JSON (its serialized form) for
+/// scripts, or as text for people.
+pub trait Report: serde::Serialize {
+    fn write_text(&self, out: &mut dyn std::io::Write) -> std::io::Result<()>;
+}
+
+/// Prints `report` in `format`.
+pub fn print<R: Report + ?Sized>(
+    report: &R,
+    format: OutputFormat,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    match format {
+        OutputFormat::Json => write_json(out, report),
+        OutputFormat::Text => report.write_text(out),
+    }
+}
+
 /// Writes `value` as pretty JSON and a final newline: the report of every
 /// command under `--output json`.
 pub fn write_json<T: serde::Serialize + ?Sized>(

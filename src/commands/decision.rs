@@ -66,6 +66,20 @@ struct Report<'a> {
     order_quantity: &'a str,
 }
 
+impl crate::output::Report for Report<'_> {
+    fn write_text(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        writeln!(
+            out,
+            "purchase order {} {}: {} unit(s) of {} ({})",
+            self.purchase_order_id,
+            self.decision.to_lowercase(),
+            self.order_quantity,
+            self.product_name,
+            self.product_id
+        )
+    }
+}
+
 pub fn approve(aws: &AwsArgs, args: &ApproveArgs, out: &mut dyn Write) -> Result<(), Error> {
     run(
         aws,
@@ -113,17 +127,6 @@ fn run(
             product_name: &view.product_name,
             order_quantity: &view.order_quantity,
         };
-        match format {
-            OutputFormat::Json => crate::output::write_json(out, &report).map_err(Error::Report),
-            OutputFormat::Text => writeln!(
-                out,
-                "purchase order {id} {}: {} unit(s) of {} ({})",
-                decision.as_str().to_lowercase(),
-                view.order_quantity,
-                view.product_name,
-                view.product_id
-            )
-            .map_err(Error::Report),
-        }
+        crate::output::print(&report, format, out).map_err(Error::Report)
     })
 }

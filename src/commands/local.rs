@@ -197,15 +197,10 @@ struct StatusReport {
     state: Option<LocalState>,
 }
 
-fn status(start: &Path, output: OutputFormat, out: &mut dyn Write) -> Result<(), Error> {
-    let running = LocalState::running(start);
-    let report = StatusReport {
-        running: running.is_ok(),
-        state: running.as_ref().ok().cloned(),
-    };
-    match output {
-        OutputFormat::Json => crate::output::write_json(out, &report),
-        OutputFormat::Text => match &report.state {
+impl crate::output::Report for StatusReport {
+    fn write_text(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        let report = self;
+        match &report.state {
             Some(state) => writeln!(
                 out,
                 "local cloud running (process {})\n  endpoint  {}\n  region    {}\n  plane     {}\n  log       {}{}",
@@ -221,9 +216,17 @@ fn status(start: &Path, output: OutputFormat, out: &mut dyn Write) -> Result<(),
                 }
             ),
             None => Ok(()),
-        },
+        }
     }
-    .map_err(Error::Report)?;
+}
+
+fn status(start: &Path, output: OutputFormat, out: &mut dyn Write) -> Result<(), Error> {
+    let running = LocalState::running(start);
+    let report = StatusReport {
+        running: running.is_ok(),
+        state: running.as_ref().ok().cloned(),
+    };
+    crate::output::print(&report, output, out).map_err(Error::Report)?;
     running.map(|_| ()).map_err(Error::NotRunning)
 }
 

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::config::AwsArgs;
 use crate::drive::{DeployedStack, DriveError, Resource};
-use crate::output::{OutputFormat, ReportArgs};
+use crate::output::ReportArgs;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ScheduleAction {
@@ -64,6 +64,27 @@ struct Report {
     state: String,
     expression: String,
     changed: bool,
+    /// Only read (`schedule status`): no "already" to say.
+    #[serde(skip)]
+    only_read: bool,
+}
+
+impl crate::output::Report for Report {
+    fn write_text(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        let on = self.state == ScheduleState::Enabled.as_str();
+        writeln!(
+            out,
+            "schedule {} is {} ({}){}",
+            self.schedule,
+            if on { "on" } else { "off" },
+            self.expression,
+            if self.changed || self.only_read {
+                ""
+            } else {
+                ", already"
+            }
+        )
+    }
 }
 
 /// Reads the schedule and, for on/off, sets its state. Returns the report.
@@ -104,6 +125,7 @@ async fn apply(
             state: state.as_str().to_owned(),
             expression,
             changed: false,
+            only_read: action == ScheduleAction::Status,
         });
     }
     scheduler
@@ -128,6 +150,7 @@ async fn apply(
         state: wanted.as_str().to_owned(),
         expression,
         changed: true,
+        only_read: false,
     })
 }
 
@@ -137,24 +160,6 @@ pub fn run(aws: &AwsArgs, args: &ScheduleArgs, out: &mut dyn Write) -> Result<()
         let name = stack.get(Resource::OrderGeneratorSchedule).await?;
         let scheduler = aws_sdk_scheduler::Client::new(&stack.config);
         let report = apply(&scheduler, &name, args.action).await?;
-        match args.report.output {
-            OutputFormat::Json => crate::output::write_json(out, &report).map_err(Error::Report),
-            OutputFormat::Text => {
-                let on = report.state == ScheduleState::Enabled.as_str();
-                writeln!(
-                    out,
-                    "schedule {} is {} ({}){}",
-                    report.schedule,
-                    if on { "on" } else { "off" },
-                    report.expression,
-                    if report.changed || args.action == ScheduleAction::Status {
-                        ""
-                    } else {
-                        ", already"
-                    }
-                )
-                .map_err(Error::Report)
-            }
-        }
+        crate::output::print(&report, args.report.output, out).map_err(Error::Report)
     })
 }

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::config::{AwsArgs, ConfigError, Settings};
 use crate::deploy::stack::{self, StackError};
-use crate::output::{OutputFormat, ReportArgs};
+use crate::output::ReportArgs;
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
@@ -48,8 +48,9 @@ struct StatusReport {
     created: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     last_updated: Option<String>,
-    outputs: Vec<(String, String)>,
-    tags: Vec<(String, String)>,
+    /// In the stack's order (as a JSON object).
+    outputs: indexmap::IndexMap<String, String>,
+    tags: indexmap::IndexMap<String, String>,
     /// The approval function's URL (the review page behind the emailed
     /// links), read from Lambda as the email function reads it.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -131,61 +132,35 @@ pub fn run(aws: &AwsArgs, args: &StatusArgs, out: &mut dyn Write) -> Result<(), 
                 })
                 .collect(),
         };
-        print(&report, args.report.output, out).map_err(Error::Report)
+        crate::output::print(&report, args.report.output, out).map_err(Error::Report)
     })
 }
 
-fn print(report: &StatusReport, format: OutputFormat, out: &mut dyn Write) -> io::Result<()> {
-    match format {
-        OutputFormat::Json => {
-            let outputs: serde_json::Map<String, serde_json::Value> = report
-                .outputs
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone().into()))
-                .collect();
-            let tags: serde_json::Map<String, serde_json::Value> = report
-                .tags
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone().into()))
-                .collect();
-            let mut value = serde_json::to_value(report).expect("reports serialize");
-            value["outputs"] = outputs.into();
-            value["tags"] = tags.into();
-            crate::output::write_json(out, &value)
+impl crate::output::Report for StatusReport {
+    fn write_text(&self, out: &mut dyn Write) -> io::Result<()> {
+        let report = self;
+        writeln!(out, "stack     {} ({})", report.stack_name, report.region)?;
+        writeln!(out, "status    {}", report.status)?;
+        if let Some(reason) = &report.reason {
+            writeln!(out, "reason    {reason}")?;
         }
-        OutputFormat::Text => {
-            writeln!(out, "stack     {} ({})", report.stack_name, report.region)?;
-            writeln!(out, "status    {}", report.status)?;
-            if let Some(reason) = &report.reason {
-                writeln!(out, "reason    {reason}")?;
-            }
-            writeln!(out, "created   {}", report.created)?;
-            if let Some(updated) = &report.last_updated {
-                writeln!(out, "updated   {updated}")?;
-            }
-            if let Some(url) = &report.approval_url {
-                writeln!(out, "approval  {url}")?;
-            }
-            if let Some((_, hash)) = report
-                .tags
-                .iter()
-                .find(|(k, _)| k == "invctl:template-sha256")
-            {
-                writeln!(out, "template  sha256 {hash}")?;
-            }
-            if !report.outputs.is_empty() {
-                writeln!(out, "outputs")?;
-                let width = report
-                    .outputs
-                    .iter()
-                    .map(|(k, _)| k.len())
-                    .max()
-                    .unwrap_or(0);
-                for (key, value) in &report.outputs {
-                    writeln!(out, "  {key:<width$}  {value}")?;
-                }
-            }
-            Ok(())
+        writeln!(out, "created   {}", report.created)?;
+        if let Some(updated) = &report.last_updated {
+            writeln!(out, "updated   {updated}")?;
         }
+        if let Some(url) = &report.approval_url {
+            writeln!(out, "approval  {url}")?;
+        }
+        if let Some(hash) = report.tags.get("invctl:template-sha256") {
+            writeln!(out, "template  sha256 {hash}")?;
+        }
+        if !report.outputs.is_empty() {
+            writeln!(out, "outputs")?;
+            let width = report.outputs.keys().map(String::len).max().unwrap_or(0);
+            for (key, value) in &report.outputs {
+                writeln!(out, "  {key:<width$}  {value}")?;
+            }
+        }
+        Ok(())
     }
 }
