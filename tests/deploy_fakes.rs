@@ -58,6 +58,23 @@ fn events(list: Vec<StackEvent>) -> Rule {
     })
 }
 
+/// A stack whose rollback failed, then completes once `resume` continues it.
+fn rollback_continued_by(resume: &Rule) -> Client {
+    mock_client!(
+        aws_sdk_cloudformation,
+        RuleMode::Sequential,
+        [
+            &stacks(StackStatus::UpdateRollbackFailed),
+            &events(failed_rollback_events()),
+            resume,
+            &stacks(StackStatus::UpdateRollbackInProgress),
+            &events(vec![]),
+            &stacks(StackStatus::UpdateRollbackComplete),
+            &events(vec![]),
+        ]
+    )
+}
+
 /// For the paths that must not prompt: a question fails the test.
 fn never_asked(question: &str) -> std::io::Result<bool> {
     panic!("asked {question:?}")
@@ -167,19 +184,7 @@ async fn a_failed_rollback_is_continued_when_asked_then_the_deploy_goes_on() {
                 && r.resources_to_skip() == ["OrdersQueue"]
         })
         .then_output(|| ContinueUpdateRollbackOutput::builder().build());
-    let client = mock_client!(
-        aws_sdk_cloudformation,
-        RuleMode::Sequential,
-        [
-            &stacks(StackStatus::UpdateRollbackFailed),
-            &events(failed_rollback_events()),
-            &resume,
-            &stacks(StackStatus::UpdateRollbackInProgress),
-            &events(vec![]),
-            &stacks(StackStatus::UpdateRollbackComplete),
-            &events(vec![]),
-        ]
-    );
+    let client = rollback_continued_by(&resume);
     let settled = settle(
         &client,
         "inventory",
@@ -338,19 +343,7 @@ async fn throttling_slows_the_polling_down_instead_of_failing() {
 async fn on_a_terminal_a_failed_rollback_is_continued_only_on_yes() {
     let resume = mock!(Client::continue_update_rollback)
         .then_output(|| ContinueUpdateRollbackOutput::builder().build());
-    let client = mock_client!(
-        aws_sdk_cloudformation,
-        RuleMode::Sequential,
-        [
-            &stacks(StackStatus::UpdateRollbackFailed),
-            &events(failed_rollback_events()),
-            &resume,
-            &stacks(StackStatus::UpdateRollbackInProgress),
-            &events(vec![]),
-            &stacks(StackStatus::UpdateRollbackComplete),
-            &events(vec![]),
-        ]
-    );
+    let client = rollback_continued_by(&resume);
     let mut questions = Vec::new();
     let settled = settle(
         &client,

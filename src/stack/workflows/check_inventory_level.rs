@@ -14,9 +14,8 @@
 
 use serde_json::json;
 
-use super::{arn, events_and_alerts};
+use super::{events_and_alerts, inventory_read_update};
 use crate::model::cfn::iam::Statement;
-use crate::stack::ids;
 
 use super::common::{announce, input_checks, inventory_event, inventory_update, FieldKind};
 use crate::model::asl::integrations::{dynamodb, sns, Attr};
@@ -26,10 +25,7 @@ use inventory_domain::{detail_type, inventory, purchase_reason};
 
 /// What its role may do: read and mark the product, put events and alert.
 pub fn permissions() -> Vec<Statement> {
-    let mut statements = vec![Statement::allow(
-        ["dynamodb:GetItem", "dynamodb:UpdateItem"],
-        vec![arn(ids::INVENTORY_TABLE)],
-    )];
+    let mut statements = vec![inventory_read_update()];
     statements.extend(events_and_alerts());
     statements
 }

@@ -10,7 +10,7 @@
 
 use serde_json::json;
 
-use super::{arn, events_and_alerts};
+use super::{arn, events_and_alerts, inventory_read_update};
 use crate::model::cfn::iam::Statement;
 use crate::stack::ids;
 
@@ -91,10 +91,7 @@ fn purchase_order_event(detail_type: &str) -> Task {
 /// order, invoke the email function, put events and alert.
 pub fn permissions() -> Vec<Statement> {
     let mut statements = vec![
-        Statement::allow(
-            ["dynamodb:GetItem", "dynamodb:UpdateItem"],
-            vec![arn(ids::INVENTORY_TABLE)],
-        ),
+        inventory_read_update(),
         Statement::allow(
             ["dynamodb:PutItem", "dynamodb:UpdateItem"],
             vec![arn(ids::PURCHASE_ORDER_TABLE)],

@@ -254,6 +254,14 @@ pub(super) fn arn(id: &str) -> Val {
     Val::get_att(id, "Arn")
 }
 
+/// Reading a product and changing its stock or status.
+pub(super) fn inventory_read_update() -> Statement {
+    Statement::allow(
+        ["dynamodb:GetItem", "dynamodb:UpdateItem"],
+        vec![arn(ids::INVENTORY_TABLE)],
+    )
+}
+
 /// What every workflow may do: put events on the bus and alert (the alert
 /// topic has a key of its own, which publishing needs too).
 pub(super) fn events_and_alerts() -> Vec<Statement> {

@@ -18,7 +18,7 @@
 
 use serde_json::json;
 
-use super::{arn, events_and_alerts};
+use super::{arn, events_and_alerts, inventory_read_update};
 use crate::model::cfn::iam::Statement;
 use crate::stack::ids;
 
@@ -54,10 +54,7 @@ fn retry_delay_expression() -> String {
 /// put events and alert.
 pub fn permissions() -> Vec<Statement> {
     let mut statements = vec![
-        Statement::allow(
-            ["dynamodb:GetItem", "dynamodb:UpdateItem"],
-            vec![arn(ids::INVENTORY_TABLE)],
-        ),
+        inventory_read_update(),
         Statement::allow(
             ["dynamodb:GetItem", "dynamodb:PutItem"],
             vec![arn(ids::RESERVATION_TABLE)],
