@@ -9,9 +9,9 @@ use invctl::local::console::Console;
 use invctl::local::plane::{FunctionConfig, Outcome, Plane};
 
 /// A runtime loop in Python: takes each invocation and does `behaviour`
-/// with it (`echo`, `crash`, or `crash-once` / `hang-once` / `bloat-once`:
-/// crash, hang, or fill 200 MB and hold it, on the first invocation; echo
-/// after).
+/// with it (`echo`; `record`: append the event to the marker file, then
+/// echo; `crash`; or `crash-once` / `hang-once` / `bloat-once`: crash, hang,
+/// or fill 200 MB and hold it, on the first invocation; echo after).
 const RUNTIME: &str = r#"import json, os, sys, time, urllib.request
 api = os.environ["AWS_LAMBDA_RUNTIME_API"]
 behaviour = sys.argv[1]
@@ -25,6 +25,9 @@ while True:
     if behaviour == "crash" or (behaviour == "crash-once" and not os.path.exists(marker)):
         open(marker, "w").close()
         os._exit(3)
+    if behaviour == "record":
+        with open(marker, "a") as log:
+            log.write(event.decode() + "\n")
     if behaviour == "bloat-once" and not os.path.exists(marker):
         open(marker, "w").close()
         held = b"x" * (200 * 1024 * 1024)
@@ -158,4 +161,131 @@ async fn an_instance_above_its_memory_setting_is_stopped_with_lambdas_error() {
     );
     let next = plane.invoke("greedy", Bytes::from("{}")).await;
     assert!(matches!(next, Some(Outcome::Response(_))), "{next:?}");
+}
+
+/// A table with a stream of new images; returns (table, stream ARN).
+async fn streamed_table(config: &aws_config::SdkConfig) -> (String, String) {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        StreamSpecification, StreamViewType,
+    };
+    let table = testkit::unique("streamed");
+    let created = aws_sdk_dynamodb::Client::new(config)
+        .create_table()
+        .table_name(&table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("id")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("id")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::NewImage)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let stream = created
+        .table_description()
+        .and_then(|t| t.latest_stream_arn())
+        .unwrap()
+        .to_owned();
+    (table, stream)
+}
+
+/// A LATEST mapping of `stream` to a function named `name` (in moto, which
+/// runs none of it), as the Lambda API describes it.
+async fn latest_mapping(
+    config: &aws_config::SdkConfig,
+    stream: &str,
+    name: &str,
+) -> aws_sdk_lambda::types::EventSourceMappingConfiguration {
+    testkit::echo_function(config, name).await;
+    let lambda = aws_sdk_lambda::Client::new(config);
+    lambda
+        .create_event_source_mapping()
+        .function_name(name)
+        .event_source_arn(stream)
+        .starting_position(aws_sdk_lambda::types::EventSourcePosition::Latest)
+        .send()
+        .await
+        .unwrap();
+    lambda
+        .list_event_source_mappings()
+        .function_name(name)
+        .send()
+        .await
+        .unwrap()
+        .event_source_mappings()[0]
+        .clone()
+}
+
+async fn put(config: &aws_config::SdkConfig, table: &str, id: &str) {
+    aws_sdk_dynamodb::Client::new(config)
+        .put_item()
+        .table_name(table)
+        .item("id", aws_sdk_dynamodb::types::AttributeValue::S(id.into()))
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_latest_stream_mapping_reads_from_when_it_was_made_not_from_when_polling_starts() {
+    let moto = testkit::Moto::start_local(&[]);
+    let config = moto.sdk_config().await;
+    let dir = tempfile::tempdir().unwrap();
+    let name = testkit::unique("recorder");
+    let (table, stream) = streamed_table(&config).await;
+    // Written well before the mapping exists: LATEST never shows it.
+    let before = testkit::unique("before");
+    put(&config, &table, &before).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mapping = latest_mapping(&config, &stream, &name).await;
+    // Written after the mapping was made, but before anything polls it (as
+    // the first order after a deploy, while its function still loads).
+    let after = testkit::unique("after");
+    put(&config, &table, &after).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let plane = plane().await;
+    plane.load(function(dir.path(), &name, "record", 10));
+    let poller = invctl::local::stream::StreamPoller::new(
+        &config,
+        plane.clone(),
+        Console::new(Box::new(std::io::sink())),
+        &mapping,
+    );
+    let polling = tokio::spawn(poller.run());
+    let log = dir.path().join(format!("{name}.crashed"));
+    let mut seen = String::new();
+    for _ in 0..100 {
+        seen = std::fs::read_to_string(&log).unwrap_or_default();
+        if seen.contains(&after) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    polling.abort();
+    assert!(
+        seen.contains(&after),
+        "the record written after the mapping was made never arrived; seen: {seen:?}"
+    );
+    assert!(
+        !seen.contains(&before),
+        "a record from before the mapping arrived: {seen}"
+    );
 }

@@ -25,7 +25,9 @@ pub struct StreamPoller {
     stream_arn: String,
     function: String,
     batch_size: usize,
-    from_start: bool,
+    /// LATEST: records from when the mapping was made (seconds since the
+    /// epoch); None for TRIM_HORIZON, every record.
+    since: Option<i64>,
     filters: Vec<Value>,
     report_failures: bool,
     bisect: bool,
@@ -54,9 +56,21 @@ impl StreamPoller {
                 .unwrap_or(function)
                 .to_owned(),
             batch_size: mapping.batch_size().unwrap_or(100).clamp(1, 1000) as usize,
-            from_start: mapping
+            // Lambda reads LATEST from when the mapping is enabled, not from
+            // when a poller gets to it: here that is later (the function
+            // must be loaded first), and a record written in between (the
+            // first orders after a deploy) would be missed.
+            since: (!mapping
                 .starting_position()
-                .is_some_and(|p| p.as_str() == "TRIM_HORIZON"),
+                .is_some_and(|p| p.as_str() == "TRIM_HORIZON"))
+            .then(|| {
+                mapping
+                    .last_modified()
+                    .map(|at| at.secs())
+                    .unwrap_or_else(|| {
+                        aws_smithy_types::DateTime::from(std::time::SystemTime::now()).secs()
+                    })
+            }),
             filters: mapping
                 .filter_criteria()
                 .map(|c| {
@@ -93,11 +107,8 @@ impl StreamPoller {
             .ok()?;
         let mut iterators = Vec::new();
         for shard in stream.stream_description()?.shards() {
-            let kind = if self.from_start {
-                ShardIteratorType::TrimHorizon
-            } else {
-                ShardIteratorType::Latest
-            };
+            // From the start of the shard either way; LATEST is `since`.
+            let kind = ShardIteratorType::TrimHorizon;
             let iterator = self
                 .streams
                 .get_shard_iterator()
@@ -144,6 +155,7 @@ impl StreamPoller {
                 let records: Vec<Value> = page
                     .records()
                     .iter()
+                    .filter(|r| self.wanted(r))
                     .map(|r| record_json(r, &self.stream_arn))
                     .filter(|r| {
                         self.filters.is_empty() || self.filters.iter().any(|f| matches(f, r))
@@ -158,6 +170,18 @@ impl StreamPoller {
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
         }
+    }
+
+    /// Whether a record is recent enough for the mapping's starting position
+    /// (a second of slack: the times are whole seconds).
+    fn wanted(&self, record: &Record) -> bool {
+        let Some(since) = self.since else {
+            return true;
+        };
+        record
+            .dynamodb()
+            .and_then(|d| d.approximate_creation_date_time())
+            .is_none_or(|at| at.secs() >= since - 1)
     }
 
     /// Delivers `records` until they are processed or given up on.
