@@ -60,17 +60,17 @@ impl StreamPoller {
             // when a poller gets to it: here that is later (the function
             // must be loaded first), and a record written in between (the
             // first orders after a deploy) would be missed.
-            since: (!mapping
+            since: mapping
                 .starting_position()
-                .is_some_and(|p| p.as_str() == "TRIM_HORIZON"))
-            .then(|| {
-                mapping
-                    .last_modified()
-                    .map(|at| at.secs())
-                    .unwrap_or_else(|| {
-                        aws_smithy_types::DateTime::from(std::time::SystemTime::now()).secs()
-                    })
-            }),
+                .is_none_or(|p| p.as_str() != "TRIM_HORIZON")
+                .then(|| {
+                    mapping
+                        .last_modified()
+                        .map(|at| at.secs())
+                        .unwrap_or_else(|| {
+                            aws_smithy_types::DateTime::from(std::time::SystemTime::now()).secs()
+                        })
+                }),
             filters: mapping
                 .filter_criteria()
                 .map(|c| {
