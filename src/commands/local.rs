@@ -166,9 +166,11 @@ fn mail(
             source,
         })
     };
-    if !follow && LocalState::running(start).is_err() && !path.exists() {
+    if !follow && !path.exists() {
         // Nothing sent and nothing running: say how to get there.
-        return Err(LocalState::running(start).unwrap_err().into());
+        if let Err(not_running) = LocalState::running(start) {
+            return Err(not_running.into());
+        }
     }
     let mut shown = read()?;
     print_mail(&shown, output, follow, out).map_err(Error::Report)?;

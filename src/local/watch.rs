@@ -266,8 +266,8 @@ async fn update_stacks(
         .kill_on_drop(true)
         .output()
         .await;
-    let built = match built {
-        Ok(run) if run.status.success() => run,
+    match built {
+        Ok(run) if run.status.success() => {}
         Ok(run) => {
             console.failure(format!(
                 "watch: invctl did not build, nothing updated:\n{}",
@@ -279,8 +279,7 @@ async fn update_stacks(
             console.failure(format!("watch: cannot run cargo: {e}"));
             return;
         }
-    };
-    drop(built);
+    }
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace.join("target"));
