@@ -7,6 +7,21 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 
 use crate::config::Settings;
 
+/// Credentials every request to the local cloud is signed with (moto
+/// checks none).
+pub const LOCAL_ACCESS_KEY: &str = "local";
+pub const LOCAL_SECRET_KEY: &str = "local";
+
+pub fn local_credentials() -> aws_credential_types::Credentials {
+    aws_credential_types::Credentials::new(
+        LOCAL_ACCESS_KEY,
+        LOCAL_SECRET_KEY,
+        None,
+        None,
+        "invctl-local",
+    )
+}
+
 /// The SDK configuration for `settings`.
 pub async fn sdk_config(settings: &Settings) -> SdkConfig {
     let mut loader =
@@ -23,13 +38,7 @@ pub async fn sdk_config(settings: &Settings) -> SdkConfig {
     if settings.local.is_some() {
         // The local cloud checks no signature: throwaway credentials, so
         // nothing of the user's is sent to it or looked up.
-        loader = loader.credentials_provider(aws_credential_types::Credentials::new(
-            crate::local::ACCESS_KEY,
-            crate::local::SECRET_KEY,
-            None,
-            None,
-            "invctl-local",
-        ));
+        loader = loader.credentials_provider(local_credentials());
     }
     loader.load().await
 }

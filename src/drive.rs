@@ -115,6 +115,39 @@ impl Resource {
     }
 }
 
+/// The stack the settings name, as CloudFormation describes it, in
+/// whatever state it is.
+pub struct Located {
+    pub config: SdkConfig,
+    pub name: String,
+    pub stack: aws_sdk_cloudformation::types::Stack,
+}
+
+/// Resolves the settings and describes their stack; a missing stack is
+/// [`DriveError::NotDeployed`].
+pub async fn locate(aws: &AwsArgs) -> Result<Located, DriveError> {
+    let settings = Settings::resolve(aws)?;
+    let config = crate::aws::sdk_config(&settings).await;
+    let name = settings.stack_name;
+    let found = stack::describe(&Client::new(&config), &name)
+        .await
+        .map_err(|e| DriveError::Stack {
+            stack: name.clone(),
+            message: e.to_string(),
+        })?;
+    match found {
+        Some(stack) => Ok(Located {
+            config,
+            name,
+            stack,
+        }),
+        None => Err(DriveError::NotDeployed {
+            stack: name,
+            region: config.region().map(ToString::to_string).unwrap_or_default(),
+        }),
+    }
+}
+
 /// A deployed stack, as the driving commands see it.
 pub struct DeployedStack {
     pub config: SdkConfig,
@@ -145,31 +178,20 @@ impl DeployedStack {
     /// Resolves the settings, then finds the stack; a missing stack or one
     /// that never finished creating is an error that says what to do.
     pub async fn find(aws: &AwsArgs) -> Result<DeployedStack, DriveError> {
-        let settings = Settings::resolve(aws)?;
-        let config = crate::aws::sdk_config(&settings).await;
-        let name = settings.stack_name;
-        let found = stack::describe(&Client::new(&config), &name)
-            .await
-            .map_err(|e| DriveError::Stack {
-                stack: name.clone(),
-                message: e.to_string(),
-            })?;
-        let Some(found) = found else {
-            return Err(DriveError::NotDeployed {
-                stack: name,
-                region: config.region().map(ToString::to_string).unwrap_or_default(),
-            });
-        };
-        let status = found
-            .stack_status()
-            .map(|s| s.as_str().to_owned())
-            .unwrap_or_default();
+        let Located {
+            config,
+            name,
+            stack: found,
+        } = locate(aws).await?;
         // A stack whose first create failed or that is going away has
         // nothing to drive; every other state has its resources.
         if !crate::deploy::stack::state_of(&found).has_resources() {
             return Err(DriveError::NotUsable {
                 stack: name,
-                status,
+                status: found
+                    .stack_status()
+                    .map(|s| s.as_str().to_owned())
+                    .unwrap_or_default(),
             });
         }
         let outputs = found

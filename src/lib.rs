@@ -11,6 +11,7 @@ pub mod build;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod console;
 pub mod deploy;
 pub mod drive;
 pub mod local;
@@ -113,9 +114,13 @@ pub fn run(cli: cli::Cli, out: &mut dyn Write) -> Result<(), Error> {
     match &cli.command {
         Command::Synth(args) => commands::synth::run(args, out)?,
         Command::Build(args) => commands::build::run(args, out)?,
-        Command::Deploy(args) => commands::deploy::run(&cli.aws, args, out)?,
+        Command::Deploy(args) => {
+            commands::deploy::run(&cli.aws, args, &mut console::Terminal, out)?
+        }
         Command::Status(args) => commands::status::run(&cli.aws, args, out)?,
-        Command::Destroy(args) => commands::destroy::run(&cli.aws, args, out)?,
+        Command::Destroy(args) => {
+            commands::destroy::run(&cli.aws, args, &mut console::Terminal, out)?
+        }
         Command::SendOrder(args) => commands::send_order::run(&cli.aws, args, out)?,
         Command::Scan(args) => commands::scan::run(&cli.aws, args, out)?,
         Command::Approve(args) => commands::decision::approve(&cli.aws, args, out)?,

@@ -14,6 +14,7 @@ use aws_sdk_cloudformation::primitives::DateTime;
 use aws_sdk_cloudformation::types::{ResourceStatus, Stack, StackEvent, StackStatus};
 use aws_sdk_cloudformation::Client;
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+use invctl::console::{Console, Scripted};
 use invctl::deploy::progress::Progress;
 use invctl::deploy::settle::{settle, OnRollbackFailed, SettleError as Error};
 use invctl::deploy::stack::wait;
@@ -76,8 +77,16 @@ fn rollback_continued_by(resume: &Rule) -> Client {
 }
 
 /// For the paths that must not prompt: a question fails the test.
-fn never_asked(question: &str) -> std::io::Result<bool> {
-    panic!("asked {question:?}")
+struct NeverAsked;
+
+impl Console for NeverAsked {
+    fn interactive(&self) -> bool {
+        false
+    }
+
+    fn answer(&mut self, question: &str) -> std::io::Result<String> {
+        panic!("asked {question:?}")
+    }
 }
 
 #[tokio::test]
@@ -100,7 +109,7 @@ async fn a_failed_first_create_is_deleted_to_create_anew() {
         "inventory",
         POLL,
         &OnRollbackFailed::Stop,
-        &mut never_asked,
+        &mut NeverAsked,
     )
     .await
     .unwrap();
@@ -153,7 +162,7 @@ async fn update_rollback_failed_names_the_resources_and_the_way_out() {
         "inventory",
         POLL,
         &OnRollbackFailed::Stop,
-        &mut never_asked,
+        &mut NeverAsked,
     )
     .await
     .unwrap_err();
@@ -192,7 +201,7 @@ async fn a_failed_rollback_is_continued_when_asked_then_the_deploy_goes_on() {
         &OnRollbackFailed::Continue {
             skip: vec!["OrdersQueue".into()],
         },
-        &mut never_asked,
+        &mut NeverAsked,
     )
     .await
     .unwrap()
@@ -232,7 +241,7 @@ async fn a_rollback_that_fails_again_is_reported() {
         "inventory",
         POLL,
         &OnRollbackFailed::Continue { skip: vec![] },
-        &mut never_asked,
+        &mut NeverAsked,
     )
     .await
     .unwrap_err();
@@ -261,7 +270,7 @@ async fn an_operation_in_progress_is_waited_for() {
         "inventory",
         POLL,
         &OnRollbackFailed::Stop,
-        &mut never_asked,
+        &mut NeverAsked,
     )
     .await
     .unwrap()
@@ -344,23 +353,20 @@ async fn on_a_terminal_a_failed_rollback_is_continued_only_on_yes() {
     let resume = mock!(Client::continue_update_rollback)
         .then_output(|| ContinueUpdateRollbackOutput::builder().build());
     let client = rollback_continued_by(&resume);
-    let mut questions = Vec::new();
+    let mut console = Scripted::answering(&["y"]);
     let settled = settle(
         &client,
         "inventory",
         POLL,
         &OnRollbackFailed::Ask,
-        &mut |q| {
-            questions.push(q.to_owned());
-            Ok(true)
-        },
+        &mut console,
     )
     .await
     .unwrap();
     assert!(settled.is_some());
     assert_eq!(resume.num_calls(), 1);
     assert_eq!(
-        questions,
+        console.asked,
         ["stack inventory is UPDATE_ROLLBACK_FAILED. Continue its rollback now? [y/N] "]
     );
 
@@ -380,7 +386,7 @@ async fn on_a_terminal_a_failed_rollback_is_continued_only_on_yes() {
         "inventory",
         POLL,
         &OnRollbackFailed::Ask,
-        &mut |_| Ok(false),
+        &mut Scripted::answering(&["n"]),
     )
     .await
     .unwrap_err();

@@ -66,7 +66,7 @@ async fn status_of_a_missing_stack_says_how_to_create_it() {
     assert_eq!(output.status.code(), Some(invctl::exit::NOT_DEPLOYED));
     assert!(
         util::text(&output).contains(
-            "stack never-deployed does not exist in us-east-1; create it with `invctl deploy`"
+            "stack never-deployed does not exist in us-east-1; deploy it first with `invctl deploy --email ADDRESS`"
         ),
         "{}",
         util::text(&output)
@@ -79,7 +79,7 @@ async fn destroy_needs_yes_off_a_terminal_then_deletes() {
     let name = create_stack(moto).await;
 
     let refused = invctl(moto, &["destroy", "--stack-name", &name]);
-    assert_eq!(refused.status.code(), Some(1));
+    assert_eq!(refused.status.code(), Some(invctl::exit::USAGE));
     assert!(
         util::text(&refused).contains("pass --yes"),
         "{}",

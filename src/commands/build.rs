@@ -6,7 +6,7 @@ use clap::builder::PossibleValuesParser;
 use clap::Args;
 
 use crate::build::{self, BuildError, BuiltFunction, ZipStatus};
-use crate::output::{OutputFormat, ReportArgs, WorkspaceArgs};
+use crate::output::{ReportArgs, WorkspaceArgs};
 use crate::stack::functions::{self, FunctionSpec};
 use crate::stack::Architecture;
 
@@ -64,42 +64,44 @@ pub fn selected(names: &[String]) -> Vec<FunctionSpec> {
 
 pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<(), Error> {
     let workspace = build::find_workspace(&args.workspace.start().map_err(Error::CurrentDir)?)?;
-    let built = build::build(&workspace, args.arch, &selected(&args.functions))?;
-    report(&built, args.arch, args.report.output, out).map_err(Error::Report)
+    let functions = build::build(&workspace, args.arch, &selected(&args.functions))?;
+    let report = BuildReport {
+        architecture: args.arch.as_str(),
+        functions,
+    };
+    crate::output::print(&report, args.report.output, out).map_err(Error::Report)
 }
 
-fn report(
-    built: &[BuiltFunction],
-    arch: Architecture,
-    format: OutputFormat,
-    out: &mut dyn Write,
-) -> io::Result<()> {
-    match format {
-        OutputFormat::Json => {
-            let report = serde_json::json!({
-                "architecture": arch.as_str(),
-                "functions": built,
-            });
-            crate::output::write_json(out, &report)
+/// What `invctl build` made: one line per function, or JSON.
+#[derive(Debug, serde::Serialize)]
+struct BuildReport {
+    architecture: &'static str,
+    functions: Vec<BuiltFunction>,
+}
+
+impl crate::output::Report for BuildReport {
+    fn write_text(&self, out: &mut dyn Write) -> io::Result<()> {
+        let width = self
+            .functions
+            .iter()
+            .map(|b| b.function.len())
+            .max()
+            .unwrap_or(0);
+        for b in &self.functions {
+            let status = match b.status {
+                ZipStatus::Written => "built",
+                ZipStatus::Unchanged => "unchanged",
+            };
+            writeln!(
+                out,
+                "{:<width$}  {:>9}  {:>9} bytes  sha256 {}  {}",
+                b.function,
+                status,
+                b.bytes,
+                b.sha256,
+                b.zip.display()
+            )?;
         }
-        OutputFormat::Text => {
-            let width = built.iter().map(|b| b.function.len()).max().unwrap_or(0);
-            for b in built {
-                let status = match b.status {
-                    ZipStatus::Written => "built",
-                    ZipStatus::Unchanged => "unchanged",
-                };
-                writeln!(
-                    out,
-                    "{:<width$}  {:>9}  {:>9} bytes  sha256 {}  {}",
-                    b.function,
-                    status,
-                    b.bytes,
-                    b.sha256,
-                    b.zip.display()
-                )?;
-            }
-            Ok(())
-        }
+        Ok(())
     }
 }

@@ -9,7 +9,7 @@
 //! zips, parameters) says nothing changed: then nothing is uploaded and no
 //! change set is made.
 
-use std::io::{self, BufRead, IsTerminal, Write};
+use std::io::{self, Write};
 
 use aws_sdk_cloudformation::types::{Parameter, Stack, Tag};
 use clap::Args;
@@ -17,12 +17,13 @@ use serde::Serialize;
 
 use crate::build::{self, BuildError};
 use crate::config::{AwsArgs, ConfigError, Settings};
+use crate::console::Console;
 use crate::deploy::assets::{self, ArtifactStore, AssetError};
 use crate::deploy::changeset::{self, Change, Prepared};
 use crate::deploy::seed::{self, SeedError, Seeded};
 use crate::deploy::settle::{settle, OnRollbackFailed, SettleError};
 use crate::deploy::stack::{self, Failure, StackError};
-use crate::output::{OutputFormat, ReportArgs, WorkspaceArgs};
+use crate::output::{ReportArgs, WorkspaceArgs};
 use crate::stack::{functions, ids, Architecture};
 
 const FINGERPRINT_TAG: &str = "invctl:fingerprint";
@@ -143,6 +144,9 @@ struct Report {
     outputs: serde_json::Map<String, serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     seeded: Option<SeededReport>,
+    /// The first line of the text report.
+    #[serde(skip)]
+    summary: String,
 }
 
 impl Report {
@@ -151,6 +155,7 @@ impl Report {
         stack_name: &str,
         uploaded: usize,
         outputs: serde_json::Map<String, serde_json::Value>,
+        summary: &str,
     ) -> Self {
         Report {
             stack_name: stack_name.to_owned(),
@@ -160,6 +165,7 @@ impl Report {
             uploaded,
             outputs,
             seeded: None,
+            summary: summary.to_owned(),
         }
     }
 }
@@ -245,236 +251,278 @@ fn zips(
         .collect()
 }
 
-/// Asks a yes/no question on the terminal; anything but yes is no.
-fn ask(question: &str) -> io::Result<bool> {
-    eprint!("{question}");
-    let _ = io::stderr().flush();
-    let mut answer = String::new();
-    io::stdin().lock().read_line(&mut answer)?;
-    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+/// What `run` resolved from the command line and settings before any AWS
+/// call: the stack, the address, the architecture and the template.
+struct Plan {
+    settings: Settings,
+    name: String,
+    email: Option<String>,
+    arch: Architecture,
+    /// Functions built for this machine, to run on the local cloud.
+    local: bool,
+    template: String,
+    template_hash: String,
 }
 
-pub fn run(aws: &AwsArgs, args: &DeployArgs, out: &mut dyn Write) -> Result<(), Error> {
-    let settings = Settings::resolve(aws)?;
-    let email = args.email.clone().or_else(|| settings.email.clone());
-    if let Some(address) = &email {
-        if !valid_email(address) {
-            return Err(Error::BadEmail(address.clone()));
+impl Plan {
+    fn resolve(aws: &AwsArgs, args: &DeployArgs) -> Result<Self, Error> {
+        let settings = Settings::resolve(aws)?;
+        let email = args.email.clone().or_else(|| settings.email.clone());
+        if let Some(address) = &email {
+            if !valid_email(address) {
+                return Err(Error::BadEmail(address.clone()));
+            }
+        }
+        // The local cloud runs the functions on this machine: built for it.
+        let local = settings.local.is_some() && Architecture::host().is_some();
+        let arch = match (args.arch, local) {
+            (Some(arch), _) => arch,
+            (None, true) => Architecture::host().unwrap_or_default(),
+            (None, false) => Architecture::default(),
+        };
+        let local = local && Some(arch) == Architecture::host();
+        let template = crate::stack::synthesize(arch)?.template.to_yaml();
+        let template_hash = build::sha256_hex(template.as_bytes());
+        Ok(Plan {
+            name: settings.stack_name.clone(),
+            settings,
+            email,
+            arch,
+            local,
+            template,
+            template_hash,
+        })
+    }
+
+    fn stack_error(&self, source: StackError) -> Error {
+        Error::Stack {
+            stack: self.name.clone(),
+            source,
         }
     }
-    // The local cloud runs the functions on this machine: built for it.
-    let local = settings.local.is_some() && Architecture::host().is_some();
-    let arch = match (args.arch, local) {
-        (Some(arch), _) => arch,
-        (None, true) => Architecture::host().unwrap_or_default(),
-        (None, false) => Architecture::default(),
-    };
-    let local = local && Some(arch) == Architecture::host();
-    let synthesized = crate::stack::synthesize(arch)?;
-    let template = synthesized.template.to_yaml();
-    let template_hash = build::sha256_hex(template.as_bytes());
-    let name = settings.stack_name.clone();
-    let stack_error = |source| Error::Stack {
-        stack: name.clone(),
-        source,
-    };
+}
+
+/// Whether the change set may run: `--yes`, a yes typed on the terminal,
+/// or, off a terminal, changes that neither replace nor remove anything.
+fn confirm(
+    console: &mut dyn Console,
+    yes: bool,
+    changes: &[Change],
+    change_set: &str,
+) -> Result<(), Error> {
+    if yes {
+        return Ok(());
+    }
+    if console.interactive() {
+        if console
+            .confirm("Execute these changes? [y/N] ")
+            .map_err(Error::Io)?
+        {
+            return Ok(());
+        }
+        return Err(Error::NotConfirmed(change_set.to_owned()));
+    }
+    if changes.iter().any(Change::is_destructive) {
+        return Err(Error::NeedsYes);
+    }
+    Ok(())
+}
+
+pub fn run(
+    aws: &AwsArgs,
+    args: &DeployArgs,
+    console: &mut dyn Console,
+    out: &mut dyn Write,
+) -> Result<(), Error> {
+    let plan = Plan::resolve(aws, args)?;
+    // Set once CloudFormation has been told to change the stack, so an
+    // interruption can say what it left behind.
+    let started = std::cell::Cell::new(false);
+    let work = deploy(&plan, args, console, &started);
+    let report = crate::runtime().block_on(async {
+        tokio::select! {
+            result = work => result,
+            _ = tokio::signal::ctrl_c() => Err(Error::Interrupted { started: started.get() }),
+        }
+    })?;
+    crate::output::print(&report, args.report.output, out).map_err(Error::Io)
+}
+
+/// Settles the stack, uploads what is new, and creates, shows, confirms and
+/// executes the change set; then seeds the catalog.
+async fn deploy(
+    plan: &Plan,
+    args: &DeployArgs,
+    console: &mut dyn Console,
+    started: &std::cell::Cell<bool>,
+) -> Result<Report, Error> {
+    let name = &plan.name;
     let poll = stack::poll_interval();
     let on_rollback_failed = if args.continue_rollback {
         OnRollbackFailed::Continue {
             skip: args.skip_resources.clone(),
         }
-    } else if io::stdin().is_terminal() {
+    } else if console.interactive() {
         OnRollbackFailed::Ask
     } else {
         OnRollbackFailed::Stop
     };
-    // Set once CloudFormation has been told to change the stack, so an
-    // interruption can say what it left behind.
-    let started = std::cell::Cell::new(false);
+    let config = crate::aws::sdk_config(&plan.settings).await;
+    let region = config.region().map(ToString::to_string).unwrap_or_default();
+    let client = aws_sdk_cloudformation::Client::new(&config);
 
-    let work = async {
-        let config = crate::aws::sdk_config(&settings).await;
-        let region = config.region().map(ToString::to_string).unwrap_or_default();
-        let client = aws_sdk_cloudformation::Client::new(&config);
-
-        let existing = settle(&client, &name, poll, &on_rollback_failed, &mut ask).await?;
-        let create = existing.is_none();
-        let email = match (&email, &existing) {
-            (Some(address), _) => address.clone(),
-            (None, Some(stack)) => {
-                stack_parameter(stack, ids::param::NOTIFICATION_EMAIL).unwrap_or_default()
-            }
-            (None, None) => return Err(Error::EmailRequired(name.clone())),
-        };
-
-        let zips = zips(args, arch, local)?;
-        let account = assets::account_id(&config).await?;
-        let store = ArtifactStore {
-            s3: assets::s3_client(&config),
-            bucket: args
-                .artifact_bucket
-                .clone()
-                .or_else(|| settings.artifact_bucket.clone())
-                .unwrap_or_else(|| assets::bucket_name(&account, &region)),
-            region: region.clone(),
-            owner: account,
-        };
-        let fingerprint = crate::deploy::fingerprint(&template_hash, &email, &store.bucket, &zips);
-        if let Some(stack) = &existing {
-            if tag(stack, FINGERPRINT_TAG).as_deref() == Some(fingerprint.as_str()) {
-                return finish(
-                    out,
-                    args,
-                    Report::unchanged(&name, 0, outputs(stack)),
-                    "no changes: the stack already runs this template and code",
-                );
-            }
+    let existing = settle(&client, name, poll, &on_rollback_failed, console).await?;
+    let create = existing.is_none();
+    let email = match (&plan.email, &existing) {
+        (Some(address), _) => address.clone(),
+        (None, Some(stack)) => {
+            stack_parameter(stack, ids::param::NOTIFICATION_EMAIL).unwrap_or_default()
         }
-
-        store.ensure_bucket().await?;
-        let assets = store.upload_stack(zips, template, &template_hash).await?;
-        let uploaded = assets.uploaded;
-        let mut parameters = vec![
-            parameter(ids::param::NOTIFICATION_EMAIL, &email),
-            parameter(ids::param::ARTIFACT_BUCKET, &store.bucket),
-        ];
-        parameters.extend(
-            assets
-                .code_keys
-                .iter()
-                .map(|(key, value)| parameter(key, value)),
-        );
-        let template_url = assets.template_url;
-
-        let prepared = changeset::prepare(
-            &client,
-            changeset::Request {
-                stack_name: &name,
-                // Timestamped: a change set left by --no-execute or a declined
-                // prompt must not block the next deploy of the same content.
-                name: format!("invctl-{}-{}", &fingerprint[..16], unix_seconds()),
-                create,
-                template_url,
-                parameters,
-                tags: vec![
-                    Tag::builder()
-                        .key(FINGERPRINT_TAG)
-                        .value(&fingerprint)
-                        .build(),
-                    Tag::builder()
-                        .key(TEMPLATE_TAG)
-                        .value(&template_hash)
-                        .build(),
-                ],
-            },
-            poll,
-        )
-        .await
-        .map_err(stack_error)?;
-        let (change_set, changes) = match prepared {
-            Prepared::NoChanges => {
-                return finish(
-                    out,
-                    args,
-                    Report::unchanged(
-                        &name,
-                        uploaded,
-                        existing.as_ref().map(outputs).unwrap_or_default(),
-                    ),
-                    "no changes: CloudFormation found nothing to update",
-                );
-            }
-            Prepared::Ready { id, changes } => (id, changes),
-        };
-        eprintln!(
-            "{} stack {name} in {region}: {} change(s)",
-            if create { "creating" } else { "updating" },
-            changes.len()
-        );
-        for change in &changes {
-            eprintln!("{}", change.line());
-        }
-        let action = if create { "create" } else { "update" };
-        if args.no_execute {
-            return finish(
-                out,
-                args,
-                Report {
-                    stack_name: name.clone(),
-                    action,
-                    changes,
-                    executed: false,
-                    uploaded,
-                    outputs: Default::default(),
-                    seeded: None,
-                },
-                &format!("change set {change_set} created and not executed"),
-            );
-        }
-        if !args.yes {
-            if io::stdin().is_terminal() {
-                if !ask("Execute these changes? [y/N] ").map_err(Error::Io)? {
-                    return Err(Error::NotConfirmed(change_set));
-                }
-            } else if changes.iter().any(Change::is_destructive) {
-                return Err(Error::NeedsYes);
-            }
-        }
-
-        let executed = changeset::execute(&client, &name, &change_set, action, poll, || {
-            started.set(true)
-        })
-        .await
-        .map_err(stack_error)?;
-        let final_stack = executed.stack;
-        let final_status = final_stack.stack_status();
-        if let Some((status, hint)) = changeset::unfinished(&final_stack) {
-            return Err(Error::Failed {
-                stack: name.clone(),
-                status,
-                failures: executed.failures,
-                hint: hint.to_owned(),
-            });
-        }
-
-        let seeded = if args.no_seed {
-            None
-        } else {
-            let table = stack::physical_id(&client, &name, ids::INVENTORY_TABLE)
-                .await
-                .map_err(stack_error)?;
-            let Seeded { added, kept } = seed::seed(
-                &aws_sdk_dynamodb::Client::new(&config),
-                &table,
-                &seed::catalog()?,
-            )
-            .await?;
-            Some(SeededReport { added, kept })
-        };
-        finish(
-            out,
-            args,
-            Report {
-                stack_name: name.clone(),
-                action,
-                changes,
-                executed: true,
-                uploaded,
-                outputs: outputs(&final_stack),
-                seeded,
-            },
-            &format!(
-                "stack {name}: {}",
-                final_status.map(|s| s.as_str()).unwrap_or_default()
-            ),
-        )
+        (None, None) => return Err(Error::EmailRequired(name.clone())),
     };
-    crate::runtime().block_on(async {
-        tokio::select! {
-            result = work => result,
-            _ = tokio::signal::ctrl_c() => Err(Error::Interrupted { started: started.get() }),
+
+    let zips = zips(args, plan.arch, plan.local)?;
+    let account = assets::account_id(&config).await?;
+    let store = ArtifactStore {
+        s3: assets::s3_client(&config),
+        bucket: args
+            .artifact_bucket
+            .clone()
+            .or_else(|| plan.settings.artifact_bucket.clone())
+            .unwrap_or_else(|| assets::bucket_name(&account, &region)),
+        region: region.clone(),
+        owner: account,
+    };
+    let fingerprint = crate::deploy::fingerprint(&plan.template_hash, &email, &store.bucket, &zips);
+    if let Some(stack) = &existing {
+        if tag(stack, FINGERPRINT_TAG).as_deref() == Some(fingerprint.as_str()) {
+            return Ok(Report::unchanged(
+                name,
+                0,
+                outputs(stack),
+                "no changes: the stack already runs this template and code",
+            ));
         }
+    }
+
+    store.ensure_bucket().await?;
+    let assets = store
+        .upload_stack(zips, plan.template.clone(), &plan.template_hash)
+        .await?;
+    let uploaded = assets.uploaded;
+    let mut parameters = vec![
+        parameter(ids::param::NOTIFICATION_EMAIL, &email),
+        parameter(ids::param::ARTIFACT_BUCKET, &store.bucket),
+    ];
+    parameters.extend(
+        assets
+            .code_keys
+            .iter()
+            .map(|(key, value)| parameter(key, value)),
+    );
+    let request = changeset::Request {
+        stack_name: name,
+        // Timestamped: a change set left by --no-execute or a declined
+        // prompt must not block the next deploy of the same content.
+        name: format!("invctl-{}-{}", &fingerprint[..16], unix_seconds()),
+        create,
+        template_url: assets.template_url,
+        parameters,
+        tags: vec![
+            Tag::builder()
+                .key(FINGERPRINT_TAG)
+                .value(&fingerprint)
+                .build(),
+            Tag::builder()
+                .key(TEMPLATE_TAG)
+                .value(&plan.template_hash)
+                .build(),
+        ],
+    };
+    let prepared = changeset::prepare(&client, request, poll)
+        .await
+        .map_err(|e| plan.stack_error(e))?;
+    let (change_set, changes) = match prepared {
+        Prepared::NoChanges => {
+            return Ok(Report::unchanged(
+                name,
+                uploaded,
+                existing.as_ref().map(outputs).unwrap_or_default(),
+                "no changes: CloudFormation found nothing to update",
+            ));
+        }
+        Prepared::Ready { id, changes } => (id, changes),
+    };
+    eprintln!(
+        "{} stack {name} in {region}: {} change(s)",
+        if create { "creating" } else { "updating" },
+        changes.len()
+    );
+    for change in &changes {
+        eprintln!("{}", change.line());
+    }
+    let action = if create { "create" } else { "update" };
+    let mut report = Report {
+        stack_name: name.clone(),
+        action,
+        changes,
+        executed: false,
+        uploaded,
+        outputs: Default::default(),
+        seeded: None,
+        summary: format!("change set {change_set} created and not executed"),
+    };
+    if args.no_execute {
+        return Ok(report);
+    }
+    confirm(console, args.yes, &report.changes, &change_set)?;
+
+    let executed = changeset::execute(&client, name, &change_set, action, poll, || {
+        started.set(true)
     })
+    .await
+    .map_err(|e| plan.stack_error(e))?;
+    let final_stack = executed.stack;
+    if let Some((status, hint)) = changeset::unfinished(&final_stack) {
+        return Err(Error::Failed {
+            stack: name.clone(),
+            status,
+            failures: executed.failures,
+            hint: hint.to_owned(),
+        });
+    }
+    if !args.no_seed {
+        report.seeded = Some(seed_catalog(plan, &config, &client).await?);
+    }
+    report.executed = true;
+    report.outputs = outputs(&final_stack);
+    report.summary = format!(
+        "stack {name}: {}",
+        final_stack
+            .stack_status()
+            .map(|s| s.as_str())
+            .unwrap_or_default()
+    );
+    Ok(report)
+}
+
+/// Loads the sample catalog into the deployed inventory table, keeping
+/// products that are already there.
+async fn seed_catalog(
+    plan: &Plan,
+    config: &aws_config::SdkConfig,
+    client: &aws_sdk_cloudformation::Client,
+) -> Result<SeededReport, Error> {
+    let table = stack::physical_id(client, &plan.name, ids::INVENTORY_TABLE)
+        .await
+        .map_err(|e| plan.stack_error(e))?;
+    let Seeded { added, kept } = seed::seed(
+        &aws_sdk_dynamodb::Client::new(config),
+        &table,
+        &seed::catalog()?,
+    )
+    .await?;
+    Ok(SeededReport { added, kept })
 }
 
 fn outputs(stack: &Stack) -> serde_json::Map<String, serde_json::Value> {
@@ -490,41 +538,81 @@ fn outputs(stack: &Stack) -> serde_json::Map<String, serde_json::Value> {
         .collect()
 }
 
-fn finish(
-    out: &mut dyn Write,
-    args: &DeployArgs,
-    report: Report,
-    summary: &str,
-) -> Result<(), Error> {
-    match args.report.output {
-        OutputFormat::Json => crate::output::write_json(out, &report).map_err(Error::Io),
-        OutputFormat::Text => {
-            writeln!(out, "{summary}").map_err(Error::Io)?;
-            if let Some(seeded) = &report.seeded {
-                writeln!(
-                    out,
-                    "catalog: {} product(s) added, {} already there",
-                    seeded.added, seeded.kept
-                )
-                .map_err(Error::Io)?;
-            }
-            let width = report.outputs.keys().map(String::len).max().unwrap_or(0);
-            for (key, value) in &report.outputs {
-                writeln!(
-                    out,
-                    "  {key:<width$}  {}",
-                    value.as_str().unwrap_or_default()
-                )
-                .map_err(Error::Io)?;
-            }
-            Ok(())
+impl crate::output::Report for Report {
+    fn write_text(&self, out: &mut dyn Write) -> io::Result<()> {
+        writeln!(out, "{}", self.summary)?;
+        if let Some(seeded) = &self.seeded {
+            writeln!(
+                out,
+                "catalog: {} product(s) added, {} already there",
+                seeded.added, seeded.kept
+            )?;
         }
+        let width = self.outputs.keys().map(String::len).max().unwrap_or(0);
+        for (key, value) in &self.outputs {
+            writeln!(
+                out,
+                "  {key:<width$}  {}",
+                value.as_str().unwrap_or_default()
+            )?;
+        }
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::console::Scripted;
+    use crate::exit::ExitCode;
+    use aws_sdk_cloudformation::types::{ChangeAction, Replacement};
+
+    fn change(action: ChangeAction, replacement: Option<Replacement>) -> Change {
+        Change {
+            action: action.as_str().into(),
+            logical_id: "Queue".into(),
+            resource_type: "AWS::SQS::Queue".into(),
+            replacement: replacement.map(|r| r.as_str().into()),
+        }
+    }
+
+    #[test]
+    fn off_a_terminal_only_harmless_changes_run_without_yes() {
+        let harmless = [
+            change(ChangeAction::Add, None),
+            change(ChangeAction::Modify, Some(Replacement::False)),
+        ];
+        let mut console = Scripted::unattended();
+        confirm(&mut console, false, &harmless, "cs").unwrap();
+        assert!(console.asked.is_empty());
+        for destructive in [
+            change(ChangeAction::Remove, None),
+            change(ChangeAction::Modify, Some(Replacement::True)),
+        ] {
+            let error =
+                confirm(&mut Scripted::unattended(), false, &[destructive], "cs").unwrap_err();
+            assert!(matches!(error, Error::NeedsYes), "{error}");
+            assert_eq!(error.exit_code(), crate::exit::USAGE);
+            confirm(&mut Scripted::unattended(), true, &harmless, "cs").unwrap();
+        }
+    }
+
+    #[test]
+    fn on_a_terminal_every_change_set_is_asked_about() {
+        let harmless = [change(ChangeAction::Add, None)];
+        let mut console = Scripted::answering(&["y"]);
+        confirm(&mut console, false, &harmless, "cs").unwrap();
+        assert_eq!(console.asked, ["Execute these changes? [y/N] "]);
+        let error =
+            confirm(&mut Scripted::answering(&["n"]), false, &harmless, "cs-1").unwrap_err();
+        assert!(
+            matches!(&error, Error::NotConfirmed(id) if id == "cs-1"),
+            "{error}"
+        );
+        let mut console = Scripted::answering(&[]);
+        confirm(&mut console, true, &harmless, "cs").unwrap();
+        assert!(console.asked.is_empty(), "--yes asks nothing");
+    }
 
     #[test]
     fn emails_are_checked_like_the_template_does() {

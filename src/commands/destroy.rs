@@ -5,11 +5,12 @@
 //! first. Without a terminal, `--yes` is required: nothing is deleted on a
 //! guess.
 
-use std::io::{self, BufRead, IsTerminal, Write};
+use std::io::{self, Write};
 
 use clap::Args;
 
 use crate::config::{AwsArgs, ConfigError, Settings};
+use crate::console::Console;
 use crate::deploy::progress::Progress;
 use crate::deploy::stack::{self, Failure, StackError};
 
@@ -44,27 +45,39 @@ impl crate::exit::ExitCode for Error {
     fn exit_code(&self) -> i32 {
         match self {
             Error::Config(e) => e.exit_code(),
+            Error::NeedsYes(_) => crate::exit::USAGE,
             _ => crate::exit::FAILURE,
         }
     }
 }
 
-fn confirm(stack: &str) -> Result<(), Error> {
-    eprint!("Delete stack {stack} and all its data? Type its name to confirm: ");
-    let _ = io::stderr().flush();
-    let mut typed = String::new();
-    io::stdin()
-        .lock()
-        .read_line(&mut typed)
+/// Whether the stack may be deleted: `--yes`, or its name typed on the
+/// terminal. Off a terminal nothing is deleted on a guess.
+fn confirm(console: &mut dyn Console, yes: bool, stack: &str) -> Result<(), Error> {
+    if yes {
+        return Ok(());
+    }
+    if !console.interactive() {
+        return Err(Error::NeedsYes(stack.to_owned()));
+    }
+    let typed = console
+        .answer(&format!(
+            "Delete stack {stack} and all its data? Type its name to confirm: "
+        ))
         .map_err(Error::Report)?;
-    if typed.trim() == stack {
+    if typed == stack {
         Ok(())
     } else {
         Err(Error::NotConfirmed(stack.to_owned()))
     }
 }
 
-pub fn run(aws: &AwsArgs, args: &DestroyArgs, out: &mut dyn Write) -> Result<(), Error> {
+pub fn run(
+    aws: &AwsArgs,
+    args: &DestroyArgs,
+    console: &mut dyn Console,
+    out: &mut dyn Write,
+) -> Result<(), Error> {
     let settings = Settings::resolve(aws)?;
     let name = settings.stack_name.clone();
     let stack_error = |source| Error::Stack {
@@ -97,12 +110,7 @@ pub fn run(aws: &AwsArgs, args: &DestroyArgs, out: &mut dyn Write) -> Result<(),
                 return Ok(());
             }
         }
-        if !args.yes {
-            if !io::stdin().is_terminal() {
-                return Err(Error::NeedsYes(name.clone()));
-            }
-            confirm(&name)?;
-        }
+        confirm(console, args.yes, &name)?;
         client
             .delete_stack()
             .stack_name(found.stack_id().unwrap_or(&name))
@@ -135,4 +143,35 @@ pub fn run(aws: &AwsArgs, args: &DestroyArgs, out: &mut dyn Write) -> Result<(),
         }
         writeln!(out, "stack {name} deleted").map_err(Error::Report)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::console::Scripted;
+    use crate::exit::ExitCode;
+
+    #[test]
+    fn off_a_terminal_only_yes_deletes_and_the_refusal_is_a_usage_error() {
+        let refused = confirm(&mut Scripted::unattended(), false, "inv").unwrap_err();
+        assert!(matches!(refused, Error::NeedsYes(_)), "{refused}");
+        assert_eq!(refused.exit_code(), crate::exit::USAGE);
+        let mut console = Scripted::unattended();
+        confirm(&mut console, true, "inv").unwrap();
+        assert!(console.asked.is_empty(), "--yes asks nothing");
+    }
+
+    #[test]
+    fn on_a_terminal_the_stack_name_must_be_typed() {
+        let mut console = Scripted::answering(&["inv"]);
+        confirm(&mut console, false, "inv").unwrap();
+        assert_eq!(
+            console.asked,
+            ["Delete stack inv and all its data? Type its name to confirm: "]
+        );
+        for typed in ["y", "yes", "inv2", ""] {
+            let error = confirm(&mut Scripted::answering(&[typed]), false, "inv").unwrap_err();
+            assert!(matches!(error, Error::NotConfirmed(_)), "{typed}: {error}");
+        }
+    }
 }

@@ -123,31 +123,40 @@ pub fn run(args: &LocalArgs, out: &mut dyn Write) -> Result<(), Error> {
     }
 }
 
+/// Messages from the outbox: readable text, or JSON (one document, or
+/// one line per message while following, so each can be read as it comes).
+#[derive(Serialize)]
+#[serde(transparent)]
+struct MailReport<'a>(&'a [crate::local::outbox::Mail]);
+
+impl crate::output::Report for MailReport<'_> {
+    fn write_text(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        for message in self.0 {
+            writeln!(
+                out,
+                "{}  to {}\nSubject: {}\n\n{}\n",
+                message.time,
+                message.to,
+                message.subject,
+                message.body.trim_end()
+            )?;
+        }
+        Ok(())
+    }
+}
+
 fn print_mail(
     mail: &[crate::local::outbox::Mail],
     output: OutputFormat,
     one_json_per_line: bool,
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
-    match output {
-        OutputFormat::Json if one_json_per_line => {
-            for message in mail {
-                writeln!(out, "{}", serde_json::to_string(message)?)?;
-            }
+    if output == OutputFormat::Json && one_json_per_line {
+        for message in mail {
+            writeln!(out, "{}", serde_json::to_string(message)?)?;
         }
-        OutputFormat::Json => crate::output::write_json(out, &mail)?,
-        OutputFormat::Text => {
-            for message in mail {
-                writeln!(
-                    out,
-                    "{}  to {}\nSubject: {}\n\n{}\n",
-                    message.time,
-                    message.to,
-                    message.subject,
-                    message.body.trim_end()
-                )?;
-            }
-        }
+    } else {
+        crate::output::print(&MailReport(mail), output, out)?;
     }
     out.flush()
 }

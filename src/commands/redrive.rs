@@ -21,7 +21,7 @@ use serde_json::Value;
 use crate::commands::watch::{self, MAX_WAIT_SECONDS};
 use crate::config::AwsArgs;
 use crate::drive::{DeployedStack, DriveError, Resource};
-use crate::output::{OutputFormat, ReportArgs};
+use crate::output::ReportArgs;
 use crate::stack::queues::{DeadLetterQueue, WayBack, DEAD_LETTER_QUEUES};
 
 fn queue_names() -> Vec<&'static str> {
@@ -398,8 +398,22 @@ fn stream_failure_line(body: &str) -> String {
     )
 }
 
-fn write_text(out: &mut dyn Write, reports: &[QueueReport]) -> std::io::Result<()> {
-    for report in reports {
+/// What happened to each dead-letter queue.
+#[derive(Debug, Serialize)]
+#[serde(transparent)]
+struct RedriveReport(Vec<QueueReport>);
+
+impl crate::output::Report for RedriveReport {
+    fn write_text(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        for report in &self.0 {
+            write_queue(out, report)?;
+        }
+        Ok(())
+    }
+}
+
+fn write_queue(out: &mut dyn Write, report: &QueueReport) -> std::io::Result<()> {
+    {
         let done = match (report.waiting, report.moved) {
             (0, 0) if report.left == 0 => "empty, nothing to redrive".to_owned(),
             (_, moved) if moved > 0 => format!("{moved} sent back"),
@@ -434,11 +448,9 @@ pub fn run(aws: &AwsArgs, args: &RedriveArgs, out: &mut dyn Write) -> Result<(),
         {
             reports.push(redriver.redrive(&mut stack, dead_letters).await?);
         }
-        match args.report.output {
-            OutputFormat::Json => crate::output::write_json(out, &reports),
-            OutputFormat::Text => write_text(out, &reports),
-        }
-        .map_err(Error::Report)?;
+        let report = RedriveReport(reports);
+        crate::output::print(&report, args.report.output, out).map_err(Error::Report)?;
+        let reports = report.0;
         // Stream failures cannot go back: listing them is the whole job.
         let left: u64 = reports
             .iter()

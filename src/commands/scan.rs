@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 
 use crate::config::AwsArgs;
 use crate::drive::{DeployedStack, DriveError, Resource};
+use crate::output::OutputFormat;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum TableName {
@@ -115,15 +116,35 @@ pub fn run(aws: &AwsArgs, args: &ScanArgs, out: &mut dyn Write) -> Result<(), Er
         let mut rows: Vec<Map<String, Value>> =
             items.iter().map(|item| to_json(item, columns)).collect();
         rows.sort_by_key(key_of);
-        match args.output {
-            ScanFormat::Json => crate::output::write_json(out, &rows).map_err(Error::Report),
-            ScanFormat::Table => {
-                write!(out, "{}", render_table(args.table.columns(), &rows))
-                    .map_err(Error::Report)?;
-                writeln!(out, "{} item(s) in {table}", rows.len()).map_err(Error::Report)
-            }
-        }
+        let format = match args.output {
+            ScanFormat::Json => OutputFormat::Json,
+            ScanFormat::Table => OutputFormat::Text,
+        };
+        let report = ScanReport {
+            table,
+            columns,
+            rows,
+        };
+        crate::output::print(&report, format, out).map_err(Error::Report)
     })
+}
+
+/// A table's items: the rows as JSON, or an aligned table for people.
+#[derive(Debug, serde::Serialize)]
+#[serde(transparent)]
+struct ScanReport {
+    #[serde(skip)]
+    table: String,
+    #[serde(skip)]
+    columns: &'static [&'static str],
+    rows: Vec<Map<String, Value>>,
+}
+
+impl crate::output::Report for ScanReport {
+    fn write_text(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        write!(out, "{}", render_table(self.columns, &self.rows))?;
+        writeln!(out, "{} item(s) in {}", self.rows.len(), self.table)
+    }
 }
 
 fn key_of(row: &Map<String, Value>) -> String {

@@ -103,7 +103,7 @@ impl crate::exit::ExitCode for Error {
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Report<'a> {
+struct SentOrders<'a> {
     via: &'static str,
     orders: &'a [NewOrder],
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -168,26 +168,25 @@ pub fn run(aws: &AwsArgs, args: &SendOrderArgs, out: &mut dyn Write) -> Result<(
         if !args.wait {
             return report(out, args.report.output, via, &orders, None);
         }
+        // As text, the orders are listed before following them; as JSON,
+        // one report holds both.
         if args.report.output == OutputFormat::Text {
             report(out, args.report.output, via, &orders, None)?;
         }
-        let outcomes = watch::follow(
-            &mut stack,
-            &orders,
-            Duration::from_secs(args.timeout),
-            args.report.output,
-            out,
-        )
-        .await?;
-        if args.report.output == OutputFormat::Json {
-            report(out, args.report.output, via, &orders, Some(&outcomes))?;
+        let outcomes =
+            watch::follow(&mut stack, &orders, Duration::from_secs(args.timeout)).await?;
+        match args.report.output {
+            OutputFormat::Text => {
+                crate::output::print(&outcomes, OutputFormat::Text, out).map_err(Error::Report)?
+            }
+            OutputFormat::Json => report(out, args.report.output, via, &orders, Some(&outcomes.0))?,
         }
-        Ok(watch::all_done(&outcomes, args.timeout)?)
+        Ok(watch::all_done(&outcomes.0, args.timeout)?)
     })
 }
 
 /// The orders sent: a line each, or one JSON report (with their outcomes
-/// when followed).
+/// when followed; as text, the outcomes are printed as they arrive).
 fn report(
     out: &mut dyn Write,
     format: OutputFormat,
@@ -195,26 +194,24 @@ fn report(
     orders: &[NewOrder],
     outcomes: Option<&[Outcome]>,
 ) -> Result<(), Error> {
-    match format {
-        OutputFormat::Text => {
-            for order in orders {
-                writeln!(
-                    out,
-                    "sent {}: {} x {}",
-                    order.order_id, order.quantity, order.product_id
-                )
-                .map_err(Error::Report)?;
-            }
-            Ok(())
+    let report = SentOrders {
+        via,
+        orders,
+        outcomes,
+    };
+    crate::output::print(&report, format, out).map_err(Error::Report)
+}
+
+impl crate::output::Report for SentOrders<'_> {
+    fn write_text(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        for order in self.orders {
+            writeln!(
+                out,
+                "sent {}: {} x {}",
+                order.order_id, order.quantity, order.product_id
+            )?;
         }
-        OutputFormat::Json => {
-            let report = Report {
-                via,
-                orders,
-                outcomes,
-            };
-            crate::output::write_json(out, &report).map_err(Error::Report)
-        }
+        Ok(())
     }
 }
 

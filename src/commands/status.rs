@@ -5,8 +5,8 @@ use std::io::{self, Write};
 use clap::Args;
 use serde::Serialize;
 
-use crate::config::{AwsArgs, ConfigError, Settings};
-use crate::deploy::stack::{self, StackError};
+use crate::config::AwsArgs;
+use crate::drive::{self, DriveError, Located};
 use crate::output::ReportArgs;
 
 #[derive(Debug, Args)]
@@ -18,11 +18,7 @@ pub struct StatusArgs {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]
-    Config(#[from] ConfigError),
-    #[error("cannot read stack {stack}: {source}")]
-    Stack { stack: String, source: StackError },
-    #[error("stack {stack} does not exist in {region}; create it with `invctl deploy`")]
-    NotDeployed { stack: String, region: String },
+    Drive(#[from] DriveError),
     #[error("cannot print the report")]
     Report(#[source] io::Error),
 }
@@ -30,9 +26,8 @@ pub enum Error {
 impl crate::exit::ExitCode for Error {
     fn exit_code(&self) -> i32 {
         match self {
-            Error::Config(e) => e.exit_code(),
-            Error::NotDeployed { .. } => crate::exit::NOT_DEPLOYED,
-            _ => crate::exit::FAILURE,
+            Error::Drive(e) => e.exit_code(),
+            Error::Report(_) => crate::exit::FAILURE,
         }
     }
 }
@@ -78,28 +73,18 @@ async fn approval_url(
 }
 
 pub fn run(aws: &AwsArgs, args: &StatusArgs, out: &mut dyn Write) -> Result<(), Error> {
-    let settings = Settings::resolve(aws)?;
-    let runtime = crate::runtime();
-    runtime.block_on(async {
-        let config = crate::aws::sdk_config(&settings).await;
+    crate::runtime().block_on(async {
+        // Any state is worth showing, even one no command can drive.
+        let Located {
+            config,
+            name,
+            stack: found,
+        } = drive::locate(aws).await?;
         let region = config.region().map(ToString::to_string).unwrap_or_default();
-        let client = aws_sdk_cloudformation::Client::new(&config);
-        let found = stack::describe(&client, &settings.stack_name)
-            .await
-            .map_err(|source| Error::Stack {
-                stack: settings.stack_name.clone(),
-                source,
-            })?;
-        let Some(found) = found else {
-            return Err(Error::NotDeployed {
-                stack: settings.stack_name.clone(),
-                region,
-            });
-        };
         let approval_url = approval_url(&config, &found).await;
         let report = StatusReport {
             approval_url,
-            stack_name: settings.stack_name.clone(),
+            stack_name: name,
             region,
             status: found
                 .stack_status()

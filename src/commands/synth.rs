@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
-use crate::output::{OutputFormat, ReportArgs};
+use crate::output::ReportArgs;
 use crate::stack::{self, Architecture, SynthError, Synthesized};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
@@ -198,8 +198,10 @@ pub fn run(args: &SynthArgs, out: &mut dyn Write) -> Result<(), Error> {
         write_atomically(&report.path, &artifact.contents)?;
     }
 
-    report(&reports, args.report.output, out).map_err(Error::Report)?;
-    let drifted: Vec<PathBuf> = reports
+    let report = SynthReport { files: reports };
+    crate::output::print(&report, args.report.output, out).map_err(Error::Report)?;
+    let drifted: Vec<PathBuf> = report
+        .files
         .iter()
         .filter(|r| matches!(r.status, FileStatus::Differs | FileStatus::Missing))
         .map(|r| r.path.clone())
@@ -211,27 +213,28 @@ pub fn run(args: &SynthArgs, out: &mut dyn Write) -> Result<(), Error> {
     }
 }
 
-fn report(reports: &[FileReport], format: OutputFormat, out: &mut dyn Write) -> io::Result<()> {
-    match format {
-        OutputFormat::Json => {
-            crate::output::write_json(out, &serde_json::json!({ "files": reports }))
+/// Each generated file and what synth did with it.
+#[derive(Debug, serde::Serialize)]
+struct SynthReport {
+    files: Vec<FileReport>,
+}
+
+impl crate::output::Report for SynthReport {
+    fn write_text(&self, out: &mut dyn Write) -> io::Result<()> {
+        for r in &self.files {
+            let status = match r.status {
+                FileStatus::Written => "wrote",
+                FileStatus::Unchanged => "unchanged",
+                FileStatus::Differs => "DIFFERS",
+                FileStatus::Missing => "MISSING",
+            };
+            writeln!(
+                out,
+                "{status:>9}  {}  ({} bytes)",
+                r.path.display(),
+                r.bytes
+            )?;
         }
-        OutputFormat::Text => {
-            for r in reports {
-                let status = match r.status {
-                    FileStatus::Written => "wrote",
-                    FileStatus::Unchanged => "unchanged",
-                    FileStatus::Differs => "DIFFERS",
-                    FileStatus::Missing => "MISSING",
-                };
-                writeln!(
-                    out,
-                    "{status:>9}  {}  ({} bytes)",
-                    r.path.display(),
-                    r.bytes
-                )?;
-            }
-            Ok(())
-        }
+        Ok(())
     }
 }

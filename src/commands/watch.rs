@@ -19,7 +19,7 @@ use serde::Serialize;
 use crate::commands::executions::{self, WorkflowId};
 use crate::config::AwsArgs;
 use crate::drive::{DeployedStack, DriveError, Resource};
-use crate::output::{OutputFormat, ReportArgs};
+use crate::output::ReportArgs;
 
 /// The longest `--timeout` a command waits for outcomes: a day.
 pub const MAX_WAIT_SECONDS: u64 = 24 * 60 * 60;
@@ -95,25 +95,21 @@ pub fn poll_interval() -> Duration {
 }
 
 /// Follows `orders` until each has an outcome or `timeout` passes. Steps
-/// go to stderr; the outcomes, as text, to `out` (JSON is the caller's).
+/// go to stderr as they happen; the outcomes are returned for the report.
 pub async fn follow(
     stack: &mut DeployedStack,
     orders: &[NewOrder],
     timeout: Duration,
-    format: OutputFormat,
-    out: &mut dyn Write,
-) -> Result<Vec<Outcome>, Error> {
+) -> Result<Outcomes, Error> {
     let ids: Vec<String> = orders.iter().map(|o| o.order_id.clone()).collect();
-    follow_ids(stack, &ids, timeout, format, out).await
+    follow_ids(stack, &ids, timeout).await
 }
 
 async fn follow_ids(
     stack: &mut DeployedStack,
     order_ids: &[String],
     timeout: Duration,
-    format: OutputFormat,
-    out: &mut dyn Write,
-) -> Result<Vec<Outcome>, Error> {
+) -> Result<Outcomes, Error> {
     let table = stack.get(Resource::ReservationTable).await?;
     let mut executions = executions::Executions::new(stack);
     let dynamodb = aws_sdk_dynamodb::Client::new(&stack.config);
@@ -184,17 +180,26 @@ async fn follow_ids(
             })
         })
         .collect();
-    if format == OutputFormat::Text {
-        for o in &outcomes {
+    Ok(Outcomes(outcomes))
+}
+
+/// How each followed order ended: a line each, or a JSON list.
+#[derive(Debug, Serialize)]
+#[serde(transparent)]
+pub struct Outcomes(pub Vec<Outcome>);
+
+impl crate::output::Report for Outcomes {
+    fn write_text(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        for o in &self.0 {
             let detail = match (&o.reserved_quantity, &o.error) {
                 (Some(q), _) => format!(" ({q} unit(s))"),
                 (_, Some(e)) => format!(" ({e})"),
                 _ => String::new(),
             };
-            writeln!(out, "{}: {}{detail}", o.order_id, o.outcome).map_err(Error::Report)?;
+            writeln!(out, "{}: {}{detail}", o.order_id, o.outcome)?;
         }
+        Ok(())
     }
-    Ok(outcomes)
 }
 
 async fn reserved_quantity(
@@ -229,14 +234,10 @@ pub fn run(aws: &AwsArgs, args: &WatchArgs, out: &mut dyn Write) -> Result<(), E
             &mut stack,
             &args.order_ids,
             Duration::from_secs(args.timeout),
-            args.report.output,
-            out,
         )
         .await?;
-        if args.report.output == OutputFormat::Json {
-            crate::output::write_json(out, &outcomes).map_err(Error::Report)?;
-        }
-        all_done(&outcomes, args.timeout)
+        crate::output::print(&outcomes, args.report.output, out).map_err(Error::Report)?;
+        all_done(&outcomes.0, args.timeout)
     })
 }
 

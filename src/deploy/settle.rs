@@ -47,7 +47,7 @@ pub async fn settle(
     name: &str,
     poll: std::time::Duration,
     on_rollback_failed: &OnRollbackFailed,
-    ask: &mut dyn FnMut(&str) -> std::io::Result<bool>,
+    console: &mut dyn crate::console::Console,
 ) -> Result<Option<Stack>, SettleError> {
     let stack_error = |source| SettleError::Stack {
         stack: name.to_owned(),
@@ -98,7 +98,7 @@ pub async fn settle(
                     OnRollbackFailed::Continue { skip } => skip.clone(),
                     OnRollbackFailed::Ask => {
                         eprint!("{}", stack::failure_lines(&failures));
-                        if !ask(&format!(
+                        if !console.confirm(&format!(
                             "stack {name} is UPDATE_ROLLBACK_FAILED. Continue its rollback now? [y/N] "
                         ))
                         .map_err(SettleError::Prompt)?

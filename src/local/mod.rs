@@ -28,9 +28,7 @@ use serde::{Deserialize, Serialize};
 
 /// The region and account the local cloud answers for.
 pub const REGION: &str = "us-east-1";
-/// Credentials every local request is signed with (moto checks none).
-pub const ACCESS_KEY: &str = "local";
-pub const SECRET_KEY: &str = "local";
+pub use crate::aws::{LOCAL_ACCESS_KEY as ACCESS_KEY, LOCAL_SECRET_KEY as SECRET_KEY};
 
 /// The SDK configuration for the local cloud at `endpoint`.
 pub fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
@@ -39,13 +37,7 @@ pub fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
         .region(aws_config::Region::new(REGION))
         .credentials_provider(
             aws_credential_types::provider::SharedCredentialsProvider::new(
-                aws_credential_types::Credentials::new(
-                    ACCESS_KEY,
-                    SECRET_KEY,
-                    None,
-                    None,
-                    "invctl-local",
-                ),
+                crate::aws::local_credentials(),
             ),
         )
         .endpoint_url(endpoint)

@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use crate::config::AwsArgs;
 use crate::drive::{DeployedStack, DriveError, Resource};
-use crate::output::{OutputFormat, ReportArgs};
+use crate::output::ReportArgs;
 
 pub use crate::stack::workflows::WorkflowId;
 
@@ -358,7 +358,7 @@ pub fn run(aws: &AwsArgs, args: &ExecutionsArgs, out: &mut dyn Write) -> Result<
                     }
                 }
                 let execution = found.ok_or_else(|| Error::Unknown(id.clone()))?;
-                report_one(out, &execution, report.output)
+                crate::output::print(&execution, report.output, out).map_err(Error::Report)
             }
             None => {
                 let chosen: Vec<WorkflowId> = match args.workflow {
@@ -373,57 +373,61 @@ pub fn run(aws: &AwsArgs, args: &ExecutionsArgs, out: &mut dyn Write) -> Result<
                             .await?,
                     );
                 }
-                report_list(out, &all, args.report.output)
+                crate::output::print(&ExecutionList(all), args.report.output, out)
+                    .map_err(Error::Report)
             }
         }
     })
 }
 
-fn report_list(out: &mut dyn Write, all: &[Execution], format: OutputFormat) -> Result<(), Error> {
-    if format == OutputFormat::Json {
-        return crate::output::write_json(out, all).map_err(Error::Report);
-    }
-    let mut by_workflow: BTreeMap<&str, Vec<&Execution>> = BTreeMap::new();
-    for execution in all {
-        by_workflow
-            .entry(execution.workflow)
-            .or_default()
-            .push(execution);
-    }
-    for (workflow, executions) in by_workflow {
-        writeln!(out, "{workflow}:").map_err(Error::Report)?;
-        for e in executions {
-            writeln!(out, "  {:<10} {}  {}", e.status, e.started, e.name).map_err(Error::Report)?;
+/// Executions of one or more workflows, grouped by workflow as text.
+#[derive(Debug, Serialize)]
+#[serde(transparent)]
+struct ExecutionList(Vec<Execution>);
+
+impl crate::output::Report for ExecutionList {
+    fn write_text(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        let mut by_workflow: BTreeMap<&str, Vec<&Execution>> = BTreeMap::new();
+        for execution in &self.0 {
+            by_workflow
+                .entry(execution.workflow)
+                .or_default()
+                .push(execution);
         }
+        for (workflow, executions) in by_workflow {
+            writeln!(out, "{workflow}:")?;
+            for e in executions {
+                writeln!(out, "  {:<10} {}  {}", e.status, e.started, e.name)?;
+            }
+        }
+        if self.0.is_empty() {
+            writeln!(out, "no executions")?;
+        }
+        Ok(())
     }
-    if all.is_empty() {
-        writeln!(out, "no executions").map_err(Error::Report)?;
-    }
-    Ok(())
 }
 
-fn report_one(out: &mut dyn Write, e: &Execution, format: OutputFormat) -> Result<(), Error> {
-    if format == OutputFormat::Json {
-        return crate::output::write_json(out, e).map_err(Error::Report);
+impl crate::output::Report for Execution {
+    fn write_text(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        let e = self;
+        writeln!(out, "{} ({})", e.name, e.workflow)?;
+        writeln!(out, "  status:   {}", e.status)?;
+        writeln!(out, "  started:  {}", e.started)?;
+        if let Some(stopped) = &e.stopped {
+            writeln!(out, "  stopped:  {stopped}")?;
+        }
+        if !e.states.is_empty() {
+            writeln!(out, "  states:   {}", e.states.join(" → "))?;
+        }
+        if let Some(state) = &e.failed_state {
+            writeln!(out, "  failed in: {state}")?;
+        }
+        if let Some(error) = &e.error {
+            writeln!(out, "  error:    {error}")?;
+        }
+        if let Some(cause) = &e.cause {
+            writeln!(out, "  cause:    {cause}")?;
+        }
+        Ok(())
     }
-    let mut text = format!(
-        "{} ({})\n  status:   {}\n  started:  {}\n",
-        e.name, e.workflow, e.status, e.started
-    );
-    if let Some(stopped) = &e.stopped {
-        text.push_str(&format!("  stopped:  {stopped}\n"));
-    }
-    if !e.states.is_empty() {
-        text.push_str(&format!("  states:   {}\n", e.states.join(" → ")));
-    }
-    if let Some(state) = &e.failed_state {
-        text.push_str(&format!("  failed in: {state}\n"));
-    }
-    if let Some(error) = &e.error {
-        text.push_str(&format!("  error:    {error}\n"));
-    }
-    if let Some(cause) = &e.cause {
-        text.push_str(&format!("  cause:    {cause}\n"));
-    }
-    write!(out, "{text}").map_err(Error::Report)
 }
