@@ -382,17 +382,7 @@ async fn deploy(
     };
 
     let zips = zips(args, plan.arch, plan.local)?;
-    let account = assets::account_id(&config).await?;
-    let store = ArtifactStore {
-        s3: assets::s3_client(&config),
-        bucket: args
-            .artifact_bucket
-            .clone()
-            .or_else(|| plan.settings.artifact_bucket.clone())
-            .unwrap_or_else(|| assets::bucket_name(&account, &region)),
-        region: region.clone(),
-        owner: account,
-    };
+    let store = artifact_store(args, plan, &config, &region).await?;
     let fingerprint = crate::deploy::fingerprint(&plan.template_hash, &email, &store.bucket, &zips);
     if let Some(stack) = &existing {
         if tag(stack, FINGERPRINT_TAG).as_deref() == Some(fingerprint.as_str()) {
@@ -410,35 +400,7 @@ async fn deploy(
         .upload_stack(zips, plan.template.clone(), &plan.template_hash)
         .await?;
     let uploaded = assets.uploaded;
-    let mut parameters = vec![
-        parameter(ids::param::NOTIFICATION_EMAIL, &email),
-        parameter(ids::param::ARTIFACT_BUCKET, &store.bucket),
-    ];
-    parameters.extend(
-        assets
-            .code_keys
-            .iter()
-            .map(|(key, value)| parameter(key, value)),
-    );
-    let request = changeset::Request {
-        stack_name: name,
-        // Timestamped: a change set left by --no-execute or a declined
-        // prompt must not block the next deploy of the same content.
-        name: format!("invctl-{}-{}", &fingerprint[..16], unix_seconds()),
-        create,
-        template_url: assets.template_url,
-        parameters,
-        tags: vec![
-            Tag::builder()
-                .key(FINGERPRINT_TAG)
-                .value(&fingerprint)
-                .build(),
-            Tag::builder()
-                .key(TEMPLATE_TAG)
-                .value(&plan.template_hash)
-                .build(),
-        ],
-    };
+    let request = change_set_request(plan, create, &fingerprint, &email, &store.bucket, assets);
     let prepared = changeset::prepare(&client, request, poll)
         .await
         .map_err(|e| plan.stack_error(e))?;
@@ -504,6 +466,68 @@ async fn deploy(
             .unwrap_or_default()
     );
     Ok(report)
+}
+
+/// Where the zips and the template go: `--artifact-bucket`, the config
+/// file's, or the account's own bucket for the region.
+async fn artifact_store(
+    args: &DeployArgs,
+    plan: &Plan,
+    config: &aws_config::SdkConfig,
+    region: &str,
+) -> Result<ArtifactStore, Error> {
+    let account = assets::account_id(config).await?;
+    Ok(ArtifactStore {
+        s3: assets::s3_client(config),
+        bucket: args
+            .artifact_bucket
+            .clone()
+            .or_else(|| plan.settings.artifact_bucket.clone())
+            .unwrap_or_else(|| assets::bucket_name(&account, region)),
+        region: region.to_owned(),
+        owner: account,
+    })
+}
+
+/// The change set for the uploaded `assets`, tagged with the fingerprint
+/// that lets the next deploy see it has nothing to do.
+fn change_set_request<'a>(
+    plan: &'a Plan,
+    create: bool,
+    fingerprint: &str,
+    email: &str,
+    bucket: &str,
+    assets: assets::StackAssets,
+) -> changeset::Request<'a> {
+    let mut parameters = vec![
+        parameter(ids::param::NOTIFICATION_EMAIL, email),
+        parameter(ids::param::ARTIFACT_BUCKET, bucket),
+    ];
+    parameters.extend(
+        assets
+            .code_keys
+            .iter()
+            .map(|(key, value)| parameter(key, value)),
+    );
+    changeset::Request {
+        stack_name: &plan.name,
+        // Timestamped: a change set left by --no-execute or a declined
+        // prompt must not block the next deploy of the same content.
+        name: format!("invctl-{}-{}", &fingerprint[..16], unix_seconds()),
+        create,
+        template_url: assets.template_url,
+        parameters,
+        tags: vec![
+            Tag::builder()
+                .key(FINGERPRINT_TAG)
+                .value(fingerprint)
+                .build(),
+            Tag::builder()
+                .key(TEMPLATE_TAG)
+                .value(&plan.template_hash)
+                .build(),
+        ],
+    }
 }
 
 /// Loads the sample catalog into the deployed inventory table, keeping
