@@ -9,6 +9,7 @@ use crate::commands::{
     deploy::DeployArgs,
     destroy::DestroyArgs,
     executions::ExecutionsArgs,
+    graph::GraphArgs,
     local::LocalArgs,
     redrive::RedriveArgs,
     scan::ScanArgs,
@@ -43,6 +44,8 @@ pub enum Command {
     Synth(SynthArgs),
     /// Build every Lambda function for provided.al2023 as reproducible zips
     Build(BuildArgs),
+    /// Draw a workflow's states or the stack's event flow (SVG, DOT or Mermaid)
+    Graph(GraphArgs),
     /// Create or update the stack through a change set, with live progress
     Deploy(DeployArgs),
     /// Delete the stack, after confirmation, with progress

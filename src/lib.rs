@@ -14,6 +14,7 @@ pub mod config;
 pub mod console;
 pub mod deploy;
 pub mod drive;
+pub mod graph;
 pub mod local;
 pub mod model;
 pub mod output;
@@ -51,6 +52,8 @@ pub enum Error {
     #[error(transparent)]
     Build(#[from] commands::build::Error),
     #[error(transparent)]
+    Graph(#[from] commands::graph::Error),
+    #[error(transparent)]
     Deploy(#[from] commands::deploy::Error),
     #[error(transparent)]
     Status(#[from] commands::status::Error),
@@ -81,6 +84,7 @@ impl Error {
         match self {
             Error::Synth(e) => e.exit_code(),
             Error::Build(e) => e.exit_code(),
+            Error::Graph(e) => e.exit_code(),
             Error::Deploy(e) => e.exit_code(),
             Error::Status(e) => e.exit_code(),
             Error::Destroy(e) => e.exit_code(),
@@ -114,6 +118,7 @@ pub fn run(cli: cli::Cli, out: &mut dyn Write) -> Result<(), Error> {
     match &cli.command {
         Command::Synth(args) => commands::synth::run(args, out)?,
         Command::Build(args) => commands::build::run(args, out)?,
+        Command::Graph(args) => commands::graph::run(args, out)?,
         Command::Deploy(args) => {
             commands::deploy::run(&cli.aws, args, &mut console::Terminal, out)?
         }

@@ -65,3 +65,24 @@ pub fn write_json<T: serde::Serialize + ?Sized>(
     serde_json::to_writer_pretty(&mut *out, value)?;
     writeln!(out)
 }
+
+/// Writes `contents` to `path` whole or not at all (a temporary file in the
+/// same folder, renamed over it), as an ordinary 0644 file.
+pub fn write_atomically(path: &std::path::Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let folder = match path.parent() {
+        Some(folder) if !folder.as_os_str().is_empty() => folder,
+        _ => std::path::Path::new("."),
+    };
+    let mut temp = tempfile::NamedTempFile::new_in(folder)?;
+    temp.write_all(contents)?;
+    // Temporary files are private (0600); generated files are ordinary ones.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        temp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    }
+    temp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}

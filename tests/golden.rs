@@ -1,7 +1,7 @@
 //! Drift, golden and determinism tests of what synth produces.
 //!
-//! The workflows are checked in under `asl/` and the template under
-//! `tests/golden/`; a change to the models that changes them fails here until
+//! The workflows are checked in under `asl/`, their diagrams and the
+//! stack's under `docs/`, and the template under `tests/golden/`; a change to the models that changes them fails here until
 //! the files are regenerated with `INVCTL_BLESS=1 cargo test --test golden`
 //! (and the diff reviewed like any other change).
 
@@ -54,6 +54,31 @@ fn checked_in_workflows_match_the_models() {
             "reserve-stock.asl.json"
         ]
     );
+}
+
+/// The diagrams README shows, under `docs/`: the stack and each workflow,
+/// drawn from the models like `asl/` is written from them.
+#[test]
+fn checked_in_diagrams_match_the_models() {
+    use clap::ValueEnum;
+    use invctl::commands::graph::{graph_of, Target};
+    use invctl::graph::render::{render, Format};
+    let mut expected = Vec::new();
+    for target in Target::value_variants() {
+        let name = target.to_possible_value().unwrap().get_name().to_owned();
+        let picture = render(&graph_of(*target).unwrap(), Format::Svg);
+        compare_or_bless(&format!("docs/{name}.svg"), &picture);
+        expected.push(format!("{name}.svg"));
+    }
+    expected.sort();
+    // No stale picture lingers in docs/ after a workflow is renamed.
+    let mut on_disk: Vec<String> = fs::read_dir(util::repo_root().join("docs"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".svg"))
+        .collect();
+    on_disk.sort();
+    assert_eq!(on_disk, expected);
 }
 
 #[test]

@@ -137,23 +137,10 @@ fn read_existing(path: &Path) -> Result<Option<String>, Error> {
 /// Writes through a temporary file and a rename, so an interrupted synth
 /// never leaves a half-written template behind.
 fn write_atomically(path: &Path, contents: &str) -> Result<(), Error> {
-    let write_error = |source| Error::Write {
+    crate::output::write_atomically(path, contents.as_bytes()).map_err(|source| Error::Write {
         path: path.to_owned(),
         source,
-    };
-    let folder = path.parent().unwrap_or(Path::new("."));
-    let mut temp = tempfile::NamedTempFile::new_in(folder).map_err(write_error)?;
-    temp.write_all(contents.as_bytes()).map_err(write_error)?;
-    // Temporary files are private (0600); generated files are ordinary ones.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        temp.as_file()
-            .set_permissions(fs::Permissions::from_mode(0o644))
-            .map_err(write_error)?;
-    }
-    temp.persist(path).map_err(|e| write_error(e.error))?;
-    Ok(())
+    })
 }
 
 pub fn run(args: &SynthArgs, out: &mut dyn Write) -> Result<(), Error> {

@@ -15,7 +15,7 @@ use indexmap::IndexMap;
 pub use choice::{ChoiceRule, Condition, Test};
 pub use states::{
     Catcher, Choice, Fail, Parallel, Pass, Path, Retrier, State, StateMachine, Succeed, Task,
-    Transition, Wait,
+    Transition, Wait, WaitDuration,
 };
 pub use validate::{check_placeholders, check_structure, AslError};
 

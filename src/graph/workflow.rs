@@ -1,0 +1,248 @@
+//! A workflow's graph, from its typed state machine: every state with its
+//! type, each transition labelled with why it is taken (a Choice rule's
+//! condition, `default`, the errors a Catch catches), the retries of each
+//! task, Parallel branches as groups that meet at a join, and the ends.
+
+use crate::model::asl::{
+    Condition, State, StateMachine, Test, Transition, WaitDuration, Workflow, WorkflowError,
+};
+
+use super::{EdgeKind, Graph, NodeKind};
+
+pub const START: &str = "start";
+pub const END: &str = "end";
+
+/// A state's node id. State names may be anything, so they are prefixed
+/// to keep clear of the start, end and join markers.
+pub fn state_id(name: &str) -> String {
+    format!("state:{name}")
+}
+
+fn join_id(parallel: &str) -> String {
+    format!("join:{parallel}")
+}
+
+/// The state id of the Parallel state a join node closes.
+pub(super) fn joined_state(join: &str) -> Option<String> {
+    join.strip_prefix("join:").map(state_id)
+}
+
+/// The graph of `workflow`, refused with synth's own error when the model
+/// is broken (a dangling `Next`, an unbound placeholder).
+pub fn graph(workflow: &Workflow) -> Result<Graph, WorkflowError> {
+    workflow.validate()?;
+    let mut graph = Graph {
+        title: format!(
+            "{} ({})",
+            workflow.name,
+            workflow.kind.as_str()
+        ),
+        ..Graph::default()
+    };
+    graph.add_node(START, "Start", NodeKind::Start, None);
+    graph.add_edge(
+        START,
+        &state_id(&workflow.definition.start_at),
+        EdgeKind::Next,
+        None,
+    );
+    add_machine(&mut graph, &workflow.definition, END);
+    graph.add_node(END, "End", NodeKind::End, None);
+    Ok(graph)
+}
+
+/// Adds the states of `machine`; a state with `End` goes to `end` (the
+/// workflow's end, or the join of the Parallel state the branch is in).
+fn add_machine(graph: &mut Graph, machine: &StateMachine, end: &str) {
+    for (name, state) in &machine.states {
+        let id = state_id(name);
+        let (kind, detail) = describe(state);
+        graph.add_node(&id, name, kind, detail);
+        let transition = |graph: &mut Graph, from: &str, t: &Transition| match t {
+            Transition::Next(next) => graph.add_edge(from, &state_id(next), EdgeKind::Next, None),
+            Transition::End => graph.add_edge(from, end, EdgeKind::Next, None),
+        };
+        match state {
+            State::Task(task) => {
+                transition(graph, &id, &task.transition);
+                add_catches(graph, &id, &task.catch);
+            }
+            State::Pass(pass) => transition(graph, &id, &pass.transition),
+            State::Wait(wait) => transition(graph, &id, &wait.transition),
+            State::Choice(choice) => {
+                for rule in &choice.choices {
+                    graph.add_edge(
+                        &id,
+                        &state_id(&rule.next),
+                        EdgeKind::Choice,
+                        Some(super::wrap(&condition_text(&rule.condition))),
+                    );
+                }
+                if let Some(default) = &choice.default {
+                    graph.add_edge(
+                        &id,
+                        &state_id(default),
+                        EdgeKind::Default,
+                        Some("default".to_owned()),
+                    );
+                }
+            }
+            State::Parallel(parallel) => {
+                let join = join_id(name);
+                for (index, branch) in parallel.branches.iter().enumerate() {
+                    let first_node = graph.nodes.len();
+                    graph.add_edge(
+                        &id,
+                        &state_id(&branch.start_at),
+                        EdgeKind::Branch,
+                        Some(format!("branch {}", index + 1)),
+                    );
+                    add_machine(graph, branch, &join);
+                    let members = graph.nodes[first_node..]
+                        .iter()
+                        .map(|n| n.id.clone())
+                        .collect();
+                    graph.groups.push(super::Group {
+                        id: format!("{name} branch {}", index + 1),
+                        label: format!("{name}: branch {}", index + 1),
+                        members,
+                    });
+                }
+                graph.add_node(&join, &format!("{name} done"), NodeKind::Join, None);
+                transition(graph, &join, &parallel.transition);
+                add_catches(graph, &id, &parallel.catch);
+            }
+            State::Succeed(_) => graph.add_edge(&id, end, EdgeKind::Next, None),
+            // A Fail state ends the execution as failed, never at `end`.
+            State::Fail(_) => {}
+        }
+    }
+}
+
+fn add_catches(graph: &mut Graph, from: &str, catchers: &[crate::model::asl::Catcher]) {
+    for catcher in catchers {
+        graph.add_edge(
+            from,
+            &state_id(&catcher.next),
+            EdgeKind::Catch,
+            Some(super::wrap(&format!(
+                "catch {}",
+                catcher.error_equals.join(", ")
+            ))),
+        );
+    }
+}
+
+/// A state's kind and its second line.
+fn describe(state: &State) -> (NodeKind, Option<String>) {
+    match state {
+        State::Task(task) => {
+            let mut lines = vec![service_call(&task.resource)];
+            lines.extend(task.retry.iter().map(retry_text));
+            if let Some(seconds) = task.timeout_seconds {
+                lines.push(format!("timeout {seconds}s"));
+            }
+            (NodeKind::Task, Some(lines.join("\n")))
+        }
+        State::Choice(_) => (NodeKind::Choice, None),
+        State::Parallel(parallel) => {
+            let mut lines = vec![format!("{} branches", parallel.branches.len())];
+            lines.extend(parallel.retry.iter().map(retry_text));
+            (NodeKind::Parallel, Some(lines.join("\n")))
+        }
+        State::Pass(_) => (NodeKind::Pass, None),
+        State::Wait(wait) => (
+            NodeKind::Wait,
+            Some(match &wait.duration {
+                WaitDuration::Seconds(s) => format!("{s}s"),
+                WaitDuration::SecondsPath(p) => format!("seconds at {p}"),
+            }),
+        ),
+        State::Succeed(_) => (NodeKind::Succeed, None),
+        State::Fail(fail) => (NodeKind::Fail, Some(fail.error.clone())),
+    }
+}
+
+/// `retry x5 (1s, x2): SNS.ThrottledException +3 more`: the attempts, the
+/// first interval and backoff, and the errors (the first, when many).
+fn retry_text(retry: &crate::model::asl::Retrier) -> String {
+    let errors = match retry.error_equals.as_slice() {
+        [one] => one.clone(),
+        [first, rest @ ..] => format!("{first} +{} more", rest.len()),
+        [] => String::new(),
+    };
+    super::wrap(&format!(
+        "retry x{} ({}s, x{}): {errors}",
+        retry.max_attempts, retry.interval_seconds, retry.backoff_rate
+    ))
+}
+
+/// `arn:aws:states:::dynamodb:updateItem` → `dynamodb:updateItem`.
+fn service_call(resource: &str) -> String {
+    resource
+        .strip_prefix("arn:aws:states:::")
+        .unwrap_or(resource)
+        .to_owned()
+}
+
+/// A Choice rule's condition as people write it: `$.stock >= $.quantity`.
+pub fn condition_text(condition: &Condition) -> String {
+    fn operand(c: &Condition) -> String {
+        match c {
+            Condition::Test { .. } | Condition::Not(_) => condition_text(c),
+            _ => format!("({})", condition_text(c)),
+        }
+    }
+    match condition {
+        Condition::And(all) => all.iter().map(operand).collect::<Vec<_>>().join(" and "),
+        Condition::Or(any) => any.iter().map(operand).collect::<Vec<_>>().join(" or "),
+        Condition::Not(inner) => format!("not {}", operand(inner)),
+        Condition::Test { variable, test } => test_text(variable, test),
+    }
+}
+
+fn test_text(variable: &str, test: &Test) -> String {
+    use Test::*;
+    let (operator, value) = match test {
+        StringEquals(v) => ("==", format!("{v:?}")),
+        StringEqualsPath(p) | NumericEqualsPath(p) => ("==", p.clone()),
+        NumericEquals(v) => ("==", v.to_string()),
+        NumericLessThan(v) => ("<", v.to_string()),
+        NumericLessThanPath(p) => ("<", p.clone()),
+        NumericLessThanEquals(v) => ("<=", v.to_string()),
+        NumericLessThanEqualsPath(p) => ("<=", p.clone()),
+        NumericGreaterThan(v) => (">", v.to_string()),
+        NumericGreaterThanPath(p) => (">", p.clone()),
+        NumericGreaterThanEquals(v) => (">=", v.to_string()),
+        NumericGreaterThanEqualsPath(p) => (">=", p.clone()),
+        BooleanEquals(v) => ("==", v.to_string()),
+        IsPresent(true) => return format!("{variable} is present"),
+        IsPresent(false) => return format!("{variable} is absent"),
+        IsNull(v) => return format!("{variable} is {}null", if *v { "" } else { "not " }),
+        IsString(v) => return format!("{variable} is {}a string", if *v { "" } else { "not " }),
+        IsNumeric(v) => return format!("{variable} is {}a number", if *v { "" } else { "not " }),
+        IsBoolean(v) => return format!("{variable} is {}a boolean", if *v { "" } else { "not " }),
+    };
+    format!("{variable} {operator} {value}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conditions_read_as_written() {
+        let rule = Condition::and(vec![
+            Condition::is_present("$.quantity"),
+            Condition::not(Condition::string_equals("$.status", "OUT OF STOCK")),
+            Condition::or(vec![
+                Condition::test("$.stock", Test::NumericGreaterThanEqualsPath("$.quantity".into())),
+                Condition::test("$.force", Test::BooleanEquals(true)),
+            ]),
+        ]);
+        assert_eq!(
+            condition_text(&rule),
+            r#"$.quantity is present and not $.status == "OUT OF STOCK" and ($.stock >= $.quantity or $.force == true)"#
+        );
+    }
+}
