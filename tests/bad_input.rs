@@ -154,3 +154,33 @@ fn an_endpoint_from_a_settings_file_nobody_named_is_announced() {
     let named = run(&["--config", "invctl.toml"]);
     assert!(!stderr(&named).contains("warning:"), "{}", stderr(&named));
 }
+
+#[test]
+fn a_picture_that_cannot_be_written_says_where_and_replaces_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    // A folder where the file should go, and a file inside a missing folder.
+    let folder = dir.path().join("taken.svg");
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::write(folder.join("keep"), "kept").unwrap();
+    for out in [folder.clone(), dir.path().join("missing").join("a.svg")] {
+        let output = invctl(&["graph", "stack", "--out", out.to_str().unwrap()]);
+        assert_eq!(output.status.code(), Some(1), "{}", util::text(&output));
+        let message = stderr(&output);
+        assert!(
+            message.contains(&format!("cannot write {}", out.display())),
+            "{message}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(folder.join("keep")).unwrap(),
+        "kept"
+    );
+    // A format that does not exist is a usage error naming the ones that do.
+    let output = invctl(&["graph", "stack", "--format", "png"]);
+    assert_eq!(output.status.code(), Some(2), "{}", util::text(&output));
+    assert!(
+        stderr(&output).contains("svg, dot, mermaid"),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -12,8 +12,9 @@ fn invctl() -> Command {
     Command::cargo_bin("invctl").unwrap()
 }
 
-const COMMANDS: [&str; 12] = [
+const COMMANDS: [&str; 13] = [
     "synth",
+    "graph",
     "build",
     "deploy",
     "status",

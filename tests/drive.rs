@@ -466,6 +466,55 @@ async fn executions_and_watch_follow_orders_to_their_outcome() {
     assert!(states.contains(&"RejectUnknownProduct"), "{states:?}");
     assert_eq!(states.last(), Some(&"OrderRejected"));
 
+    // The same execution drawn: the path it took is marked, the rest not.
+    let pictures = tempfile::tempdir().unwrap();
+    let picture = pictures.path().join("rejected.svg");
+    let drawn = f.invctl(&[
+        "executions",
+        "show",
+        &inventory_domain::execution_name("order", &rejected),
+        "--graph",
+        picture.to_str().unwrap(),
+    ]);
+    assert!(drawn.status.success(), "{}", util::text(&drawn));
+    let svg = std::fs::read_to_string(&picture).unwrap();
+    let mark_of = |id: &str| {
+        let at = svg
+            .find(&format!("data-id=\"{id}\""))
+            .unwrap_or_else(|| panic!("{id} is not drawn"));
+        let tag = &svg[at..at + svg[at..].find('>').unwrap()];
+        tag.split("data-mark=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    for state in &states {
+        assert_eq!(mark_of(&format!("state:{state}")), "entered", "{state}");
+    }
+    for id in ["start", "end"] {
+        assert_eq!(mark_of(id), "entered", "{id}");
+    }
+    for untaken in ["state:AnnounceStockReserved", "state:OrderReserved"] {
+        assert_eq!(mark_of(untaken), "none", "{untaken}");
+    }
+    // The failed transaction's Catch is the way taken out of ReserveStock.
+    let edge_mark = |from: &str, to: &str| {
+        let key = format!("data-from=\"state:{from}\" data-to=\"state:{to}\" data-mark=\"");
+        let at = svg
+            .find(&key)
+            .unwrap_or_else(|| panic!("no edge {from} -> {to}"))
+            + key.len();
+        svg[at..].split('"').next().unwrap().to_owned()
+    };
+    assert_eq!(
+        edge_mark("ReserveStock", "FindExistingReservation"),
+        "entered"
+    );
+    assert_eq!(edge_mark("ReserveStock", "AnnounceStockReserved"), "none");
+
     let missing = f.invctl(&["executions", "show", "no-such-execution"]);
     assert_eq!(exit_code(&missing), Some(invctl::exit::FAILURE));
     let never = f.invctl(&["watch", "never-sent", "--timeout", "1"]);

@@ -269,6 +269,29 @@ fn deploy_send_order_scan_and_destroy_on_the_local_cloud() {
         assert!(console.contains(step), "no {step:?} in:\n{console}");
     }
 
+    // The order's execution drawn with its path, as on AWS.
+    let pictures = tempfile::tempdir().unwrap();
+    let picture = pictures.path().join("order.dot");
+    let execution = inventory_domain::execution_name("order", &order);
+    ok(stack.invctl(&[
+        "executions",
+        "show",
+        &execution,
+        "--graph",
+        picture.to_str().unwrap(),
+    ]));
+    let dot = std::fs::read_to_string(&picture).unwrap();
+    let node = |id: &str| {
+        dot.lines()
+            .find(|l| l.trim_start().starts_with(&format!("\"{id}\" [")))
+            .unwrap_or_else(|| panic!("{id} not drawn:\n{dot}"))
+            .to_owned()
+    };
+    for taken in ["state:ReserveStock", "state:OrderReserved", "end"] {
+        assert!(node(taken).contains("penwidth=3"), "{}", node(taken));
+    }
+    assert!(!node("state:OrderRejected").contains("penwidth=3"));
+
     ok(stack.invctl(&["destroy", "--yes"]));
     let gone = stack.invctl(&["status"]);
     assert_eq!(gone.status.code(), Some(3), "{}", util::text(&gone));

@@ -12,7 +12,7 @@ use clap::{Args, ValueEnum};
 use crate::graph::render::{self, Format};
 use crate::graph::{self, Graph};
 use crate::stack::workflows::WorkflowId;
-use crate::stack::{Architecture, SynthError};
+use crate::stack::SynthError;
 
 /// What to draw: the stack, or one of its workflows by name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,19 +79,10 @@ impl crate::exit::ExitCode for Error {
 /// The graph of `target`, from the synthesized stack: a broken model is
 /// refused with the error `invctl synth` gives.
 pub fn graph_of(target: Target) -> Result<Graph, SynthError> {
-    // The architecture changes no resource or state the pictures show.
-    let synthesized = crate::stack::synthesize(Architecture::default())?;
-    Ok(match target {
-        Target::Stack => graph::stack::graph(&synthesized.template),
-        Target::Workflow(id) => {
-            let flow = synthesized
-                .workflows
-                .iter()
-                .find(|flow| flow.spec.id == id)
-                .expect("every workflow id has a synthesized workflow");
-            graph::workflow::graph(&flow.workflow).map_err(SynthError::Workflow)?
-        }
-    })
+    match target {
+        Target::Stack => graph::stack_graph(),
+        Target::Workflow(id) => graph::workflow_graph(id),
+    }
 }
 
 /// Writes a picture to `path`, whole or not at all.

@@ -13,6 +13,29 @@ pub mod render;
 pub mod stack;
 pub mod workflow;
 
+use crate::stack::workflows::WorkflowId;
+use crate::stack::{Architecture, SynthError};
+
+/// The stack's event flow, from the synthesized template (refused with
+/// synth's error when a model is broken).
+pub fn stack_graph() -> Result<Graph, SynthError> {
+    // The architecture changes no resource the picture shows.
+    let synthesized = crate::stack::synthesize(Architecture::default())?;
+    Ok(stack::graph(&synthesized.template))
+}
+
+/// One workflow's graph, from its synthesized model (refused with synth's
+/// error when a model is broken).
+pub fn workflow_graph(id: WorkflowId) -> Result<Graph, SynthError> {
+    let synthesized = crate::stack::synthesize(Architecture::default())?;
+    let flow = synthesized
+        .workflows
+        .iter()
+        .find(|flow| flow.spec.id == id)
+        .expect("every workflow id has a synthesized workflow");
+    Ok(workflow::graph(&flow.workflow)?)
+}
+
 /// Breaks `text` into lines of about 40 characters at spaces, so long
 /// conditions and action lists stay readable in a picture.
 pub fn wrap(text: &str) -> String {
@@ -260,7 +283,9 @@ impl Graph {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::asl::{Catcher, Parallel, StateMachine, Succeed, Task, Workflow, WorkflowType};
+    use crate::model::asl::{
+        Catcher, Parallel, StateMachine, Succeed, Task, Workflow, WorkflowType,
+    };
     use serde_json::json;
 
     fn publish() -> Task {
@@ -270,7 +295,12 @@ mod tests {
     /// Start → A (catch → C) → P [X → Y | Z] → B → C → end.
     fn graph() -> Graph {
         let definition = StateMachine::new("A")
-            .state("A", publish().next("P").catch(Catcher::new(["States.ALL"], "$.error", "C")))
+            .state(
+                "A",
+                publish()
+                    .next("P")
+                    .catch(Catcher::new(["States.ALL"], "$.error", "C")),
+            )
             .state(
                 "P",
                 Parallel::new(vec![
@@ -349,7 +379,11 @@ mod tests {
         got.sort();
         assert_eq!(
             got,
-            [("start", "state:A"), ("state:A", "state:C"), ("state:C", "end")]
+            [
+                ("start", "state:A"),
+                ("state:A", "state:C"),
+                ("state:C", "end")
+            ]
         );
         assert_eq!(caught.node("state:P").unwrap().mark, Mark::None);
 

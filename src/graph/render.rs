@@ -150,7 +150,11 @@ pub fn dot(graph: &Graph) -> String {
         .iter()
         .flat_map(|g| g.members.iter().map(String::as_str))
         .collect();
-    for node in graph.nodes.iter().filter(|n| !grouped.contains(n.id.as_str())) {
+    for node in graph
+        .nodes
+        .iter()
+        .filter(|n| !grouped.contains(n.id.as_str()))
+    {
         out.push_str(&dot_node(node));
     }
     for (index, group) in graph.groups.iter().enumerate() {
@@ -231,7 +235,11 @@ pub fn mermaid(graph: &Graph) -> String {
         .iter()
         .flat_map(|g| g.members.iter().map(String::as_str))
         .collect();
-    for node in graph.nodes.iter().filter(|n| !grouped.contains(n.id.as_str())) {
+    for node in graph
+        .nodes
+        .iter()
+        .filter(|n| !grouped.contains(n.id.as_str()))
+    {
         writeln!(out, "  {}", node_line(node)).unwrap();
     }
     for (index, group) in graph.groups.iter().enumerate() {
@@ -390,12 +398,8 @@ pub fn svg(graph: &Graph) -> String {
             rounded,
             FONT_SIZE,
         );
-        let size = layout::std_shapes::render::get_shape_size(
-            orientation,
-            &shape,
-            FONT_SIZE,
-            false,
-        );
+        let size =
+            layout::std_shapes::render::get_shape_size(orientation, &shape, FONT_SIZE, false);
         let properties = format!(
             "data-id=\"{}\" data-kind=\"{}\" data-mark=\"{}\"",
             attribute(&node.id),

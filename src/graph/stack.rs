@@ -45,7 +45,9 @@ pub fn graph(template: &Template) -> Graph {
             "AWS::Lambda::Function" => (NodeKind::Function, None),
             "AWS::Lambda::Url" => (
                 NodeKind::FunctionUrl,
-                properties["AuthType"].as_str().map(|auth| format!("auth {auth}")),
+                properties["AuthType"]
+                    .as_str()
+                    .map(|auth| format!("auth {auth}")),
             ),
             "AWS::StepFunctions::StateMachine" => (
                 NodeKind::Workflow,
@@ -66,7 +68,9 @@ pub fn graph(template: &Template) -> Graph {
                 NodeKind::Schedule,
                 Some(format!(
                     "{} ({})",
-                    properties["ScheduleExpression"].as_str().unwrap_or_default(),
+                    properties["ScheduleExpression"]
+                        .as_str()
+                        .unwrap_or_default(),
                     properties["State"].as_str().unwrap_or("ENABLED")
                 )),
             ),
@@ -112,7 +116,12 @@ pub fn graph(template: &Template) -> Graph {
                     .map(|n| format!("batches of up to {n}"));
                 for source in references(&properties["EventSourceArn"]) {
                     for function in &functions {
-                        edges.push((source.clone(), function.clone(), EdgeKind::Next, label.clone()));
+                        edges.push((
+                            source.clone(),
+                            function.clone(),
+                            EdgeKind::Next,
+                            label.clone(),
+                        ));
                     }
                 }
                 for to in references(&properties["DestinationConfig"]) {
@@ -128,7 +137,12 @@ pub fn graph(template: &Template) -> Graph {
             }
             "AWS::Lambda::Url" => {
                 for function in references(&properties["TargetFunctionArn"]) {
-                    edges.push((id.clone(), function, EdgeKind::Next, Some("HTTPS".to_owned())));
+                    edges.push((
+                        id.clone(),
+                        function,
+                        EdgeKind::Next,
+                        Some("HTTPS".to_owned()),
+                    ));
                 }
             }
             "AWS::Scheduler::Schedule" => {
@@ -158,7 +172,12 @@ pub fn graph(template: &Template) -> Graph {
                     .iter()
                     .any(|(a, b, ..)| (*a == *id && *b == target) || (*a == target && *b == *id));
                 if target != *id && !connected {
-                    edges.push((id.clone(), target, EdgeKind::Next, Some(super::wrap(&actions))));
+                    edges.push((
+                        id.clone(),
+                        target,
+                        EdgeKind::Next,
+                        Some(super::wrap(&actions)),
+                    ));
                 }
             }
         }

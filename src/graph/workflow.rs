@@ -32,11 +32,7 @@ pub(super) fn joined_state(join: &str) -> Option<String> {
 pub fn graph(workflow: &Workflow) -> Result<Graph, WorkflowError> {
     workflow.validate()?;
     let mut graph = Graph {
-        title: format!(
-            "{} ({})",
-            workflow.name,
-            workflow.kind.as_str()
-        ),
+        title: format!("{} ({})", workflow.name, workflow.kind.as_str()),
         ..Graph::default()
     };
     graph.add_node(START, "Start", NodeKind::Start, None);
@@ -236,7 +232,10 @@ mod tests {
             Condition::is_present("$.quantity"),
             Condition::not(Condition::string_equals("$.status", "OUT OF STOCK")),
             Condition::or(vec![
-                Condition::test("$.stock", Test::NumericGreaterThanEqualsPath("$.quantity".into())),
+                Condition::test(
+                    "$.stock",
+                    Test::NumericGreaterThanEqualsPath("$.quantity".into()),
+                ),
                 Condition::test("$.force", Test::BooleanEquals(true)),
             ]),
         ]);

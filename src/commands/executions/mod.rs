@@ -67,6 +67,9 @@ pub enum ExecutionsCommand {
     Show {
         /// Execution ARN or name
         id: String,
+        /// Also draw the workflow with the path this execution took (format from the extension: .svg, .dot, .mmd)
+        #[arg(long, value_name = "FILE")]
+        graph: Option<std::path::PathBuf>,
         #[command(flatten)]
         report: ReportArgs,
     },
@@ -85,6 +88,14 @@ pub enum Error {
     Unknown(String),
     #[error("cannot print the report")]
     Report(#[source] std::io::Error),
+    #[error(transparent)]
+    Synth(#[from] crate::stack::SynthError),
+    #[error("cannot write {path}")]
+    Write {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl crate::exit::ExitCode for Error {
@@ -335,7 +346,7 @@ pub fn run(aws: &AwsArgs, args: &ExecutionsArgs, out: &mut dyn Write) -> Result<
         let mut stack = DeployedStack::find(aws).await?;
         let mut executions = Executions::new(&stack);
         match &args.show {
-            Some(ExecutionsCommand::Show { id, report }) => {
+            Some(ExecutionsCommand::Show { id, graph, report }) => {
                 // An ARN (standard `...:execution:MACHINE:NAME`, express
                 // `...:express:MACHINE:NAME:RUN`) or a bare name.
                 let (machine, name) = if id.starts_with("arn:") {
@@ -353,11 +364,14 @@ pub fn run(aws: &AwsArgs, args: &ExecutionsArgs, out: &mut dyn Write) -> Result<
                         continue;
                     }
                     if let Some(execution) = executions.find(&mut stack, workflow, name).await? {
-                        found = Some(execution);
+                        found = Some((workflow, execution));
                         break;
                     }
                 }
-                let execution = found.ok_or_else(|| Error::Unknown(id.clone()))?;
+                let (workflow, execution) = found.ok_or_else(|| Error::Unknown(id.clone()))?;
+                if let Some(path) = graph {
+                    draw(workflow, &execution, path)?;
+                }
                 crate::output::print(&execution, report.output, out).map_err(Error::Report)
             }
             None => {
@@ -377,6 +391,23 @@ pub fn run(aws: &AwsArgs, args: &ExecutionsArgs, out: &mut dyn Write) -> Result<
                     .map_err(Error::Report)
             }
         }
+    })
+}
+
+/// Draws `workflow` with the path `execution` took to `path`, in the
+/// format its extension names.
+fn draw(workflow: WorkflowId, execution: &Execution, path: &std::path::Path) -> Result<(), Error> {
+    use crate::graph::render::{render, Format};
+    let mut graph = crate::graph::workflow_graph(workflow)?;
+    graph.title = format!(
+        "{} - {} ({})",
+        graph.title, execution.name, execution.status
+    );
+    graph.overlay(&execution.states, execution.failed_state.as_deref());
+    let picture = render(&graph, Format::for_path(path));
+    crate::output::write_atomically(path, picture.as_bytes()).map_err(|source| Error::Write {
+        path: path.to_owned(),
+        source,
     })
 }
 
