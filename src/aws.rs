@@ -22,8 +22,29 @@ pub fn local_credentials() -> aws_credential_types::Credentials {
     )
 }
 
-/// The SDK configuration for `settings`.
-pub async fn sdk_config(settings: &Settings) -> SdkConfig {
+/// What stops invctl before it can send an AWS request.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("no AWS region: pass --region REGION, set AWS_REGION, or set `region` in your AWS profile (`aws configure`); for the local cloud, pass --local")]
+    NoRegion,
+}
+
+static VERBOSE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// `-v`: errors carry the SDK's full account of a failure (as they do when
+/// `RUST_LOG` is set), not only the one-line reason.
+pub fn set_verbose(verbose: bool) {
+    VERBOSE.store(verbose, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn verbose() -> bool {
+    VERBOSE.load(std::sync::atomic::Ordering::Relaxed)
+        || std::env::var_os("RUST_LOG").is_some_and(|v| !v.is_empty())
+}
+
+/// The SDK configuration for `settings`; a missing region is refused here,
+/// before a request fails obscurely for want of it.
+pub async fn sdk_config(settings: &Settings) -> Result<SdkConfig, SetupError> {
     let mut loader =
         aws_config::defaults(BehaviorVersion::latest()).http_client(lambda_support::https_client());
     if let Some(profile) = &settings.profile {
@@ -40,7 +61,31 @@ pub async fn sdk_config(settings: &Settings) -> SdkConfig {
         // nothing of the user's is sent to it or looked up.
         loader = loader.credentials_provider(local_credentials());
     }
-    loader.load().await
+    let config = loader.load().await;
+    if config.region().is_none() {
+        return Err(SetupError::NoRegion);
+    }
+    Ok(config)
+}
+
+/// The hint for a request that found no usable credentials.
+pub const NO_CREDENTIALS: &str = "no usable AWS credentials: run `aws sso login` (SSO profiles), pass --profile NAME, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; for the local cloud pass --local, for another endpoint --endpoint-url URL";
+
+/// The credentials error somewhere in `error`'s causes, if that is why it
+/// failed.
+fn credentials_error<'a>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a aws_credential_types::provider::error::CredentialsError> {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(current) = cause {
+        if let Some(found) =
+            current.downcast_ref::<aws_credential_types::provider::error::CredentialsError>()
+        {
+            return Some(found);
+        }
+        cause = current.source();
+    }
+    None
 }
 
 use aws_sdk_cloudformation::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
@@ -51,7 +96,7 @@ use aws_sdk_cloudformation::error::{DisplayErrorContext, ProvideErrorMetadata, S
 pub fn error_text<E, R>(error: &SdkError<E, R>) -> String
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + 'static,
 {
     if let SdkError::ServiceError(service) = error {
         let err = service.err();
@@ -65,5 +110,27 @@ where
             }
         };
     }
-    DisplayErrorContext(error).to_string()
+    let detail = DisplayErrorContext(error).to_string();
+    let Some(credentials) = credentials_error(error) else {
+        return detail;
+    };
+    // The SDK's account (IMDS, dispatch and connector errors) is long and
+    // names no way out: one line with the ways, the rest on request.
+    use aws_credential_types::provider::error::CredentialsError;
+    use std::error::Error as _;
+    let why = match credentials {
+        CredentialsError::CredentialsNotLoaded(_) => None,
+        // Their own text is generic; the cause says which provider failed.
+        CredentialsError::ProviderError(_) | CredentialsError::Unhandled(_) => {
+            credentials.source().map(ToString::to_string)
+        }
+        other => Some(other.to_string()),
+    }
+    .map(|why| format!(" ({why})"))
+    .unwrap_or_default();
+    if verbose() {
+        format!("{NO_CREDENTIALS}{why}\n  detail: {detail}")
+    } else {
+        format!("{NO_CREDENTIALS}{why}; -v shows the details")
+    }
 }

@@ -50,6 +50,9 @@ pub struct AwsArgs {
     /// Use the local cloud of this workspace (`invctl local up`): its endpoint and throwaway credentials
     #[arg(long, global = true, conflicts_with_all = ["endpoint_url", "profile"])]
     pub local: bool,
+    /// Explain AWS failures in full (the SDK's whole account, as with RUST_LOG set)
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
 }
 
 /// One section of the settings file.

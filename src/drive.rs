@@ -21,6 +21,8 @@ use crate::stack::{functions, ids};
 pub enum DriveError {
     #[error(transparent)]
     Config(#[from] ConfigError),
+    #[error(transparent)]
+    Setup(#[from] crate::aws::SetupError),
     #[error("stack {stack} does not exist in {region}; deploy it first with `invctl deploy --email ADDRESS`")]
     NotDeployed { stack: String, region: String },
     #[error("stack {stack} is {status} and cannot be used; `invctl status` says more, `invctl deploy` brings it up")]
@@ -45,6 +47,7 @@ impl DriveError {
                 crate::exit::NOT_DEPLOYED
             }
             DriveError::Config(e) => e.exit_code(),
+            DriveError::Setup(_) => crate::exit::USAGE,
             _ => crate::exit::FAILURE,
         }
     }
@@ -127,7 +130,7 @@ pub struct Located {
 /// [`DriveError::NotDeployed`].
 pub async fn locate(aws: &AwsArgs) -> Result<Located, DriveError> {
     let settings = Settings::resolve(aws)?;
-    let config = crate::aws::sdk_config(&settings).await;
+    let config = crate::aws::sdk_config(&settings).await?;
     let name = settings.stack_name;
     let found = stack::describe(&Client::new(&config), &name)
         .await

@@ -115,6 +115,7 @@ impl Error {
 /// Runs one parsed command line, writing its report to `out`.
 pub fn run(cli: cli::Cli, out: &mut dyn Write) -> Result<(), Error> {
     use cli::Command;
+    aws::set_verbose(cli.aws.verbose);
     match &cli.command {
         Command::Synth(args) => commands::synth::run(args, out)?,
         Command::Build(args) => commands::build::run(args, out)?,

@@ -184,3 +184,89 @@ fn a_picture_that_cannot_be_written_says_where_and_replaces_nothing() {
         stderr(&output)
     );
 }
+
+/// invctl with nothing of AWS configured: no region, no credentials, no
+/// profile files (an empty home), and no instance metadata to ask.
+fn unconfigured(home: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_invctl"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap())
+        .env("HOME", home)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .current_dir(home)
+        .args(args);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    util::run(&mut command)
+}
+
+#[test]
+fn missing_credentials_and_region_are_one_readable_line_with_the_ways_out() {
+    let home = tempfile::tempdir().unwrap();
+    let home = home.path();
+    for command in [
+        &["status"][..],
+        &["scan", "inventory"],
+        &["destroy", "--yes"],
+    ] {
+        let output = unconfigured(home, command, &[]);
+        assert_eq!(output.status.code(), Some(2), "{}", util::text(&output));
+        assert_eq!(
+            stderr(&output).trim_end(),
+            "error: no AWS region: pass --region REGION, set AWS_REGION, or set `region` in your AWS profile (`aws configure`); for the local cloud, pass --local",
+            "{command:?}"
+        );
+    }
+
+    let closed = closed_endpoint();
+    for (args, env) in [
+        (vec!["status"], vec![("AWS_REGION", "eu-west-1")]),
+        (vec!["status", "--region", "eu-west-1"], vec![]),
+        // Pointed at an endpoint, requests must still be signed.
+        (
+            vec!["send-order", "--endpoint-url", closed.as_str()],
+            vec![("AWS_REGION", "eu-west-1")],
+        ),
+    ] {
+        let output = unconfigured(home, &args, &env);
+        assert_eq!(output.status.code(), Some(1), "{}", util::text(&output));
+        let message = stderr(&output);
+        assert_eq!(message.lines().count(), 1, "{args:?}: {message}");
+        for hint in [
+            "no usable AWS credentials",
+            "aws sso login",
+            "--profile",
+            "AWS_ACCESS_KEY_ID",
+            "--local",
+            "-v shows the details",
+        ] {
+            assert!(message.contains(hint), "{args:?}: no {hint:?} in {message}");
+        }
+        for noise in ["DispatchFailure", "ConnectorError", "caused by"] {
+            assert!(!message.contains(noise), "{args:?}: {message}");
+        }
+        // -v (or RUST_LOG) adds the SDK's own account on the lines after.
+        let mut verbose_args = args.clone();
+        verbose_args.push("-v");
+        let verbose = unconfigured(home, &verbose_args, &env);
+        let detailed = stderr(&verbose);
+        assert!(detailed
+            .lines()
+            .next()
+            .unwrap()
+            .contains("no usable AWS credentials"));
+        assert!(detailed.contains("\n  detail: "), "{detailed}");
+        let logged = unconfigured(
+            home,
+            &args,
+            &[env.as_slice(), &[("RUST_LOG", "info")]].concat(),
+        );
+        assert!(
+            stderr(&logged).contains("\n  detail: "),
+            "{}",
+            stderr(&logged)
+        );
+    }
+}

@@ -73,6 +73,8 @@ pub enum Error {
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error(transparent)]
+    Setup(#[from] crate::aws::SetupError),
+    #[error(transparent)]
     Synth(#[from] crate::stack::SynthError),
     #[error(transparent)]
     Build(#[from] BuildError),
@@ -124,6 +126,7 @@ impl crate::exit::ExitCode for Error {
     fn exit_code(&self) -> i32 {
         match self {
             Error::Config(e) => e.exit_code(),
+            Error::Setup(_) => crate::exit::USAGE,
             Error::EmailRequired(_) | Error::BadEmail(_) | Error::NeedsYes => crate::exit::USAGE,
             Error::Build(BuildError::Tool(_)) => crate::exit::MISSING_TOOL,
             Error::Interrupted { .. } => crate::exit::INTERRUPTED,
@@ -367,7 +370,7 @@ async fn deploy(
     } else {
         OnRollbackFailed::Stop
     };
-    let config = crate::aws::sdk_config(&plan.settings).await;
+    let config = crate::aws::sdk_config(&plan.settings).await?;
     let region = config.region().map(ToString::to_string).unwrap_or_default();
     let client = aws_sdk_cloudformation::Client::new(&config);
 

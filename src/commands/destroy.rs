@@ -25,6 +25,8 @@ pub struct DestroyArgs {
 pub enum Error {
     #[error(transparent)]
     Config(#[from] ConfigError),
+    #[error(transparent)]
+    Setup(#[from] crate::aws::SetupError),
     #[error("stack {stack}: {source}")]
     Stack { stack: String, source: StackError },
     #[error("not on a terminal, so nothing can be confirmed: pass --yes to delete stack {0}")]
@@ -45,6 +47,7 @@ impl crate::exit::ExitCode for Error {
     fn exit_code(&self) -> i32 {
         match self {
             Error::Config(e) => e.exit_code(),
+            Error::Setup(_) => crate::exit::USAGE,
             Error::NeedsYes(_) => crate::exit::USAGE,
             _ => crate::exit::FAILURE,
         }
@@ -85,7 +88,7 @@ pub fn run(
         source,
     };
     crate::runtime().block_on(async {
-        let config = crate::aws::sdk_config(&settings).await;
+        let config = crate::aws::sdk_config(&settings).await?;
         let region = config.region().map(ToString::to_string).unwrap_or_default();
         let client = aws_sdk_cloudformation::Client::new(&config);
         let Some(found) = stack::describe(&client, &name).await.map_err(stack_error)? else {

@@ -107,7 +107,7 @@ impl Redriver {
     ) -> impl FnOnce(aws_sdk_sqs::error::SdkError<E, R>) -> Error + 'a
     where
         E: aws_sdk_sqs::error::ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
+        R: std::fmt::Debug + 'static,
     {
         move |e| Error::Sqs {
             action,

@@ -113,7 +113,7 @@ impl ArtifactStore {
     fn bucket_error<E, R>(&self, e: aws_sdk_s3::error::SdkError<E, R>) -> AssetError
     where
         E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
+        R: std::fmt::Debug + 'static,
     {
         AssetError::Bucket {
             bucket: self.bucket.clone(),

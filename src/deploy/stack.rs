@@ -26,7 +26,7 @@ fn is_throttling<E: aws_sdk_cloudformation::error::ProvideErrorMetadata>(error: 
 pub fn aws_error<E, R>(error: aws_sdk_cloudformation::error::SdkError<E, R>) -> StackError
 where
     E: aws_sdk_cloudformation::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + 'static,
 {
     StackError::Aws(crate::aws::error_text(&error))
 }

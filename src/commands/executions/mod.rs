@@ -137,7 +137,7 @@ fn time(t: &aws_sdk_sfn::primitives::DateTime) -> String {
 fn read_error<E, R>(workflow: WorkflowId) -> impl Fn(aws_sdk_sfn::error::SdkError<E, R>) -> Error
 where
     E: aws_sdk_sfn::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + 'static,
 {
     move |e| Error::Read {
         workflow: workflow.as_str(),
