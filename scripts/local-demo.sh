@@ -7,10 +7,10 @@
 # function -> workflow -> table) and waits for each outcome, shows the
 # reservations and the inventory they changed, destroys the stack and stops
 # the cloud.
-# Needs what scripts/setup-tools.sh installs (it is run first).
+# Needs what `scripts/setup-tools.sh --demo` installs (it is run first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup-tools.sh
+scripts/setup-tools.sh --demo
 
 echo "building invctl"
 cargo build --quiet --locked --bin invctl

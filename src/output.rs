@@ -22,19 +22,15 @@ pub struct ReportArgs {
 /// `--workspace`, for the commands that need the invctl source tree.
 #[derive(Debug, Clone, Default, Args)]
 pub struct WorkspaceArgs {
-    /// The invctl source tree (default: found from the current folder upwards)
+    /// The invctl source tree [default: INVCTL_WORKSPACE, else the tree above the current folder, else the one invctl was built from]
     #[arg(long, value_name = "DIR")]
     pub workspace: Option<PathBuf>,
 }
 
 impl WorkspaceArgs {
-    /// Where to look for the source tree from: the folder given, else the
-    /// current one.
-    pub fn start(&self) -> std::io::Result<PathBuf> {
-        match &self.workspace {
-            Some(dir) => Ok(dir.clone()),
-            None => std::env::current_dir(),
-        }
+    /// The source tree to work in (see [`crate::build::locate_workspace`]).
+    pub fn locate(&self) -> Result<PathBuf, crate::build::BuildError> {
+        crate::build::locate_workspace(self.workspace.as_deref())
     }
 }
 

@@ -19,12 +19,17 @@ fn build_target_dir() -> PathBuf {
 }
 
 fn invctl_build(args: &[&str]) -> std::process::Output {
+    invctl_build_in(&util::repo_root(), args)
+}
+
+fn invctl_build_in(folder: &Path, args: &[&str]) -> std::process::Output {
     util::run(
         Command::new(assert_cmd::cargo::cargo_bin("invctl"))
             .arg("build")
             .args(args)
             .args(["--output", "json"])
-            .current_dir(util::repo_root())
+            .current_dir(folder)
+            .env_remove(invctl::build::WORKSPACE_ENV)
             .env("CARGO_TARGET_DIR", build_target_dir()),
     )
 }
@@ -127,7 +132,10 @@ fn builds_every_function_as_a_reproducible_arm64_zip() {
     }
 
     // Nothing changed: nothing rewritten, the same hashes.
-    let second = report(&invctl_build(&[]));
+    // Run from another folder, invctl finds the tree it was built from
+    // (as a binary installed with `cargo install --path .` does).
+    let elsewhere = tempfile::tempdir().unwrap();
+    let second = report(&invctl_build_in(elsewhere.path(), &[]));
     for (a, b) in functions
         .iter()
         .zip(second["functions"].as_array().unwrap())
@@ -182,12 +190,34 @@ fn build_refuses_unknown_functions_and_foreign_folders() {
         "the valid names are listed"
     );
 
+    // A folder named as the tree that is not one is refused, naming where
+    // it came from.
     let elsewhere = tempfile::tempdir().unwrap();
-    let output = util::run(
+    let named = util::run(
         Command::new(assert_cmd::cargo::cargo_bin("invctl"))
             .arg("build")
-            .current_dir(elsewhere.path()),
+            .current_dir(elsewhere.path())
+            .env(invctl::build::WORKSPACE_ENV, elsewhere.path()),
     );
-    assert_eq!(output.status.code(), Some(1));
-    assert!(util::text(&output).contains("no invctl source tree here"));
+    assert_eq!(named.status.code(), Some(1), "{}", util::text(&named));
+    assert!(
+        util::text(&named).contains(&format!(
+            "{} (from INVCTL_WORKSPACE) is not an invctl source tree",
+            elsewhere.path().display()
+        )),
+        "{}",
+        util::text(&named)
+    );
+    let flagged = util::run(
+        Command::new(assert_cmd::cargo::cargo_bin("invctl"))
+            .args(["build", "--workspace"])
+            .arg(elsewhere.path())
+            .env_remove(invctl::build::WORKSPACE_ENV),
+    );
+    assert_eq!(flagged.status.code(), Some(1));
+    assert!(
+        util::text(&flagged).contains("(from --workspace) is not an invctl source tree"),
+        "{}",
+        util::text(&flagged)
+    );
 }

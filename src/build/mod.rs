@@ -29,12 +29,16 @@ pub const PROFILE: &str = "lambda";
 
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
-    #[error("no invctl source tree here: invctl build needs the folder with Cargo.toml and lambdas/ (run it there or pass --workspace)")]
+    #[error("no invctl source tree here: this command needs the clone invctl was built from (Cargo.toml and lambdas/); run it there, pass --workspace DIR or set INVCTL_WORKSPACE")]
     NoWorkspace,
+    #[error("{dir} (from {from}) is not an invctl source tree: it has no Cargo.toml and lambdas/")]
+    NotAWorkspace { dir: PathBuf, from: &'static str },
     #[error(transparent)]
     Tool(#[from] ToolError),
     #[error("cannot run cargo-zigbuild")]
     Spawn(#[source] io::Error),
+    #[error("cannot read the current folder")]
+    CurrentDir(#[source] io::Error),
     #[error("cargo-zigbuild failed ({0}); its messages are above")]
     Compile(String),
     #[error("cannot read the built binary {path}")]
@@ -72,6 +76,52 @@ pub fn find_workspace(start: &Path) -> Result<PathBuf, BuildError> {
         .find(|dir| dir.join("Cargo.toml").is_file() && dir.join("lambdas").is_dir())
         .map(Path::to_owned)
         .ok_or(BuildError::NoWorkspace)
+}
+
+/// The environment variable that names the source tree for commands run
+/// from elsewhere.
+pub const WORKSPACE_ENV: &str = "INVCTL_WORKSPACE";
+
+/// The source tree a command works in: `--workspace`, else
+/// `INVCTL_WORKSPACE`, else the one above the current folder, else the one
+/// this invctl was built from while it still exists (so a binary installed
+/// with `cargo install --path .` works from any folder).
+pub fn locate_workspace(explicit: Option<&Path>) -> Result<PathBuf, BuildError> {
+    let from_env = std::env::var_os(WORKSPACE_ENV)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
+    let here = std::env::current_dir().map_err(BuildError::CurrentDir)?;
+    resolve_workspace(
+        explicit,
+        from_env.as_deref(),
+        &here,
+        Path::new(env!("CARGO_MANIFEST_DIR")),
+    )
+}
+
+fn resolve_workspace(
+    explicit: Option<&Path>,
+    from_env: Option<&Path>,
+    here: &Path,
+    built_in: &Path,
+) -> Result<PathBuf, BuildError> {
+    for (dir, from) in [(explicit, "--workspace"), (from_env, WORKSPACE_ENV)] {
+        if let Some(dir) = dir {
+            return find_workspace(dir).map_err(|_| BuildError::NotAWorkspace {
+                dir: dir.to_owned(),
+                from,
+            });
+        }
+    }
+    find_workspace(here).or_else(|_| {
+        // Only the tree itself: a folder above it is not ours.
+        let is_tree = built_in.join("Cargo.toml").is_file() && built_in.join("lambdas").is_dir();
+        if is_tree {
+            Ok(built_in.to_owned())
+        } else {
+            Err(BuildError::NoWorkspace)
+        }
+    })
 }
 
 fn target_dir(workspace: &Path) -> PathBuf {
@@ -284,6 +334,44 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), BuildError> {
 mod tests {
     use super::*;
     use crate::stack::functions;
+
+    #[test]
+    fn the_workspace_comes_from_the_flag_the_variable_the_folder_then_the_build() {
+        let tree = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let elsewhere = tempfile::tempdir().unwrap();
+        let other = elsewhere.path();
+        let inside = tree.join("lambdas/approval");
+        // The flag wins, then the variable; each must name a tree.
+        assert_eq!(
+            resolve_workspace(Some(&inside), Some(other), other, other).unwrap(),
+            tree
+        );
+        assert!(matches!(
+            resolve_workspace(Some(other), Some(&tree), &tree, &tree),
+            Err(BuildError::NotAWorkspace {
+                from: "--workspace",
+                ..
+            })
+        ));
+        assert_eq!(
+            resolve_workspace(None, Some(&tree), other, other).unwrap(),
+            tree
+        );
+        assert!(matches!(
+            resolve_workspace(None, Some(other), &tree, &tree),
+            Err(BuildError::NotAWorkspace {
+                from: WORKSPACE_ENV,
+                ..
+            })
+        ));
+        // Then the current folder's tree, then the one invctl was built in.
+        assert_eq!(resolve_workspace(None, None, &inside, other).unwrap(), tree);
+        assert_eq!(resolve_workspace(None, None, other, &tree).unwrap(), tree);
+        assert!(matches!(
+            resolve_workspace(None, None, other, &other.join("gone")),
+            Err(BuildError::NoWorkspace)
+        ));
+    }
 
     #[test]
     fn the_workspace_is_found_from_inside_it() {

@@ -32,8 +32,6 @@ pub struct BuildArgs {
 pub enum Error {
     #[error(transparent)]
     Build(#[from] BuildError),
-    #[error("cannot find the current folder")]
-    CurrentDir(#[source] io::Error),
     #[error("cannot print the report")]
     Report(#[source] io::Error),
 }
@@ -63,7 +61,7 @@ pub fn selected(names: &[String]) -> Vec<FunctionSpec> {
 }
 
 pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<(), Error> {
-    let workspace = build::find_workspace(&args.workspace.start().map_err(Error::CurrentDir)?)?;
+    let workspace = args.workspace.locate()?;
     let functions = build::build(&workspace, args.arch, &selected(&args.functions))?;
     let report = BuildReport {
         architecture: args.arch.as_str(),

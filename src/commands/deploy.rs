@@ -227,8 +227,7 @@ fn zips(
     arch: Architecture,
     local: bool,
 ) -> Result<Vec<(functions::FunctionSpec, Vec<u8>, String)>, Error> {
-    let start = args.workspace.start().map_err(Error::Io)?;
-    let workspace = build::find_workspace(&start)?;
+    let workspace = args.workspace.locate()?;
     if !args.skip_build {
         if local {
             build::build_local(&workspace)?;

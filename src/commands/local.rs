@@ -23,7 +23,7 @@ use crate::output::{OutputFormat, ReportArgs};
 pub struct LocalArgs {
     #[command(subcommand)]
     pub action: LocalAction,
-    /// The workspace whose local cloud this is [default: the invctl source tree above the current folder, else the current folder]
+    /// The folder whose local cloud this is [default: the invctl source tree above the current folder, else the current folder]
     #[arg(long, global = true, value_name = "DIR")]
     pub workspace: Option<PathBuf>,
 }
@@ -95,17 +95,18 @@ impl crate::exit::ExitCode for Error {
     }
 }
 
-fn start_folder(args: &LocalArgs) -> PathBuf {
-    args.workspace
-        .clone()
-        .unwrap_or_else(|| std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")))
+fn start_folder(args: &LocalArgs) -> Result<PathBuf, Error> {
+    match &args.workspace {
+        Some(dir) => Ok(dir.clone()),
+        None => std::env::current_dir().map_err(|e| Error::Start(e.to_string())),
+    }
 }
 
 /// How long `up` waits for moto (a cold start imports a lot of Python).
 const READY_WITHIN: Duration = Duration::from_secs(90);
 
 pub fn run(args: &LocalArgs, out: &mut dyn Write) -> Result<(), Error> {
-    let start = start_folder(args);
+    let start = start_folder(args)?;
     match args.action {
         LocalAction::Up {
             detach: false,
@@ -346,15 +347,13 @@ fn free_port() -> Result<u16, Error> {
 }
 
 /// The invctl source tree that holds the project's venv and the launcher:
-/// the one above `start`, else the one this invctl was built in.
+/// the one above `start`, else the one `locate_workspace` finds
+/// (INVCTL_WORKSPACE, or the tree invctl was built from), so a cloud can
+/// belong to any folder.
 fn tools_root(start: &Path) -> PathBuf {
     crate::build::find_workspace(start)
-        .ok()
-        .or_else(|| {
-            let exe = std::env::current_exe().ok()?;
-            crate::build::find_workspace(exe.parent()?).ok()
-        })
-        .unwrap_or_else(|| start.to_owned())
+        .or_else(|_| crate::build::locate_workspace(None))
+        .unwrap_or_else(|_| start.to_owned())
 }
 
 /// moto under a shell that stops it when our end of its stdin closes, so
