@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use serde::Deserialize;
 
-use crate::stack::ids::scoped_name::MAX_STACK_NAME_LEN;
+use crate::stack::scoped_name::MAX_STACK_NAME_LEN;
 
 pub const DEFAULT_CONFIG_FILE: &str = "invctl.toml";
 pub const DEFAULT_STACK_NAME: &str = "inventory";

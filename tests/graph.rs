@@ -319,7 +319,12 @@ fn output_is_byte_stable_and_the_cli_writes_each_format() {
         .output()
         .unwrap();
     assert!(output.status.success());
-    assert!(String::from_utf8_lossy(&output.stdout).contains("flowchart TD"));
+    let chart = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(chart.contains("flowchart TD"));
+    // The front matter is YAML that keeps the whole title (it has a colon).
+    let front: std::collections::BTreeMap<String, String> =
+        serde_saphyr::from_str(chart.split("---").nth(1).unwrap()).unwrap();
+    assert_eq!(front["title"], "inventory stack: event flow");
     // An unknown target is a usage error that lists the known ones.
     let output = Command::new(env!("CARGO_BIN_EXE_invctl"))
         .args(["graph", "reserve-stocks"])

@@ -143,7 +143,8 @@ fn physical_names_derive_from_the_stack_name() {
 
 #[test]
 fn every_derived_name_fits_its_service_with_the_longest_stack_name() {
-    use invctl::stack::ids::scoped_name::{LIMITS, MAX_STACK_NAME_LEN};
+    use invctl::stack::scoped_name::{limits, MAX_STACK_NAME_LEN};
+    let limits = limits();
     let text = template().to_string();
     // Every `${AWS::StackName}-suffix` the template writes is in the table.
     let mut suffixes: Vec<&str> = text
@@ -155,11 +156,11 @@ fn every_derived_name_fits_its_service_with_the_longest_stack_name() {
     suffixes.dedup();
     for suffix in &suffixes {
         assert!(
-            LIMITS.iter().any(|(known, _)| known == suffix),
-            "{suffix} is derived from the stack name but has no limit in ids::scoped_name"
+            limits.iter().any(|(known, _)| known == suffix),
+            "{suffix} is derived from the stack name but has no limit in stack::scoped_name"
         );
     }
-    for (suffix, limit) in LIMITS {
+    for (suffix, limit) in limits {
         assert!(
             MAX_STACK_NAME_LEN + 1 + suffix.len() <= limit,
             "{suffix} exceeds {limit}"

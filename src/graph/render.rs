@@ -213,9 +213,10 @@ pub fn mermaid(graph: &Graph) -> String {
         .enumerate()
         .map(|(i, n)| (n.id.as_str(), format!("n{i}")))
         .collect();
+    // The title is YAML front matter: quoted, since titles hold colons.
     let mut out = format!(
         "---\ntitle: {}\n---\nflowchart TD\n",
-        mermaid_text(&graph.title)
+        serde_json::to_string(&graph.title).expect("a string serializes")
     );
     let node_line = |node: &Node| {
         let text = format!("\"{}\"", mermaid_text(&node_text(node)));

@@ -14,7 +14,7 @@ use http_body_util::Full;
 use hyper::{HeaderMap, Method, Response, StatusCode, Uri};
 use serde_json::{json, Map, Value};
 
-use super::plane::Outcome;
+use super::Outcome;
 
 /// The request as Lambda hands it to a function behind a Function URL.
 pub fn event(

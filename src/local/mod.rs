@@ -26,6 +26,31 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+/// How an invocation ended (the plane's answer to whoever invoked).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The function's response payload.
+    Response(bytes::Bytes),
+    /// A function error: Lambda's `X-Amz-Function-Error` kind and the error document.
+    Error {
+        kind: &'static str,
+        body: bytes::Bytes,
+    },
+}
+
+/// The item identifiers a function reported as failed in its answer to a
+/// batch (`ReportBatchItemFailures`), for queues and streams alike.
+pub fn batch_item_failures(payload: &[u8]) -> Vec<String> {
+    serde_json::from_slice::<serde_json::Value>(payload)
+        .ok()
+        .and_then(|v| v.get("batchItemFailures").cloned())
+        .and_then(|f| f.as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|f| f["itemIdentifier"].as_str().map(str::to_owned))
+        .collect()
+}
+
 /// The region and account the local cloud answers for.
 pub const REGION: &str = "us-east-1";
 pub use crate::aws::{LOCAL_ACCESS_KEY as ACCESS_KEY, LOCAL_SECRET_KEY as SECRET_KEY};

@@ -48,14 +48,7 @@ pub struct FunctionConfig {
     pub log_group: String,
 }
 
-/// How an invocation ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    /// The function's response payload.
-    Response(Bytes),
-    /// A function error: Lambda's `X-Amz-Function-Error` kind and the error document.
-    Error { kind: &'static str, body: Bytes },
-}
+pub use super::Outcome;
 
 struct Invocation {
     id: String,

@@ -380,7 +380,7 @@ impl QueuePoller {
             .await;
         let failed: Vec<String> = match &outcome {
             Some(Outcome::Response(payload)) if self.report_failures => {
-                batch_item_failures(payload)
+                super::batch_item_failures(payload)
             }
             Some(Outcome::Response(_)) => Vec::new(),
             Some(Outcome::Error { body, .. }) => {
@@ -444,18 +444,6 @@ impl QueuePoller {
     }
 }
 
-/// The item identifiers a function reported as failed.
-pub fn batch_item_failures(payload: &[u8]) -> Vec<String> {
-    serde_json::from_slice::<Value>(payload)
-        .ok()
-        .and_then(|v| v.get("batchItemFailures").cloned())
-        .and_then(|f| f.as_array().cloned())
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|f| f["itemIdentifier"].as_str().map(str::to_owned))
-        .collect()
-}
-
 /// The event Lambda gives a function for SQS messages.
 fn sqs_event(queue_arn: &str, messages: &[aws_sdk_sqs::types::Message]) -> Value {
     let region = queue_arn.split(':').nth(3).unwrap_or(super::REGION);
@@ -493,13 +481,13 @@ mod tests {
     #[test]
     fn failures_are_read_from_the_functions_answer() {
         assert_eq!(
-            batch_item_failures(
+            super::super::batch_item_failures(
                 br#"{"batchItemFailures":[{"itemIdentifier":"m2"},{"itemIdentifier":"m3"}]}"#
             ),
             ["m2", "m3"]
         );
-        assert!(batch_item_failures(br#"{"batchItemFailures":[]}"#).is_empty());
-        assert!(batch_item_failures(b"null").is_empty());
+        assert!(super::super::batch_item_failures(br#"{"batchItemFailures":[]}"#).is_empty());
+        assert!(super::super::batch_item_failures(b"null").is_empty());
     }
 
     #[test]

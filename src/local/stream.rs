@@ -13,9 +13,9 @@ use aws_sdk_lambda::types::EventSourceMappingConfiguration;
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
+use super::batch_item_failures;
 use super::console::Console;
 use super::plane::{Outcome, Plane};
-use super::sources::batch_item_failures;
 
 pub struct StreamPoller {
     streams: aws_sdk_dynamodbstreams::Client,

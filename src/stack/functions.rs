@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use super::ids;
-use super::template::{arn, state_machine_arn};
+use super::ids::{arn, state_machine_arn};
 use super::workflows;
 use crate::model::cfn::iam::Statement;
 use crate::model::cfn::resources::{

@@ -61,40 +61,15 @@ pub mod output {
     pub const ORDER_GENERATOR_SCHEDULE_NAME: &str = "OrderGeneratorScheduleName";
 }
 
-/// Physical names the template derives from the stack name, as
-/// `{stack}-{suffix}`, each with the longest name its service accepts.
-/// The longest stack name invctl takes is what every one of them allows.
-pub mod scoped_name {
-    use crate::stack::workflows::{CHECK_INVENTORY_LEVEL, CREATE_PURCHASE_ORDER, RESERVE_STOCK};
+/// A resource's ARN, for permissions.
+pub fn arn(id: &str) -> crate::model::cfn::Val {
+    crate::model::cfn::Val::get_att(id, "Arn")
+}
 
-    pub const EVENT_BUS: &str = "inventory";
-    pub const ORDER_GENERATOR_SCHEDULE: &str = "order-generator";
-
-    /// (suffix, the service's limit on the whole name)
-    pub const LIMITS: [(&str, usize); 5] = [
-        (EVENT_BUS, 256),               // EventBridge event bus
-        (ORDER_GENERATOR_SCHEDULE, 64), // EventBridge Scheduler schedule
-        (RESERVE_STOCK.name, 80),       // Step Functions state machines
-        (CREATE_PURCHASE_ORDER.name, 80),
-        (CHECK_INVENTORY_LEVEL.name, 80),
-    ];
-
-    /// CloudFormation's own limit on a stack name.
-    const CLOUDFORMATION_LIMIT: usize = 128;
-
-    /// The longest stack name whose derived names all fit.
-    pub const MAX_STACK_NAME_LEN: usize = {
-        let mut max = CLOUDFORMATION_LIMIT;
-        let mut i = 0;
-        while i < LIMITS.len() {
-            let (suffix, limit) = LIMITS[i];
-            // `{stack}-{suffix}`: the hyphen counts too.
-            let room = limit - suffix.len() - 1;
-            if room < max {
-                max = room;
-            }
-            i += 1;
-        }
-        max
-    };
+/// The ARN a state machine will have, built from its name rather than a
+/// reference, so roles can name it without a dependency cycle.
+pub fn state_machine_arn(name_suffix: &str) -> crate::model::cfn::Val {
+    crate::model::cfn::Val::sub(format!(
+        "arn:${{AWS::Partition}}:states:${{AWS::Region}}:${{AWS::AccountId}}:stateMachine:${{AWS::StackName}}-{name_suffix}"
+    ))
 }

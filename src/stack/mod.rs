@@ -4,6 +4,7 @@
 pub mod functions;
 pub mod ids;
 pub mod queues;
+pub mod scoped_name;
 mod template;
 pub mod workflows;
 

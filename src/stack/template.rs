@@ -24,17 +24,7 @@ const LOG_RETENTION_DAYS: u32 = 30;
 /// Maximum a queued order is kept, in the queue and in its dead-letter queue.
 const FOURTEEN_DAYS: u32 = 14 * 24 * 60 * 60;
 
-pub(super) fn arn(id: &str) -> Val {
-    Val::get_att(id, "Arn")
-}
-
-/// The ARN a state machine will have, built from its name rather than a
-/// reference, so roles can name it without a dependency cycle.
-pub(super) fn state_machine_arn(name_suffix: &str) -> Val {
-    Val::sub(format!(
-        "arn:${{AWS::Partition}}:states:${{AWS::Region}}:${{AWS::AccountId}}:stateMachine:${{AWS::StackName}}-{name_suffix}"
-    ))
-}
+use super::ids::arn;
 
 fn role(description: &str, service: &str, statements: Vec<Statement>) -> Role {
     Role {
@@ -111,7 +101,7 @@ fn messaging(t: &mut Template) {
     t.add(
         ids::EVENT_BUS,
         EventBus {
-            name: Val::stack_scoped_name(ids::scoped_name::EVENT_BUS),
+            name: Val::stack_scoped_name(crate::stack::scoped_name::EVENT_BUS),
             description: Some("Orders and inventory events of this stack".to_owned()),
         },
     );
@@ -364,7 +354,7 @@ fn lambda_functions(t: &mut Template, architecture: Architecture) {
     t.add(
         ids::ORDER_GENERATOR_SCHEDULE,
         Schedule {
-            name: Val::stack_scoped_name(ids::scoped_name::ORDER_GENERATOR_SCHEDULE),
+            name: Val::stack_scoped_name(crate::stack::scoped_name::ORDER_GENERATOR_SCHEDULE),
             description: Some(
                 "Generates one order a minute; off until `invctl schedule on`".to_owned(),
             ),
@@ -595,7 +585,7 @@ fn outputs(t: &mut Template) {
         (
             output::ORDER_GENERATOR_SCHEDULE_NAME,
             "Schedule of the order generator",
-            Val::stack_scoped_name(ids::scoped_name::ORDER_GENERATOR_SCHEDULE),
+            Val::stack_scoped_name(crate::stack::scoped_name::ORDER_GENERATOR_SCHEDULE),
         ),
     ];
     for (name, description, value) in entries {

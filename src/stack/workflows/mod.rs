@@ -54,7 +54,7 @@ impl WorkflowId {
         WorkflowId::CheckInventoryLevel,
     ];
 
-    pub fn spec(self) -> &'static WorkflowSpec {
+    pub const fn spec(self) -> &'static WorkflowSpec {
         match self {
             WorkflowId::ReserveStock => &RESERVE_STOCK,
             WorkflowId::CreatePurchaseOrder => &CREATE_PURCHASE_ORDER,
@@ -249,10 +249,7 @@ pub fn all() -> Vec<StackWorkflow> {
         .collect()
 }
 
-/// A resource's ARN, for permissions.
-pub(super) fn arn(id: &str) -> Val {
-    Val::get_att(id, "Arn")
-}
+pub(super) use super::ids::arn;
 
 /// Reading a product and changing its stock or status.
 pub(super) fn inventory_read_update() -> Statement {
