@@ -180,6 +180,18 @@ impl Graph {
         self.nodes.iter().find(|n| n.id == id)
     }
 
+    /// The nodes in no group, in order (the groups draw their own).
+    pub fn ungrouped_nodes(&self) -> impl Iterator<Item = &Node> {
+        let grouped: std::collections::HashSet<&str> = self
+            .groups
+            .iter()
+            .flat_map(|g| g.members.iter().map(String::as_str))
+            .collect();
+        self.nodes
+            .iter()
+            .filter(move |n| !grouped.contains(n.id.as_str()))
+    }
+
     fn add_node(&mut self, id: &str, label: &str, kind: NodeKind, detail: Option<String>) {
         self.nodes.push(Node {
             id: id.to_owned(),

@@ -145,16 +145,7 @@ pub fn dot(graph: &Graph) -> String {
     .unwrap();
     out.push_str("  node [fontname=\"Helvetica\", fontsize=11];\n");
     out.push_str("  edge [fontname=\"Helvetica\", fontsize=10];\n");
-    let grouped: std::collections::HashSet<&str> = graph
-        .groups
-        .iter()
-        .flat_map(|g| g.members.iter().map(String::as_str))
-        .collect();
-    for node in graph
-        .nodes
-        .iter()
-        .filter(|n| !grouped.contains(n.id.as_str()))
-    {
+    for node in graph.ungrouped_nodes() {
         out.push_str(&dot_node(node));
     }
     for (index, group) in graph.groups.iter().enumerate() {
@@ -231,16 +222,7 @@ pub fn mermaid(graph: &Graph) -> String {
         };
         format!("{}{shape}", ids[node.id.as_str()])
     };
-    let grouped: std::collections::HashSet<&str> = graph
-        .groups
-        .iter()
-        .flat_map(|g| g.members.iter().map(String::as_str))
-        .collect();
-    for node in graph
-        .nodes
-        .iter()
-        .filter(|n| !grouped.contains(n.id.as_str()))
-    {
+    for node in graph.ungrouped_nodes() {
         writeln!(out, "  {}", node_line(node)).unwrap();
     }
     for (index, group) in graph.groups.iter().enumerate() {
