@@ -366,7 +366,7 @@ async fn a_redelivered_order_is_reserved_once() {
 #[tokio::test(flavor = "multi_thread")]
 async fn contended_reservations_back_off_with_jitter() {
     let bench = Bench::on(Moto::shared()).await;
-    let flow = invctl::stack::workflows::all()
+    let flow = invctl::stack::stack_workflows()
         .into_iter()
         .find(|f| f.workflow.name == "reserve-stock")
         .unwrap();

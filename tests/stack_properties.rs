@@ -22,7 +22,7 @@ fn resources_of_type<'a>(template: &'a Json, kind: &str) -> Vec<(&'a String, &'a
 }
 
 fn workflow(name: &str) -> StackWorkflow {
-    stack::workflows::all()
+    stack::stack_workflows()
         .into_iter()
         .find(|f| f.workflow.name == name)
         .unwrap()
@@ -344,7 +344,7 @@ fn queues_report_partial_batch_failures() {
 
 #[test]
 fn every_task_retries() {
-    for flow in stack::workflows::all() {
+    for flow in stack::stack_workflows() {
         for (name, state) in all_states(&flow.workflow.definition) {
             if let State::Task(task) = state {
                 assert!(

@@ -8,10 +8,11 @@ pub mod scoped_name;
 mod template;
 pub mod workflows;
 
-use crate::model::asl::WorkflowError;
-use crate::model::cfn::{Template, TemplateError};
+use indexmap::IndexMap;
 
-pub use workflows::StackWorkflow;
+use crate::model::asl::{Workflow, WorkflowError};
+use crate::model::cfn::{Template, TemplateError, Val};
+use workflows::{Placeholder, WorkflowId, WorkflowSpec};
 
 /// The CPU architecture the Lambda functions are built for and declared with.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -50,6 +51,52 @@ pub enum SynthError {
     Template(Vec<TemplateError>),
 }
 
+/// A deployed workflow: its definition plus the state machine's logical id.
+#[derive(Clone, Debug)]
+pub struct StackWorkflow {
+    pub logical_id: &'static str,
+    pub spec: &'static WorkflowSpec,
+    pub workflow: Workflow,
+}
+
+/// The workflows, in [`WorkflowId::ALL`]'s order.
+pub fn stack_workflows() -> Vec<StackWorkflow> {
+    WorkflowId::ALL
+        .into_iter()
+        .map(|id| {
+            let spec = id.spec();
+            StackWorkflow {
+                logical_id: spec.logical_id,
+                spec,
+                workflow: Workflow {
+                    name: spec.name,
+                    kind: spec.kind,
+                    definition: id.definition(),
+                    bindings: spec
+                        .placeholders
+                        .iter()
+                        .map(|p| (p.name().to_owned(), placeholder_binding(*p)))
+                        .collect::<IndexMap<String, Val>>(),
+                },
+            }
+        })
+        .collect()
+}
+
+/// What the template binds a workflow's `${Placeholder}` to.
+pub fn placeholder_binding(placeholder: Placeholder) -> Val {
+    match placeholder {
+        Placeholder::InventoryTable => Val::r#ref(ids::INVENTORY_TABLE),
+        Placeholder::ReservationTable => Val::r#ref(ids::RESERVATION_TABLE),
+        Placeholder::PurchaseOrderTable => Val::r#ref(ids::PURCHASE_ORDER_TABLE),
+        Placeholder::EventBus => Val::get_att(ids::EVENT_BUS, "Name"),
+        Placeholder::AlertTopic => Val::r#ref(ids::ALERT_TOPIC),
+        Placeholder::PurchaseOrderEmailFunction => {
+            Val::get_att(functions::PURCHASE_ORDER_EMAIL.logical_id, "Arn")
+        }
+    }
+}
+
 /// The synthesized stack: one template and the workflows it embeds.
 #[derive(Debug)]
 pub struct Synthesized {
@@ -59,7 +106,7 @@ pub struct Synthesized {
 
 /// Builds and checks the whole stack. Output depends only on `architecture`.
 pub fn synthesize(architecture: Architecture) -> Result<Synthesized, SynthError> {
-    let workflows = workflows::all();
+    let workflows = stack_workflows();
     for flow in &workflows {
         flow.workflow.validate()?;
     }

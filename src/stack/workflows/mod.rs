@@ -6,9 +6,7 @@ mod common;
 mod create_purchase_order;
 mod reserve_stock;
 
-use indexmap::IndexMap;
-
-use crate::model::asl::{StateMachine, Workflow, WorkflowType};
+use crate::model::asl::{StateMachine, WorkflowType};
 use crate::model::cfn::iam::Statement;
 use crate::model::cfn::Val;
 use crate::stack::ids::{self, placeholder};
@@ -66,7 +64,7 @@ impl WorkflowId {
         self.spec().name
     }
 
-    fn definition(self) -> StateMachine {
+    pub fn definition(self) -> StateMachine {
         match self {
             WorkflowId::ReserveStock => reserve_stock::definition(),
             WorkflowId::CreatePurchaseOrder => create_purchase_order::definition(),
@@ -201,52 +199,11 @@ impl Placeholder {
         }
     }
 
-    /// What the template binds it to.
-    pub fn binding(self) -> Val {
-        match self {
-            Placeholder::InventoryTable => Val::r#ref(ids::INVENTORY_TABLE),
-            Placeholder::ReservationTable => Val::r#ref(ids::RESERVATION_TABLE),
-            Placeholder::PurchaseOrderTable => Val::r#ref(ids::PURCHASE_ORDER_TABLE),
-            Placeholder::EventBus => Val::get_att(ids::EVENT_BUS, "Name"),
-            Placeholder::AlertTopic => Val::r#ref(ids::ALERT_TOPIC),
-            Placeholder::PurchaseOrderEmailFunction => Val::get_att(
-                crate::stack::functions::PURCHASE_ORDER_EMAIL.logical_id,
-                "Arn",
-            ),
-        }
+    /// Whether it names a function the workflow invokes (its role is then
+    /// granted lambda:InvokeFunction on it).
+    pub fn is_function(self) -> bool {
+        matches!(self, Placeholder::PurchaseOrderEmailFunction)
     }
-}
-
-/// A deployed workflow: its definition plus the state machine's logical id.
-#[derive(Clone, Debug)]
-pub struct StackWorkflow {
-    pub logical_id: &'static str,
-    pub spec: &'static WorkflowSpec,
-    pub workflow: Workflow,
-}
-
-/// The workflows, in [`WorkflowId::ALL`]'s order.
-pub fn all() -> Vec<StackWorkflow> {
-    WorkflowId::ALL
-        .into_iter()
-        .map(|id| {
-            let spec = id.spec();
-            StackWorkflow {
-                logical_id: spec.logical_id,
-                spec,
-                workflow: Workflow {
-                    name: spec.name,
-                    kind: spec.kind,
-                    definition: id.definition(),
-                    bindings: spec
-                        .placeholders
-                        .iter()
-                        .map(|p| (p.name().to_owned(), p.binding()))
-                        .collect::<IndexMap<String, Val>>(),
-                },
-            }
-        })
-        .collect()
 }
 
 pub(super) use super::ids::arn;
