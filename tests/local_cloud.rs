@@ -749,11 +749,29 @@ async fn the_emailed_link_approves_in_a_real_browser_once() {
     let link = review_link(cloud(), &po);
     let before = stack.stock("monitor");
 
+    // The link answers over plain HTTP first, so a failure below is the
+    // browser's, and this one says what the server said.
+    let (status, body) = page(browserless().get(&link).call());
+    assert_eq!(status, 200, "{body}");
+
     let browser = browser::Browser::start().await;
     let driver = &browser.driver;
     driver.goto(&link).await.unwrap();
-    let page = driver.source().await.unwrap();
-    assert!(page.contains("Monitor") && page.contains(&po), "{page}");
+    // A busy machine may hand back the document before Chromium has
+    // rendered it: wait for the page, not for a fixed time.
+    let mut page = String::new();
+    for _ in 0..50 {
+        page = driver.source().await.unwrap();
+        if page.contains("Monitor") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let address = driver.current_url().await.unwrap();
+    assert!(
+        page.contains("Monitor") && page.contains(&po),
+        "the browser at {address} shows:\n{page}"
+    );
     let units = driver
         .find(By::XPath(
             "//dt[text()='Units to order']/following-sibling::dd[1]",
