@@ -175,6 +175,21 @@ fn a_picture_that_cannot_be_written_says_where_and_replaces_nothing() {
         std::fs::read_to_string(folder.join("keep")).unwrap(),
         "kept"
     );
+    // A file name whose format cannot be told is refused, not written as SVG;
+    // for an execution's picture, before any request is sent.
+    for args in [
+        vec!["graph", "stack", "--out", "run.png"],
+        vec!["executions", "show", "some-execution", "--graph", "run.png"],
+    ] {
+        let output = invctl(&args);
+        assert_eq!(output.status.code(), Some(2), "{}", util::text(&output));
+        assert!(
+            stderr(&output).contains("cannot tell the picture format from run.png"),
+            "{}",
+            stderr(&output)
+        );
+    }
+    assert!(!std::path::Path::new("run.png").exists());
     // A format that does not exist is a usage error naming the ones that do.
     let output = invctl(&["graph", "stack", "--format", "png"]);
     assert_eq!(output.status.code(), Some(2), "{}", util::text(&output));

@@ -68,11 +68,18 @@ pub enum Error {
     },
     #[error("cannot print the picture")]
     Report(#[source] std::io::Error),
+    #[error(
+        "cannot tell the picture format from {0}: name it .svg, .dot or .mmd, or pass --format"
+    )]
+    UnknownFormat(PathBuf),
 }
 
 impl crate::exit::ExitCode for Error {
     fn exit_code(&self) -> i32 {
-        crate::exit::FAILURE
+        match self {
+            Error::UnknownFormat(_) => crate::exit::USAGE,
+            _ => crate::exit::FAILURE,
+        }
     }
 }
 
@@ -94,10 +101,13 @@ pub fn write_picture(path: &Path, picture: &str) -> Result<(), Error> {
 }
 
 pub fn run(args: &GraphArgs, out: &mut dyn Write) -> Result<(), Error> {
-    let format = args
-        .format
-        .or_else(|| args.out.as_deref().map(Format::for_path))
-        .unwrap_or_default();
+    let format = match (args.format, &args.out) {
+        (Some(format), _) => format,
+        (None, Some(path)) => {
+            Format::for_path(path).ok_or_else(|| Error::UnknownFormat(path.clone()))?
+        }
+        (None, None) => Format::default(),
+    };
     let picture = render::render(&graph_of(args.target)?, format);
     match &args.out {
         Some(path) => {

@@ -31,13 +31,15 @@ pub enum Format {
 }
 
 impl Format {
-    /// The format a file name asks for: `.dot`/`.gv`, `.mmd`/`.mermaid`,
-    /// else SVG.
-    pub fn for_path(path: &std::path::Path) -> Format {
+    /// The format a file name asks for: `.svg`, `.dot`/`.gv`,
+    /// `.mmd`/`.mermaid`; `None` for any other name (an SVG written to
+    /// `run.png` would only mislead).
+    pub fn for_path(path: &std::path::Path) -> Option<Format> {
         match path.extension().and_then(|e| e.to_str()) {
-            Some("dot" | "gv") => Format::Dot,
-            Some("mmd" | "mermaid") => Format::Mermaid,
-            _ => Format::Svg,
+            Some("svg") => Some(Format::Svg),
+            Some("dot" | "gv") => Some(Format::Dot),
+            Some("mmd" | "mermaid") => Some(Format::Mermaid),
+            _ => None,
         }
     }
 }

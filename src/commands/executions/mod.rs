@@ -96,12 +96,15 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot tell the picture format from {0}: name it .svg, .dot or .mmd")]
+    UnknownFormat(std::path::PathBuf),
 }
 
 impl crate::exit::ExitCode for Error {
     fn exit_code(&self) -> i32 {
         match self {
             Error::Drive(e) => e.exit_code(),
+            Error::UnknownFormat(_) => crate::exit::USAGE,
             _ => crate::exit::FAILURE,
         }
     }
@@ -342,11 +345,22 @@ impl Executions {
 }
 
 pub fn run(aws: &AwsArgs, args: &ExecutionsArgs, out: &mut dyn Write) -> Result<(), Error> {
+    // A picture file whose format cannot be told is refused before any request.
+    let picture = match &args.show {
+        Some(ExecutionsCommand::Show {
+            graph: Some(path), ..
+        }) => Some((
+            path.as_path(),
+            crate::graph::render::Format::for_path(path)
+                .ok_or_else(|| Error::UnknownFormat(path.clone()))?,
+        )),
+        _ => None,
+    };
     crate::runtime().block_on(async {
         let mut stack = DeployedStack::find(aws).await?;
         let mut executions = Executions::new(&stack);
         match &args.show {
-            Some(ExecutionsCommand::Show { id, graph, report }) => {
+            Some(ExecutionsCommand::Show { id, report, .. }) => {
                 // An ARN (standard `...:execution:MACHINE:NAME`, express
                 // `...:express:MACHINE:NAME:RUN`) or a bare name.
                 let (machine, name) = if id.starts_with("arn:") {
@@ -369,8 +383,8 @@ pub fn run(aws: &AwsArgs, args: &ExecutionsArgs, out: &mut dyn Write) -> Result<
                     }
                 }
                 let (workflow, execution) = found.ok_or_else(|| Error::Unknown(id.clone()))?;
-                if let Some(path) = graph {
-                    draw(workflow, &execution, path)?;
+                if let Some((path, format)) = picture {
+                    draw(workflow, &execution, path, format)?;
                 }
                 crate::output::print(&execution, report.output, out).map_err(Error::Report)
             }
@@ -396,15 +410,19 @@ pub fn run(aws: &AwsArgs, args: &ExecutionsArgs, out: &mut dyn Write) -> Result<
 
 /// Draws `workflow` with the path `execution` took to `path`, in the
 /// format its extension names.
-fn draw(workflow: WorkflowId, execution: &Execution, path: &std::path::Path) -> Result<(), Error> {
-    use crate::graph::render::{render, Format};
+fn draw(
+    workflow: WorkflowId,
+    execution: &Execution,
+    path: &std::path::Path,
+    format: crate::graph::render::Format,
+) -> Result<(), Error> {
     let mut graph = crate::graph::workflow_graph(workflow)?;
     graph.title = format!(
         "{} - {} ({})",
         graph.title, execution.name, execution.status
     );
     graph.overlay(&execution.states, execution.failed_state.as_deref());
-    let picture = render(&graph, Format::for_path(path));
+    let picture = crate::graph::render::render(&graph, format);
     crate::output::write_atomically(path, picture.as_bytes()).map_err(|source| Error::Write {
         path: path.to_owned(),
         source,
