@@ -162,7 +162,6 @@ pub struct Edge {
 /// Nodes drawn together: one branch of a Parallel state.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Group {
-    pub id: String,
     pub label: String,
     pub members: Vec<String>,
 }

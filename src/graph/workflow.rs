@@ -99,7 +99,6 @@ fn add_machine(graph: &mut Graph, machine: &StateMachine, end: &str) {
                         .map(|n| n.id.clone())
                         .collect();
                     graph.groups.push(super::Group {
-                        id: format!("{name} branch {}", index + 1),
                         label: format!("{name}: branch {}", index + 1),
                         members,
                     });
