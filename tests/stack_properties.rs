@@ -186,7 +186,9 @@ fn every_dead_letter_queue_raises_an_alert() {
     let mut watched: Vec<&str> = Vec::new();
     for (id, alarm) in &alarms {
         let p = &alarm["Properties"];
-        assert_eq!(p["Namespace"], "AWS/SQS", "{id}");
+        if p["Namespace"] != "AWS/SQS" {
+            continue;
+        }
         assert_eq!(
             p["MetricName"], "ApproximateNumberOfMessagesVisible",
             "{id}"
@@ -220,6 +222,42 @@ fn every_dead_letter_queue_raises_an_alert() {
     dead_letter_targets.sort();
     assert_eq!(dead_letter_targets.len(), 3, "{dead_letter_targets:?}");
     assert_eq!(watched, dead_letter_targets);
+}
+
+/// Nothing fails silently: every function's errors and every workflow's
+/// failed executions raise an alert on the first occurrence.
+#[test]
+fn every_function_and_workflow_failure_raises_an_alert() {
+    let template = template();
+    let alarms = resources_of_type(&template, "AWS::CloudWatch::Alarm");
+    let watching = |namespace: &str, metric: &str, dimension: &str, target: &str| {
+        alarms.iter().any(|(_, alarm)| {
+            let p = &alarm["Properties"];
+            p["Namespace"] == namespace
+                && p["MetricName"] == metric
+                && p["Dimensions"] == json!([{"Name": dimension, "Value": {"Ref": target}}])
+                && p["Threshold"] == 0.0
+                && p["ComparisonOperator"] == "GreaterThanThreshold"
+                && p["EvaluationPeriods"] == 1
+                && p["AlarmActions"] == json!([{"Ref": "AlertTopic"}])
+        })
+    };
+    let functions = resources_of_type(&template, "AWS::Lambda::Function");
+    assert_eq!(functions.len(), 5);
+    for (id, _) in functions {
+        assert!(
+            watching("AWS/Lambda", "Errors", "FunctionName", id),
+            "no alarm on {id}'s Errors"
+        );
+    }
+    let machines = resources_of_type(&template, "AWS::StepFunctions::StateMachine");
+    assert_eq!(machines.len(), 3);
+    for (id, _) in machines {
+        assert!(
+            watching("AWS/States", "ExecutionsFailed", "StateMachineArn", id),
+            "no alarm on {id}'s failed executions"
+        );
+    }
 }
 
 #[test]
@@ -362,6 +400,98 @@ fn every_task_retries() {
             }
         }
     }
+}
+
+/// Every Task that writes DynamoDB survives what concurrent writers and
+/// load make DynamoDB answer: throttling is retried, and a cancelled
+/// transaction (one code for a failed condition and for a conflict with a
+/// concurrent transaction, `TransactionConflict` in its reasons) is retried
+/// or re-decided from a fresh read, never taken for a failed condition.
+#[test]
+fn every_dynamodb_write_handles_conflicts_and_throttling() {
+    let writes = [
+        "dynamodb:putItem",
+        "dynamodb:updateItem",
+        "dynamodb:deleteItem",
+        "dynamodb:transactWriteItems",
+    ];
+    let mut checked = 0;
+    for flow in stack::stack_workflows() {
+        let machine_name = flow.workflow.name;
+        let states = all_states(&flow.workflow.definition);
+        let state = |name: &str| {
+            states
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, s)| s.clone())
+                .unwrap_or_else(|| panic!("{machine_name}: no state {name}"))
+        };
+        for (name, s) in &states {
+            let State::Task(task) = s else { continue };
+            if !writes.iter().any(|w| task.resource.ends_with(w)) {
+                continue;
+            }
+            checked += 1;
+            // The optimized integration spells errors DynamoDB.*, the SDK one DynamoDb.*.
+            let prefix = if task.resource.contains(":aws-sdk:") {
+                "DynamoDb"
+            } else {
+                "DynamoDB"
+            };
+            let retried = |code: &str| {
+                let error = format!("{prefix}.{code}");
+                task.retry
+                    .iter()
+                    .any(|r| r.error_equals.contains(&error) && r.max_attempts >= 3)
+            };
+            for code in [
+                "ThrottlingException",
+                "ProvisionedThroughputExceededException",
+                "RequestLimitExceeded",
+            ] {
+                assert!(
+                    retried(code),
+                    "{machine_name}: {name} does not retry {code}"
+                );
+            }
+            if task.resource.ends_with("transactWriteItems") {
+                let canceled = format!("{prefix}.TransactionCanceledException");
+                let re_read = task
+                    .catch
+                    .iter()
+                    .find(|c| {
+                        c.error_equals.contains(&canceled)
+                            || c.error_equals.iter().any(|e| e == "States.ALL")
+                    })
+                    .map(|c| match state(&c.next) {
+                        State::Task(next) => next.resource.ends_with("dynamodb:getItem"),
+                        _ => false,
+                    });
+                let first_catch_of_cancel = task
+                    .catch
+                    .iter()
+                    .find(|c| c.error_equals.contains(&canceled));
+                assert!(
+                    retried("TransactionCanceledException") || re_read == Some(true),
+                    "{machine_name}: {name} takes a cancelled transaction (maybe a conflict) as final: it neither retries it nor reads back to decide"
+                );
+                if let Some(catcher) = first_catch_of_cancel {
+                    assert!(
+                        matches!(state(&catcher.next), State::Task(ref t) if t.resource.ends_with("dynamodb:getItem")),
+                        "{machine_name}: {name} catches a cancellation into {}, which is not a fresh read",
+                        catcher.next
+                    );
+                }
+            } else {
+                // A single-item write conflicts with a transaction in flight on the item.
+                assert!(
+                    retried("TransactionConflictException"),
+                    "{machine_name}: {name} does not retry TransactionConflictException"
+                );
+            }
+        }
+    }
+    assert!(checked >= 8, "only {checked} DynamoDB writes found");
 }
 
 #[test]

@@ -60,6 +60,7 @@ pub fn build(architecture: Architecture) -> Template {
     parameters(&mut t);
     messaging(&mut t);
     dead_letter_alarms(&mut t);
+    failure_alarms(&mut t, &stack_workflows);
     tables(&mut t);
     lambda_functions(&mut t, architecture);
     state_machines(&mut t, &stack_workflows);
@@ -226,6 +227,59 @@ fn dead_letter_alarms(t: &mut Template) {
                 alarm_actions: vec![Val::r#ref(ids::ALERT_TOPIC)],
                 ok_actions: vec![Val::r#ref(ids::ALERT_TOPIC)],
             },
+        );
+    }
+}
+
+/// One alarm per function on `Errors` and per workflow on
+/// `ExecutionsFailed`: a failure that no retry absorbed is never silent.
+fn failure_alarms(t: &mut Template, flows: &[StackWorkflow]) {
+    let alarm = |description: String, namespace, metric_name, dimension| Alarm {
+        alarm_description: description,
+        namespace,
+        metric_name,
+        dimensions: vec![dimension],
+        statistic: "Sum",
+        period: 60,
+        evaluation_periods: 1,
+        threshold: 0.0,
+        comparison_operator: "GreaterThanThreshold",
+        // No data points: nothing ran, nothing failed.
+        treat_missing_data: "notBreaching",
+        alarm_actions: vec![Val::r#ref(ids::ALERT_TOPIC)],
+        ok_actions: vec![Val::r#ref(ids::ALERT_TOPIC)],
+    };
+    for function in super::functions::ALL {
+        let id = function.logical_id;
+        t.add(
+            &format!("{id}ErrorsAlarm"),
+            alarm(
+                format!("{id} failed: its log group says why"),
+                "AWS/Lambda",
+                "Errors",
+                Dimension {
+                    name: "FunctionName",
+                    value: Val::r#ref(id),
+                },
+            ),
+        );
+    }
+    for flow in flows {
+        let id = flow.spec.logical_id;
+        t.add(
+            &format!("{id}FailedAlarm"),
+            alarm(
+                format!(
+                    "An execution of the {} workflow failed: `invctl executions --workflow {} --status failed` shows which and why",
+                    flow.spec.name, flow.spec.name
+                ),
+                "AWS/States",
+                "ExecutionsFailed",
+                Dimension {
+                    name: "StateMachineArn",
+                    value: Val::r#ref(id),
+                },
+            ),
         );
     }
 }

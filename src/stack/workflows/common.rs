@@ -3,7 +3,7 @@
 use serde_json::{json, Value as Json};
 
 use crate::model::asl::integrations::{events, Attr, EventEntry, TransactItem, Update};
-use crate::model::asl::{Condition, Pass, Task, Test};
+use crate::model::asl::{Condition, Pass, StateMachine, Task, Test, Wait};
 use crate::stack::ids::placeholder;
 use inventory_domain::source;
 
@@ -77,4 +77,51 @@ pub fn inventory_update(product_path: &str, expression: &str) -> Update {
 /// Shorthand for wrapping an update in a transaction item.
 pub fn tx(update: Update) -> TransactItem {
     TransactItem::Update(update)
+}
+
+/// The states of a bounded back-off before `retry_state` runs again, for a
+/// write that lost a race with a concurrent transaction: `names` are the
+/// three states (compute the delay, wait, count the attempt), entered at the
+/// first; the attempt count lives at `attempts` (`{"count": n}`, 1-based).
+/// The wait before attempt n + 1 is a random whole number of seconds from 1
+/// up to 2^n ("full jitter"), so executions that collided once do not
+/// collide again in step.
+pub fn back_off(
+    machine: StateMachine,
+    names: [&str; 3],
+    attempts: &str,
+    max_attempts: i64,
+    retry_state: &str,
+    why: &str,
+) -> StateMachine {
+    let [delay, wait, count] = names;
+    let ends: Vec<String> = (0..max_attempts)
+        .map(|attempt| 2_i64.pow(attempt as u32).to_string())
+        .collect();
+    let delay_expression = format!(
+        "States.MathRandom(1, States.ArrayGetItem(States.Array({}), {attempts}.count))",
+        ends.join(", ")
+    );
+    machine
+        .state(
+            delay,
+            Pass::parameters(
+                json!({"count.$": format!("{attempts}.count"), "delaySeconds.$": delay_expression}),
+                attempts,
+            )
+            .with_comment(why)
+            .next(wait),
+        )
+        .state(
+            wait,
+            Wait::for_seconds_at(&format!("{attempts}.delaySeconds")).next(count),
+        )
+        .state(
+            count,
+            Pass::parameters(
+                json!({"count.$": format!("States.MathAdd({attempts}.count, 1)")}),
+                attempts,
+            )
+            .next(retry_state),
+        )
 }

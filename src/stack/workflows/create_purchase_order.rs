@@ -14,15 +14,21 @@ use super::{arn, events_and_alerts, inventory_read_update};
 use crate::model::cfn::iam::Statement;
 use crate::stack::ids;
 
-use super::common::{announce, input_checks, inventory_event, inventory_update, tx, FieldKind};
+use super::common::{
+    announce, back_off, input_checks, inventory_event, inventory_update, tx, FieldKind,
+};
 use crate::model::asl::integrations::{
     dynamodb, errors, item, lambda, sns, Attr, Put, TransactItem, Update,
 };
 use crate::model::asl::{
-    Catcher, Choice, Condition, Fail, Pass, StateMachine, Succeed, Task, Test,
+    Catcher, Choice, Condition, Fail, Pass, Retrier, StateMachine, Succeed, Task, Test,
 };
 use crate::stack::ids::placeholder::{self, reference};
 use inventory_domain::{approval, detail_type, inventory, purchase_order, MAX_ORDER_QUANTITY};
+
+/// How often opening a purchase order is tried when a concurrent transaction
+/// on the product cancelled it, before the execution fails.
+pub const MAX_OPEN_ATTEMPTS: i64 = 4;
 
 /// How long a purchase order waits for its approver.
 pub const APPROVAL_TIMEOUT_SECONDS: u32 = 24 * 60 * 60;
@@ -74,6 +80,80 @@ fn close_purchase_order(status: &str, receive_stock: bool) -> Task {
         .value(":now", Attr::s_at("$$.State.EnteredTime"))),
     ])
     .result_path(None)
+    // Its conditions hold unless something else closed the purchase order,
+    // so a cancellation is almost always a conflict with a reserve-stock
+    // transaction on the same product (DynamoDB cancels the whole
+    // transaction, reason TransactionConflict): try again with back-off.
+    .retry(Retrier::backoff(
+        [dynamodb::TRANSACTION_CANCELED],
+        1,
+        CLOSE_CONFLICT_ATTEMPTS,
+    ))
+}
+
+/// How often a closing transaction cancelled by a conflict is tried again
+/// before the purchase order's state is read back to decide.
+pub const CLOSE_CONFLICT_ATTEMPTS: u32 = 8;
+
+/// Adds `name`, a closing transaction for `status`, to `machine`: when it
+/// is still cancelled after its retries, the purchase order is read back
+/// (a call whose answer was lost may have landed) and, unless it already
+/// has `status`, released as FAILED.
+fn closing_states(
+    machine: StateMachine,
+    name: &str,
+    status: &str,
+    receive_stock: bool,
+    next: &str,
+) -> StateMachine {
+    let check = format!("Check{name}Applied");
+    let decide = format!("Decide{name}Applied");
+    machine
+        .state(
+            name,
+            close_purchase_order(status, receive_stock)
+                .catch(Catcher::new(
+                    [dynamodb::TRANSACTION_CANCELED],
+                    "$.error",
+                    &check,
+                ))
+                // Whatever else ends its retries, the product is released.
+                .catch(Catcher::new(
+                    [errors::ALL],
+                    "$.error",
+                    "ReleaseFailedPurchaseOrder",
+                ))
+                .next(next),
+        )
+        .state(
+            &check,
+            dynamodb::get_item(
+                &reference(placeholder::PURCHASE_ORDER_TABLE),
+                item([(purchase_order::ID, Attr::s_at(PURCHASE_ORDER_ID))]),
+            )
+            .with_comment(
+                "Still cancelled after the retries: read the purchase order back to decide",
+            )
+            .result_path(Some("$.closeCheck"))
+            .catch(Catcher::new(
+                [errors::ALL],
+                "$.error",
+                "ReleaseFailedPurchaseOrder",
+            ))
+            .next(&decide),
+        )
+        .state(
+            &decide,
+            Choice::new(vec![
+                Condition::is_absent("$.closeCheck.Item").then("ReleaseFailedPurchaseOrder"),
+                Condition::string_equals(
+                    &format!("$.closeCheck.Item.{}.S", purchase_order::STATUS),
+                    status,
+                )
+                .then(next),
+            ])
+            .default("ReleaseFailedPurchaseOrder"),
+        )
 }
 
 fn purchase_order_event(detail_type: &str) -> Task {
@@ -94,7 +174,11 @@ pub fn permissions() -> Vec<Statement> {
     let mut statements = vec![
         inventory_read_update(),
         Statement::allow(
-            ["dynamodb:PutItem", "dynamodb:UpdateItem"],
+            [
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+            ],
             vec![arn(ids::PURCHASE_ORDER_TABLE)],
         ),
     ];
@@ -167,7 +251,7 @@ pub fn definition() -> StateMachine {
     .catch(Catcher::new(
         [dynamodb::TRANSACTION_CANCELED],
         "$.openError",
-        "PurchaseOrderAlreadyOpen",
+        "CheckWhyOpenFailed",
     ))
     .next("RequestApproval");
 
@@ -199,8 +283,9 @@ pub fn definition() -> StateMachine {
     .next("CheckDecision");
 
     let decision = format!("$.approval.{}", approval::DECISION);
+    let pending_marker = format!("$.openCheck.Item.{}", inventory::PENDING_PURCHASE_ORDER);
 
-    StateMachine::new("ValidateRequest")
+    let machine = StateMachine::new("ValidateRequest")
         .comment("Open a purchase order for a create-purchase-order event and apply the approver's decision")
         .timeout_seconds(APPROVAL_TIMEOUT_SECONDS + 60 * 60)
         .state("ValidateRequest", Choice::new(validate).default("LookUpProduct"))
@@ -240,15 +325,57 @@ pub fn definition() -> StateMachine {
             "ComputeOrderQuantity",
             Pass::parameters(
                 json!({
+                    "id.$": PURCHASE_ORDER_ID,
                     "productName.$": "$.lookup.Item.name.S",
                     "orderQuantity.$": "States.MathAdd($.requestedQuantity, States.StringToJson($.lookup.Item.minPOAmount.N))"
                 }),
                 "$.purchaseOrder",
             )
             .with_comment("Approval adds the requested units plus the product's minPOAmount")
-            .next("OpenPurchaseOrder"),
+            .next("StartOpenAttempts"),
+        )
+        .state(
+            "StartOpenAttempts",
+            Pass::result(json!({"count": 1}), "$.openAttempts").next("OpenPurchaseOrder"),
         )
         .state("OpenPurchaseOrder", open)
+        .state(
+            "CheckWhyOpenFailed",
+            dynamodb::get_item(&inventory_table, item([(inventory::ID, Attr::s_at("$.productId"))]))
+                .with_comment("The transaction was cancelled: a failed condition, or a conflict with a concurrent transaction? Read the product to tell")
+                .result_path(Some("$.openCheck"))
+                .next("DecideWhyOpenFailed"),
+        )
+        .state(
+            "DecideWhyOpenFailed",
+            Choice::new(vec![
+                Condition::is_absent("$.openCheck.Item").then("UnknownProduct"),
+                Condition::and(vec![
+                    Condition::is_absent(&pending_marker),
+                    Condition::test("$.openAttempts.count", Test::NumericLessThan(MAX_OPEN_ATTEMPTS)),
+                ])
+                .then("WaitBeforeOpenRetry"),
+                Condition::is_absent(&pending_marker).then("OpenContended"),
+            ])
+            .default("CheckWhoseOpen"),
+        )
+        .state(
+            "CheckWhoseOpen",
+            Choice::new(vec![Condition::test(
+                &format!("{pending_marker}.S"),
+                Test::StringEqualsPath("$.purchaseOrder.id".into()),
+            )
+            .then("RequestApproval")])
+            .with_comment("This execution's own open landed (a call whose answer was lost): go on")
+            .default("PurchaseOrderAlreadyOpen"),
+        )
+        .state(
+            "OpenContended",
+            Fail::new(
+                "PurchaseOrder.Contended",
+                "Opening the purchase order kept conflicting with concurrent transactions on the product",
+            ),
+        )
         .state(
             "PurchaseOrderAlreadyOpen",
             Succeed::new("The product already has an open purchase order; nothing to do"),
@@ -264,27 +391,15 @@ pub fn definition() -> StateMachine {
             .default("UnreadableDecision"),
         )
         .state(
-            "ReceiveStock",
-            close_purchase_order(purchase_order::APPROVED, true).next("AnnouncePurchaseOrderApproved"),
-        )
-        .state(
             "AnnouncePurchaseOrderApproved",
             purchase_order_event(detail_type::PURCHASE_ORDER_APPROVED).next("PurchaseOrderApproved"),
         )
         .state("PurchaseOrderApproved", Succeed::new("Approved: stock received, product IN STOCK"))
         .state(
-            "CloseRejectedPurchaseOrder",
-            close_purchase_order(purchase_order::REJECTED, false).next("AnnouncePurchaseOrderRejected"),
-        )
-        .state(
             "AnnouncePurchaseOrderRejected",
             purchase_order_event(detail_type::PURCHASE_ORDER_REJECTED).next("PurchaseOrderRejected"),
         )
         .state("PurchaseOrderRejected", Succeed::new("Rejected by the approver: no stock added"))
-        .state(
-            "ExpirePurchaseOrder",
-            close_purchase_order(purchase_order::EXPIRED, false).next("AnnouncePurchaseOrderExpired"),
-        )
         .state(
             "AnnouncePurchaseOrderExpired",
             purchase_order_event(detail_type::PURCHASE_ORDER_EXPIRED).next("AlertPurchaseOrderExpired"),
@@ -308,6 +423,37 @@ pub fn definition() -> StateMachine {
             )
             .next("ReleaseFailedPurchaseOrder"),
         )
+        ;
+    let machine = back_off(
+        machine,
+        ["WaitBeforeOpenRetry", "BackOffOpen", "CountOpenAttempt"],
+        "$.openAttempts",
+        MAX_OPEN_ATTEMPTS,
+        "OpenPurchaseOrder",
+        "The product has no open purchase order: the transaction lost a race; back off with jitter",
+    );
+    let machine = closing_states(
+        machine,
+        "ReceiveStock",
+        purchase_order::APPROVED,
+        true,
+        "AnnouncePurchaseOrderApproved",
+    );
+    let machine = closing_states(
+        machine,
+        "CloseRejectedPurchaseOrder",
+        purchase_order::REJECTED,
+        false,
+        "AnnouncePurchaseOrderRejected",
+    );
+    let machine = closing_states(
+        machine,
+        "ExpirePurchaseOrder",
+        purchase_order::EXPIRED,
+        false,
+        "AnnouncePurchaseOrderExpired",
+    );
+    machine
         .state(
             "ReleaseFailedPurchaseOrder",
             close_purchase_order(purchase_order::FAILED, false)

@@ -23,11 +23,11 @@ use crate::model::cfn::iam::Statement;
 use crate::stack::ids;
 
 use super::common::{
-    announce, input_checks, inventory_event, inventory_update, rejection, tx, FieldKind,
+    announce, back_off, input_checks, inventory_event, inventory_update, rejection, tx, FieldKind,
 };
 use crate::model::asl::integrations::{dynamodb, item, sns, Attr, Put, TransactItem};
 use crate::model::asl::{
-    Catcher, Choice, Condition, Fail, Parallel, Pass, StateMachine, Succeed, Test, Wait,
+    Catcher, Choice, Condition, Fail, Parallel, Pass, StateMachine, Succeed, Test,
 };
 use crate::stack::ids::placeholder::{self, reference};
 use inventory_domain::{detail_type, inventory, purchase_reason, reservation, MAX_ORDER_QUANTITY};
@@ -35,20 +35,6 @@ use inventory_domain::{detail_type, inventory, purchase_reason, reservation, MAX
 /// How often a reservation that lost a race with another transaction on the
 /// same product is tried again before the execution fails (and SQS retries).
 pub const MAX_RESERVATION_ATTEMPTS: i64 = 4;
-
-/// The wait before attempt n + 1 is a random whole number of seconds from 1
-/// up to 2^n ("full jitter"), so executions that collided once do not
-/// collide again in step. The list of upper bounds is indexed by the
-/// attempt count (1-based).
-fn retry_delay_expression() -> String {
-    let ends: Vec<String> = (0..MAX_RESERVATION_ATTEMPTS)
-        .map(|attempt| 2_i64.pow(attempt as u32).to_string())
-        .collect();
-    format!(
-        "States.MathRandom(1, States.ArrayGetItem(States.Array({}), $.attempts.count))",
-        ends.join(", ")
-    )
-}
 
 /// What its role may do: read and decrement stock, record reservations,
 /// put events and alert.
@@ -159,7 +145,7 @@ pub fn definition() -> StateMachine {
     .result_path(None)
     .next("OrderUnavailable");
 
-    StateMachine::new("ValidateOrder")
+    let machine = StateMachine::new("ValidateOrder")
         .comment("Reserve stock for one new-order-received order: {orderId, productId, quantity}")
         .timeout_seconds(60)
         .state("ValidateOrder", Choice::new(validate).default("CheckQuantityIsWhole"))
@@ -267,24 +253,15 @@ pub fn definition() -> StateMachine {
             ])
             .default("StockUnavailable"),
         )
-        .state(
-            "WaitBeforeRetry",
-            Pass::parameters(
-                json!({"count.$": "$.attempts.count", "delaySeconds.$": retry_delay_expression()}),
-                "$.attempts",
-            )
-            .with_comment("The stock suffices: the transaction lost a race with another one; back off with jitter")
-            .next("BackOff"),
-        )
-        .state(
-            "BackOff",
-            Wait::for_seconds_at("$.attempts.delaySeconds").next("CountReservationAttempt"),
-        )
-        .state(
-            "CountReservationAttempt",
-            Pass::parameters(json!({"count.$": "States.MathAdd($.attempts.count, 1)"}), "$.attempts")
-                .next("ReserveStock"),
-        )
+        ;
+    back_off(
+        machine,
+        ["WaitBeforeRetry", "BackOff", "CountReservationAttempt"],
+        "$.attempts",
+        MAX_RESERVATION_ATTEMPTS,
+        "ReserveStock",
+        "The stock suffices: the transaction lost a race with another one; back off with jitter",
+    )
         .state(
             "ReservationContended",
             Fail::new(
