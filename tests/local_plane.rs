@@ -10,7 +10,7 @@ use invctl::local::plane::{FunctionConfig, Outcome, Plane};
 
 /// A runtime loop in Python: takes each invocation and does `behaviour`
 /// with it (`echo`; `record`: append the event to the marker file, then
-/// echo; `crash`; or `crash-once` / `hang-once` / `bloat-once`: crash, hang,
+/// echo; `slow`: answer after two seconds; `crash`; or `crash-once` / `hang-once` / `bloat-once`: crash, hang,
 /// or fill 200 MB and hold it, on the first invocation; echo after).
 const RUNTIME: &str = r#"import json, os, sys, time, urllib.request
 api = os.environ["AWS_LAMBDA_RUNTIME_API"]
@@ -25,6 +25,8 @@ while True:
     if behaviour == "crash" or (behaviour == "crash-once" and not os.path.exists(marker)):
         open(marker, "w").close()
         os._exit(3)
+    if behaviour == "slow":
+        time.sleep(2)
     if behaviour == "record":
         with open(marker, "a") as log:
             log.write(event.decode() + "\n")
@@ -102,6 +104,69 @@ async fn an_invocation_gets_the_functions_answer_and_environment() {
         serde_json::json!({"echo": {"n": 1}, "env": "hello"})
     );
     assert!(plane.invoke("nonesuch", Bytes::new()).await.is_none());
+}
+
+/// A reload (watch mode, a redeploy) replaces a function's code as Lambda
+/// does: the instance busy with the old code still answers its caller, new
+/// invocations run the new code, and the old instance then stops.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reload_lets_busy_instances_answer_and_sends_new_work_to_the_new_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let plane = plane().await;
+    plane.load(function(dir.path(), "worker", "slow", 10));
+    let busy = {
+        let plane = plane.clone();
+        tokio::spawn(async move { plane.invoke("worker", Bytes::from(r#"{"n":1}"#)).await })
+    };
+    // Let the old instance take the invocation, then reload.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut new_code = function(dir.path(), "worker-new", "echo", 10);
+    new_code.name = "worker".to_owned();
+    new_code.environment = vec![("GREETING".to_owned(), "new".to_owned())];
+    plane.load(new_code);
+
+    let started = std::time::Instant::now();
+    let old_answer = busy.await.unwrap();
+    let Some(Outcome::Response(body)) = old_answer else {
+        panic!("the old instance's answer was lost: {old_answer:?}");
+    };
+    let answer: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        answer,
+        serde_json::json!({"echo": {"n": 1}, "env": "hello"})
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the caller waited out a timeout"
+    );
+
+    for n in 2..5 {
+        let outcome = plane
+            .invoke("worker", Bytes::from(format!(r#"{{"n":{n}}}"#)))
+            .await;
+        let Some(Outcome::Response(body)) = outcome else {
+            panic!("{outcome:?}");
+        };
+        let answer: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(answer["env"], "new", "invocation {n} ran the old code");
+    }
+    // The old instance (the slow script) is gone once it answered.
+    let script = dir.path().join("worker.py");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let running = std::process::Command::new("pgrep")
+            .args(["-f", &script.display().to_string()])
+            .output()
+            .unwrap();
+        if running.stdout.is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the old instance still runs"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -38,17 +38,60 @@ pub enum Outcome {
     },
 }
 
-/// The item identifiers a function reported as failed in its answer to a
-/// batch (`ReportBatchItemFailures`), for queues and streams alike.
-pub fn batch_item_failures(payload: &[u8]) -> Vec<String> {
-    serde_json::from_slice::<serde_json::Value>(payload)
-        .ok()
-        .and_then(|v| v.get("batchItemFailures").cloned())
-        .and_then(|f| f.as_array().cloned())
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|f| f["itemIdentifier"].as_str().map(str::to_owned))
-        .collect()
+/// How Lambda reads a function's answer to a batch when the mapping has
+/// `ReportBatchItemFailures`, for queues and streams alike.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BatchAnswer {
+    /// No failures listed: an empty or null `batchItemFailures`, or an
+    /// empty or null answer.
+    Succeeded,
+    /// These items failed (message ids, or stream sequence numbers), in the
+    /// order the answer lists them.
+    Failed(Vec<String>),
+    /// An answer Lambda takes as the whole batch failing: not JSON, an empty,
+    /// null or misnamed `itemIdentifier`, or one naming no item of the batch.
+    Malformed(String),
+}
+
+/// Reads `payload`, a function's answer to the batch whose item
+/// identifiers are `batch`.
+pub fn batch_answer(payload: &[u8], batch: &[&str]) -> BatchAnswer {
+    if payload.iter().all(u8::is_ascii_whitespace) {
+        return BatchAnswer::Succeeded;
+    }
+    let Ok(answer) = serde_json::from_slice::<serde_json::Value>(payload) else {
+        return BatchAnswer::Malformed("the answer is not JSON".to_owned());
+    };
+    let failures = match answer.get("batchItemFailures") {
+        None | Some(serde_json::Value::Null) => return BatchAnswer::Succeeded,
+        Some(serde_json::Value::Array(failures)) => failures,
+        Some(other) => {
+            return BatchAnswer::Malformed(format!("batchItemFailures is not a list: {other}"))
+        }
+    };
+    let mut failed = Vec::new();
+    for failure in failures {
+        match failure.get("itemIdentifier") {
+            Some(serde_json::Value::String(id)) if !id.is_empty() => {
+                if !batch.contains(&id.as_str()) {
+                    return BatchAnswer::Malformed(format!(
+                        "itemIdentifier {id} names no item of the batch"
+                    ));
+                }
+                failed.push(id.clone());
+            }
+            _ => {
+                return BatchAnswer::Malformed(format!(
+                    "a batch item failure without a usable itemIdentifier: {failure}"
+                ))
+            }
+        }
+    }
+    if failed.is_empty() {
+        BatchAnswer::Succeeded
+    } else {
+        BatchAnswer::Failed(failed)
+    }
 }
 
 /// The region and account the local cloud answers for.

@@ -17,7 +17,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -70,7 +70,9 @@ struct Function {
     instances: Mutex<HashMap<u32, tokio::process::Child>>,
     /// Instances waiting in `next`.
     idle: AtomicUsize,
-    instance_ids: AtomicU32,
+    /// Replaced by a reload: its instances finish what they hold, take
+    /// nothing new, and stop.
+    retired: AtomicBool,
 }
 
 /// The running plane: its address and the functions it runs.
@@ -86,6 +88,11 @@ struct Inner {
     /// Where function output is kept, as Lambda keeps it.
     logs: aws_sdk_cloudwatchlogs::Client,
     functions: Mutex<HashMap<String, Arc<Function>>>,
+    /// Functions replaced by a reload whose instances still hold invocations.
+    retired: Mutex<Vec<Arc<Function>>>,
+    /// Instance ids, unique for the plane's life, so an old instance's
+    /// answer never reaches the instance that took its number.
+    instance_ids: AtomicU32,
     console: Console,
     invocation_ids: AtomicU32,
     /// Where email subscriptions deliver (see [`super::outbox`]).
@@ -118,6 +125,8 @@ impl Plane {
                 endpoint: endpoint.to_owned(),
                 logs: aws_sdk_cloudwatchlogs::Client::new(&super::sdk_config(endpoint)),
                 functions: Mutex::new(HashMap::new()),
+                retired: Mutex::new(Vec::new()),
+                instance_ids: AtomicU32::new(0),
                 console,
                 invocation_ids: AtomicU32::new(0),
                 outbox,
@@ -234,7 +243,10 @@ impl Plane {
             .collect()
     }
 
-    /// Runs `config` from now on, replacing (and stopping) what ran under its name.
+    /// Runs `config` from now on, as Lambda does after a code or
+    /// configuration update: new invocations (and those still queued) go to
+    /// new instances, while the old instances finish what they hold, their
+    /// answers reaching their callers, and stop once idle.
     pub fn load(&self, config: FunctionConfig) {
         let (queue, next) = mpsc::unbounded_channel();
         let function = Arc::new(Function {
@@ -244,21 +256,94 @@ impl Plane {
             in_flight: Mutex::new(HashMap::new()),
             instances: Mutex::new(HashMap::new()),
             idle: AtomicUsize::new(0),
-            instance_ids: AtomicU32::new(0),
+            retired: AtomicBool::new(false),
         });
         let name = function.config.name.clone();
-        // The old instances are killed as their handles drop.
-        self.inner.functions.lock().unwrap().insert(name, function);
+        let replaced = self
+            .inner
+            .functions
+            .lock()
+            .unwrap()
+            .insert(name, function.clone());
+        if let Some(old) = replaced {
+            self.retire(old, Some(&function));
+        }
+    }
+
+    /// Takes `old` out of service: what waits in its queue moves to
+    /// `successor` (or fails, with none), its idle instances stop now and
+    /// its busy ones once they answer.
+    fn retire(&self, old: Arc<Function>, successor: Option<&Arc<Function>>) {
+        old.retired.store(true, Ordering::SeqCst);
+        // An idle instance may hold the queue for up to [`retirement`]'s tick.
+        let plane = self.clone();
+        let (queued, successor) = (old.clone(), successor.cloned());
+        tokio::spawn(async move {
+            let mut queue = queued.next.lock().await;
+            while let Ok(waiting) = queue.try_recv() {
+                match &successor {
+                    Some(new) => {
+                        if new.idle.load(Ordering::SeqCst) == 0
+                            && new.instances.lock().unwrap().len() < MAX_INSTANCES
+                        {
+                            plane.spawn_instance(new);
+                        }
+                        let _ = new.queue.send(waiting);
+                    }
+                    None => drop(waiting),
+                }
+            }
+        });
+        {
+            let busy: Vec<u32> = old
+                .in_flight
+                .lock()
+                .unwrap()
+                .values()
+                .map(|f| f.instance)
+                .collect();
+            // Dropping a handle kills its process.
+            old.instances
+                .lock()
+                .unwrap()
+                .retain(|id, _| busy.contains(id));
+        }
+        let mut retired = self.inner.retired.lock().unwrap();
+        retired.retain(|f| !f.instances.lock().unwrap().is_empty());
+        if !old.instances.lock().unwrap().is_empty() {
+            retired.push(old);
+        }
     }
 
     /// Stops every function's instances.
     pub fn stop(&self) {
         self.inner.functions.lock().unwrap().clear();
+        self.inner.retired.lock().unwrap().clear();
     }
 
     /// Stops running a function that is no longer deployed.
     pub fn unload(&self, name: &str) {
-        self.inner.functions.lock().unwrap().remove(name);
+        let removed = self.inner.functions.lock().unwrap().remove(name);
+        if let Some(old) = removed {
+            self.retire(old, None);
+        }
+    }
+
+    /// The function (current or retired) that runs instance `instance` of `name`.
+    fn owner(&self, name: &str, instance: u32) -> Option<Arc<Function>> {
+        let owns = |f: &Arc<Function>| {
+            f.config.name == name && f.instances.lock().unwrap().contains_key(&instance)
+        };
+        if let Some(current) = self.function(name).filter(owns) {
+            return Some(current);
+        }
+        self.inner
+            .retired
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|f| owns(f))
+            .cloned()
     }
 
     fn function(&self, name: &str) -> Option<Arc<Function>> {
@@ -321,7 +406,7 @@ impl Plane {
 
     fn spawn_instance(&self, function: &Arc<Function>) {
         let config = &function.config;
-        let instance = function.instance_ids.fetch_add(1, Ordering::Relaxed);
+        let instance = self.inner.instance_ids.fetch_add(1, Ordering::Relaxed);
         // A scheme is needed for the runtime client to accept a path.
         let api = format!(
             "http://{}/fn/{}/{instance}",
@@ -569,10 +654,10 @@ impl Plane {
                 ),
             },
             (method, ["fn", name, instance, "2018-06-01", "runtime", rest @ ..]) => {
-                let Some(function) = self.function(name) else {
+                let instance: u32 = instance.parse().unwrap_or(u32::MAX);
+                let Some(function) = self.owner(name, instance) else {
                     return respond(StatusCode::NOT_FOUND, Bytes::new());
                 };
-                let instance: u32 = instance.parse().unwrap_or(u32::MAX);
                 self.runtime_api(&function, instance, method, rest, body)
                     .await
             }
@@ -590,10 +675,33 @@ impl Plane {
     ) -> Response<Full<Bytes>> {
         match (method, path) {
             (Method::GET, ["invocation", "next"]) => {
+                if function.retired.load(Ordering::SeqCst) {
+                    // Replaced while it ran: it takes nothing new and stops.
+                    function.instances.lock().unwrap().remove(&instance);
+                    return respond(StatusCode::GONE, Bytes::new());
+                }
                 function.idle.fetch_add(1, Ordering::SeqCst);
-                let next = function.next.lock().await.recv().await;
+                let next = loop {
+                    let taken = tokio::select! {
+                        taken = async { function.next.lock().await.recv().await } => taken,
+                        _ = retirement(function) => None,
+                    };
+                    match taken {
+                        // Its caller gave up waiting: Lambda would not run it either.
+                        Some(invocation) if invocation.reply.is_closed() => {
+                            self.inner.console.failure(format!(
+                                "{}: invocation {} dropped: its caller stopped waiting",
+                                function.config.name, invocation.id
+                            ));
+                        }
+                        other => break other,
+                    }
+                };
                 function.idle.fetch_sub(1, Ordering::SeqCst);
                 let Some(invocation) = next else {
+                    if function.retired.load(Ordering::SeqCst) {
+                        function.instances.lock().unwrap().remove(&instance);
+                    }
                     return respond(StatusCode::GONE, Bytes::new());
                 };
                 // As on Lambda, the timeout counts from when the function
@@ -689,6 +797,14 @@ impl Plane {
             // Dropping the handle kills the process.
             function.instances.lock().unwrap().remove(&instance);
         });
+    }
+}
+
+/// Resolves once `function` is retired (checked every 100 ms: a retired
+/// function's idle instances must not hold `next` for ever).
+async fn retirement(function: &Function) {
+    while !function.retired.load(Ordering::SeqCst) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

@@ -20,6 +20,7 @@ use serde_json::{json, Value};
 
 use super::console::Console;
 use super::plane::{FunctionConfig, Outcome, Plane};
+use super::BatchAnswer;
 
 /// Keeps the plane's functions and pollers in step with what is deployed.
 pub struct Sources {
@@ -380,7 +381,20 @@ impl QueuePoller {
             .await;
         let failed: Vec<String> = match &outcome {
             Some(Outcome::Response(payload)) if self.report_failures => {
-                super::batch_item_failures(payload)
+                let ids: Vec<&str> = batch.iter().filter_map(|m| m.message_id()).collect();
+                match super::batch_answer(payload, &ids) {
+                    BatchAnswer::Succeeded => Vec::new(),
+                    BatchAnswer::Failed(failed) => failed,
+                    BatchAnswer::Malformed(why) => {
+                        // As Lambda does: the whole batch failed, and comes
+                        // back when its visibility timeout ends.
+                        self.console.failure(format!(
+                            "{}: {why}; the whole batch failed and stays in the queue",
+                            self.function
+                        ));
+                        return;
+                    }
+                }
             }
             Some(Outcome::Response(_)) => Vec::new(),
             Some(Outcome::Error { body, .. }) => {
@@ -480,14 +494,47 @@ mod tests {
 
     #[test]
     fn failures_are_read_from_the_functions_answer() {
+        use super::super::batch_answer;
+        let batch = ["m1", "m2", "m3"];
         assert_eq!(
-            super::super::batch_item_failures(
-                br#"{"batchItemFailures":[{"itemIdentifier":"m2"},{"itemIdentifier":"m3"}]}"#
+            batch_answer(
+                br#"{"batchItemFailures":[{"itemIdentifier":"m2"},{"itemIdentifier":"m3"}]}"#,
+                &batch
             ),
-            ["m2", "m3"]
+            BatchAnswer::Failed(vec!["m2".into(), "m3".into()])
         );
-        assert!(super::super::batch_item_failures(br#"{"batchItemFailures":[]}"#).is_empty());
-        assert!(super::super::batch_item_failures(b"null").is_empty());
+        for success in [
+            &br#"{"batchItemFailures":[]}"#[..],
+            br#"{"batchItemFailures":null}"#,
+            b"null",
+            b"{}",
+            b"",
+        ] {
+            assert_eq!(batch_answer(success, &batch), BatchAnswer::Succeeded);
+        }
+    }
+
+    /// Lambda fails the whole batch on an answer it cannot trust, rather
+    /// than deleting messages the function may not have processed.
+    #[test]
+    fn an_answer_lambda_cannot_read_fails_the_whole_batch() {
+        use super::super::batch_answer;
+        let batch = ["m1", "m2"];
+        for malformed in [
+            &b"not json"[..],
+            br#"{"batchItemFailures":[{"itemIdentifier":""}]}"#,
+            br#"{"batchItemFailures":[{"itemIdentifier":null}]}"#,
+            br#"{"batchItemFailures":[{"itemId":"m1"}]}"#,
+            br#"{"batchItemFailures":[{"itemIdentifier":"m9"}]}"#,
+            br#"{"batchItemFailures":[{"itemIdentifier":"m1"},{"itemIdentifier":7}]}"#,
+            br#"{"batchItemFailures":"m1"}"#,
+        ] {
+            assert!(
+                matches!(batch_answer(malformed, &batch), BatchAnswer::Malformed(_)),
+                "{}",
+                String::from_utf8_lossy(malformed)
+            );
+        }
     }
 
     #[test]

@@ -13,9 +13,9 @@ use aws_sdk_lambda::types::EventSourceMappingConfiguration;
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
-use super::batch_item_failures;
 use super::console::Console;
 use super::plane::{Outcome, Plane};
+use super::{batch_answer, BatchAnswer};
 
 pub struct StreamPoller {
     streams: aws_sdk_dynamodbstreams::Client,
@@ -203,12 +203,26 @@ impl StreamPoller {
                     .await;
                 let failed_from = match &outcome {
                     Some(Outcome::Response(payload)) if self.report_failures => {
-                        let failures = batch_item_failures(payload);
-                        batch.iter().position(|r| {
-                            failures
-                                .iter()
-                                .any(|f| r["dynamodb"]["SequenceNumber"].as_str() == Some(f))
-                        })
+                        let sequence_numbers: Vec<&str> = batch
+                            .iter()
+                            .filter_map(|r| r["dynamodb"]["SequenceNumber"].as_str())
+                            .collect();
+                        match batch_answer(payload, &sequence_numbers) {
+                            BatchAnswer::Succeeded => None,
+                            // Lambda resumes from the lowest sequence number reported.
+                            BatchAnswer::Failed(failures) => batch.iter().position(|r| {
+                                failures
+                                    .iter()
+                                    .any(|f| r["dynamodb"]["SequenceNumber"].as_str() == Some(f))
+                            }),
+                            BatchAnswer::Malformed(why) => {
+                                self.console.failure(format!(
+                                    "{}: {why}; the whole batch failed",
+                                    self.function
+                                ));
+                                Some(0)
+                            }
+                        }
                     }
                     Some(Outcome::Response(_)) => None,
                     Some(Outcome::Error { .. }) | None => Some(0),
