@@ -664,6 +664,117 @@ fn a_stock_drop_opens_one_purchase_order_whose_emailed_link_approves_it() {
     assert_eq!(stack.purchase_orders_of("desk").len(), 1);
 }
 
+/// How often each of the fault rules whose caller is `caller` fired.
+fn fired_for(cloud: &Cloud, caller: &str) -> Vec<(String, u64)> {
+    let rules = json(&ok(invctl_in(
+        cloud.dir.path(),
+        &["local", "fault", "list", "--output", "json"],
+    )));
+    rules
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["caller"] == caller)
+        .map(|r| {
+            (
+                format!(
+                    "{} {}",
+                    r["target"].as_str().unwrap(),
+                    r["error"].as_str().unwrap()
+                ),
+                r["fired"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// At-least-once delivery and transaction conflicts, as AWS has them: every
+/// SQS batch and stream batch of the stack delivered twice reserves and
+/// decrements nothing twice, and a purchase order approved while its
+/// closing transaction keeps conflicting restocks exactly once and leaves
+/// the product free to open the next one (a conflict used to fail the
+/// execution, losing the restock and leaving `pendingPurchaseOrder` for ever).
+#[test]
+fn duplicates_and_conflicts_change_nothing_twice_and_lose_no_restock() {
+    let stack = Stack::deploy("chaos");
+    let add = |args: &[&str]| {
+        let mut all = vec!["local", "fault", "add"];
+        all.extend_from_slice(args);
+        ok(invctl_in(stack.cloud.dir.path(), &all));
+    };
+    for delivery in ["deliver:sqs", "deliver:stream"] {
+        add(&[delivery, "--error", "duplicate", "--caller", &stack.name]);
+    }
+    let mouse = stack.stock("mouse");
+    let sent = json(&ok(stack.invctl(&[
+        "send-order",
+        "--product",
+        "mouse",
+        "--quantity",
+        "1",
+        "--count",
+        "5",
+        "--wait",
+        "--timeout",
+        "120",
+        "--output",
+        "json",
+    ])));
+    assert_eq!(outcomes(&sent), ["reserved"; 5]);
+    assert_eq!(stack.reservations().len(), 5);
+    assert_eq!(stack.stock("mouse"), mouse - 5);
+
+    // desk: stock 6, threshold 2, minPOAmount 5; the stream's records (each
+    // delivered twice) open one purchase order.
+    stack.order("desk", "4");
+    let opened = purchase_order_reaches(&stack, "desk", "PENDING");
+    let po = opened["id"].as_str().unwrap().to_owned();
+    let workflow = format!("{}-create-purchase-order", stack.name);
+    add(&[
+        "dynamodb:TransactWriteItems",
+        "--error",
+        "TransactionConflict",
+        "--times",
+        "3",
+        "--caller",
+        &workflow,
+    ]);
+    let before = stack.stock("desk");
+    ok(stack.invctl(&["approve", &po]));
+    let approved = purchase_order_reaches(&stack, "desk", "APPROVED");
+    assert_eq!(
+        stack.stock("desk"),
+        before + approved["orderQuantity"].as_i64().unwrap(),
+        "restocked once"
+    );
+    assert_eq!(
+        fired_for(stack.cloud, &workflow),
+        [(
+            "dynamodb:TransactWriteItems TransactionConflict".to_owned(),
+            3
+        )]
+    );
+    let delivered_twice = fired_for(stack.cloud, &stack.name);
+    assert!(
+        delivered_twice.iter().all(|(_, fired)| *fired > 0),
+        "{delivered_twice:?}"
+    );
+
+    // The marker is gone: the next drop to the threshold opens a new one.
+    let to_threshold = (stack.stock("desk") - 2).to_string();
+    stack.order("desk", &to_threshold);
+    for _ in 0..300 {
+        if stack.purchase_orders_of("desk").len() == 2 {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!(
+        "no second purchase order: {:?}",
+        stack.purchase_orders_of("desk")
+    );
+}
+
 /// The purchase order of `product` once its status is `status`.
 fn purchase_order_reaches(stack: &Stack, product: &str, status: &str) -> Value {
     for _ in 0..600 {

@@ -593,6 +593,122 @@ async fn concurrent_dynamodb_writes_are_never_lost() {
     panic!("no write was lost without the lock: (acknowledged, found) per round {rounds:?}");
 }
 
+/// After a cancelled transaction (one write applied, then a failed
+/// condition), the records a stream reader sees: what a later put made.
+async fn stream_records_after_a_cancelled_transaction(moto: &Moto) -> Vec<String> {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, Put,
+        ScalarAttributeType, StreamSpecification, StreamViewType, TransactWriteItem,
+    };
+    let config = moto.sdk_config().await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+    let table = unique("streamed");
+    let created = dynamodb
+        .create_table()
+        .table_name(&table)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("id")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("id")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::NewImage)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let stream_arn = created
+        .table_description()
+        .and_then(|t| t.latest_stream_arn())
+        .unwrap()
+        .to_owned();
+    let streams = aws_sdk_dynamodbstreams::Client::new(&config);
+    let shard = streams
+        .describe_stream()
+        .stream_arn(&stream_arn)
+        .send()
+        .await
+        .unwrap()
+        .stream_description()
+        .unwrap()
+        .shards()[0]
+        .shard_id()
+        .unwrap()
+        .to_owned();
+    let iterator = streams
+        .get_shard_iterator()
+        .stream_arn(&stream_arn)
+        .shard_id(shard)
+        .shard_iterator_type(aws_sdk_dynamodbstreams::types::ShardIteratorType::TrimHorizon)
+        .send()
+        .await
+        .unwrap()
+        .shard_iterator()
+        .unwrap()
+        .to_owned();
+    let put = |id: &str, condition: Option<&str>| {
+        TransactWriteItem::builder()
+            .put(
+                Put::builder()
+                    .table_name(&table)
+                    .item("id", AttributeValue::S(id.into()))
+                    .set_condition_expression(condition.map(str::to_owned))
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+    };
+    let cancelled = dynamodb
+        .transact_write_items()
+        .transact_items(put("cancelled", None))
+        .transact_items(put("refused", Some("attribute_exists(id)")))
+        .send()
+        .await;
+    assert!(cancelled.is_err(), "the transaction should be cancelled");
+    dynamodb
+        .put_item()
+        .table_name(&table)
+        .item("id", AttributeValue::S("later".into()))
+        .send()
+        .await
+        .unwrap();
+    streams
+        .get_records()
+        .shard_iterator(iterator)
+        .send()
+        .await
+        .unwrap()
+        .records()
+        .iter()
+        .filter_map(|r| r.dynamodb()?.new_image()?.get("id")?.as_s().ok().cloned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cancelled_transaction_leaves_streams_reading_and_writes_no_records() {
+    assert_eq!(
+        stream_records_after_a_cancelled_transaction(patched()).await,
+        ["later"]
+    );
+    let unpatched = Moto::start_local(&["cancelled-transactions-keep-streams"]);
+    let records = stream_records_after_a_cancelled_transaction(&unpatched).await;
+    assert_ne!(records, ["later"], "the gap is gone: the patch can go too");
+}
+
 #[test]
 fn the_launcher_refuses_a_moto_it_was_not_written_for() {
     let python = testkit::venv_python();

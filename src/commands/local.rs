@@ -41,6 +41,14 @@ pub enum LocalAction {
         /// Rebuild a function when its crate changes and reload only it; update the stacks in place when the workflow models change (needs the invctl source tree)
         #[arg(long)]
         watch: bool,
+        /// Fault rules in force from the start: `[[fault]]` tables in TOML (target, error, rate, times, caller), or a JSON list of them
+        #[arg(long, value_name = "FILE")]
+        faults: Option<PathBuf>,
+    },
+    /// AWS's faults on demand: errors AWS returns, deliveries twice, crashed instances
+    Fault {
+        #[command(subcommand)]
+        action: super::fault::FaultAction,
     },
     /// Say whether it runs, and where
     Status {
@@ -77,6 +85,10 @@ pub enum Error {
     DidNotStop { pid: u32 },
     #[error("cannot print the report")]
     Report(#[source] std::io::Error),
+    #[error(transparent)]
+    Faults(crate::local::faults::FaultError),
+    #[error(transparent)]
+    Fault(Box<super::fault::Error>),
     #[error("cannot read the outbox {path}")]
     Outbox {
         path: PathBuf,
@@ -90,6 +102,9 @@ impl crate::exit::ExitCode for Error {
         match self {
             Error::NotRunning(_) => crate::exit::NOT_DEPLOYED,
             Error::NoMoto { .. } => crate::exit::MISSING_TOOL,
+            Error::Faults(crate::local::faults::FaultError::Cloud(_)) => crate::exit::FAILURE,
+            Error::Faults(_) => crate::exit::USAGE,
+            Error::Fault(e) => e.exit_code(),
             _ => crate::exit::FAILURE,
         }
     }
@@ -109,15 +124,25 @@ pub fn run(args: &LocalArgs, out: &mut dyn Write) -> Result<(), Error> {
     let start = start_folder(args)?;
     match args.action {
         LocalAction::Up {
-            detach: false,
+            detach,
             time_scale,
             watch,
-        } => up(&start, time_scale, watch, out),
-        LocalAction::Up {
-            detach: true,
-            time_scale,
-            watch,
-        } => detach(&start, time_scale, watch, out),
+            ref faults,
+        } => {
+            // Bad rules are refused before anything starts.
+            let rules = match faults {
+                Some(path) => crate::local::faults::read_rules(path).map_err(Error::Faults)?,
+                None => Vec::new(),
+            };
+            if detach {
+                detach_up(&start, time_scale, watch, faults.as_deref(), out)
+            } else {
+                up(&start, time_scale, watch, &rules, out)
+            }
+        }
+        LocalAction::Fault { ref action } => {
+            super::fault::run(&start, action, out).map_err(|e| Error::Fault(Box::new(e)))
+        }
         LocalAction::Status { report } => status(&start, report.output, out),
         LocalAction::Down => down(&start, out),
         LocalAction::Mail { follow, report } => mail(&start, follow, report.output, out),
@@ -274,7 +299,13 @@ fn down(start: &Path, out: &mut dyn Write) -> Result<(), Error> {
 
 /// Starts `invctl local up` in the background, its output to the log, and
 /// waits until it is ready.
-fn detach(start: &Path, time_scale: u32, watch: bool, out: &mut dyn Write) -> Result<(), Error> {
+fn detach_up(
+    start: &Path,
+    time_scale: u32,
+    watch: bool,
+    faults: Option<&Path>,
+    out: &mut dyn Write,
+) -> Result<(), Error> {
     if let Ok(state) = LocalState::running(start) {
         return Err(Error::AlreadyRunning {
             endpoint: state.endpoint,
@@ -293,6 +324,11 @@ fn detach(start: &Path, time_scale: u32, watch: bool, out: &mut dyn Write) -> Re
         .arg("--time-scale")
         .arg(time_scale.to_string())
         .args(watch.then_some("--watch"))
+        .args(faults.map(|path| {
+            let mut flag = std::ffi::OsString::from("--faults=");
+            flag.push(std::path::absolute(path).unwrap_or_else(|_| path.to_owned()));
+            flag
+        }))
         .env("INVCTL_LOCAL_LOG", &log_path)
         .stdin(Stdio::null())
         .stdout(log.try_clone().map_err(|e| Error::Start(e.to_string()))?)
@@ -416,7 +452,13 @@ fn forward_activity(moto: &mut tokio::process::Child, console: Console, log: &Pa
     });
 }
 
-fn up(start: &Path, time_scale: u32, watch: bool, out: &mut dyn Write) -> Result<(), Error> {
+fn up(
+    start: &Path,
+    time_scale: u32,
+    watch: bool,
+    faults: &[crate::local::faults::FaultRule],
+    out: &mut dyn Write,
+) -> Result<(), Error> {
     if let Ok(state) = LocalState::running(start) {
         return Err(Error::AlreadyRunning {
             endpoint: state.endpoint,
@@ -467,6 +509,10 @@ fn up(start: &Path, time_scale: u32, watch: bool, out: &mut dyn Write) -> Result
                 )));
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        if !faults.is_empty() {
+            crate::local::faults::add(&endpoint, faults).map_err(Error::Faults)?;
+            console.line(format!("{} fault rule(s) in force", faults.len()));
         }
         let state = LocalState {
             endpoint: endpoint.clone(),

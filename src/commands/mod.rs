@@ -6,6 +6,7 @@ pub mod decision;
 pub mod deploy;
 pub mod destroy;
 pub mod executions;
+pub mod fault;
 pub mod graph;
 pub mod local;
 pub mod redrive;

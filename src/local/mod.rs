@@ -14,6 +14,7 @@
 //! `.invctl/local/`, so two workspaces can each run one.
 
 pub mod console;
+pub mod faults;
 pub mod function_url;
 pub mod outbox;
 pub mod plane;

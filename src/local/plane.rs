@@ -54,6 +54,8 @@ struct Invocation {
     id: String,
     payload: Bytes,
     reply: oneshot::Sender<Outcome>,
+    /// A `crash` fault: the instance that takes it is killed mid-invocation.
+    crash: bool,
 }
 
 struct InFlight {
@@ -227,6 +229,11 @@ impl Plane {
         }
     }
 
+    /// Where AWS requests go (the launcher, in front of moto).
+    pub fn endpoint(&self) -> &str {
+        &self.inner.endpoint
+    }
+
     /// `http://127.0.0.1:PORT`
     pub fn url(&self) -> String {
         format!("http://{}", self.inner.address)
@@ -353,6 +360,13 @@ impl Plane {
     /// Invokes `name` with `payload` and waits for the outcome, as Lambda's
     /// RequestResponse invocation does; `None` when no such function runs.
     pub async fn invoke(&self, name: &str, payload: Bytes) -> Option<Outcome> {
+        self.invoke_with(name, payload, false).await
+    }
+
+    /// [`Plane::invoke`], where with `crash` the instance that takes the
+    /// invocation is killed while it runs (at a random point in its first
+    /// tenth of a second), as a sandbox can die on Lambda.
+    pub async fn invoke_with(&self, name: &str, payload: Bytes, crash: bool) -> Option<Outcome> {
         let function = self.function(name)?;
         let (reply, outcome) = oneshot::channel();
         let id = format!(
@@ -367,7 +381,12 @@ impl Plane {
         }
         function
             .queue
-            .send(Invocation { id, payload, reply })
+            .send(Invocation {
+                id,
+                payload,
+                reply,
+                crash,
+            })
             .ok()?;
         // An invocation that no instance took in time fails like a timeout.
         let limit = function.config.timeout + Duration::from_secs(30);
@@ -427,7 +446,11 @@ impl Plane {
             .env("AWS_LAMBDA_LOG_GROUP_NAME", &config.log_group)
             .env("AWS_REGION", super::REGION)
             .env("AWS_DEFAULT_REGION", super::REGION)
-            .env("AWS_ACCESS_KEY_ID", super::ACCESS_KEY)
+            // A key of its own, so the launcher knows which function calls.
+            .env(
+                "AWS_ACCESS_KEY_ID",
+                super::faults::caller_access_key(&config.name),
+            )
             .env("AWS_SECRET_ACCESS_KEY", super::SECRET_KEY)
             .env("AWS_ENDPOINT_URL", &self.inner.endpoint)
             .env("_HANDLER", "bootstrap")
@@ -715,6 +738,20 @@ impl Plane {
                     },
                 );
                 self.watch_deadline(function, &invocation.id, instance, deadline);
+                if invocation.crash {
+                    let function = Arc::downgrade(function);
+                    let after = Duration::from_millis(fastrand::u64(0..100));
+                    tokio::spawn(async move {
+                        tokio::time::sleep(after).await;
+                        if let Some(function) = function.upgrade() {
+                            if let Some(child) =
+                                function.instances.lock().unwrap().get_mut(&instance)
+                            {
+                                let _ = child.start_kill();
+                            }
+                        }
+                    });
+                }
                 let mut response = respond(StatusCode::OK, invocation.payload);
                 let headers = response.headers_mut();
                 let value = |v: String| hyper::header::HeaderValue::from_str(&v).expect("ASCII");

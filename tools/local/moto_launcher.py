@@ -282,21 +282,27 @@ def rule_targets(args):
         if not self.event_pattern.matches_event(original_event):
             return
         for target in self.targets:
-            arn = parse_arn(target["Arn"])
-            selected = _select(original_event, target.get("InputPath"))
-            if arn.service == "states":
-                backend = stepfunctions_parser_backends[arn.account][arn.region]
-                backend.start_execution(
-                    target["Arn"], str(uuid.uuid4()), json.dumps(selected, default=str)
-                )
-                continue
-            if arn.service == "sqs" and target.get("InputPath") and not target.get("InputTransformer"):
-                group_id = target.get("SqsParameters", {}).get("MessageGroupId")
-                self._send_to_sqs_queue(arn.resource_id, selected, group_id)
-                continue
-            single = copy.copy(self)
-            single.targets = [target]
-            original(single, original_event, transform_input)
+            fault = FAULTS.pick("deliver:rule", self.name) if FAULTS.rules else None
+            # `duplicate`: EventBridge delivers at least once, so sometimes twice.
+            for _ in range(2 if fault and fault["error"] == "duplicate" else 1):
+                deliver_to_target(self, target, original_event, transform_input)
+
+    def deliver_to_target(self, target, original_event, transform_input):
+        arn = parse_arn(target["Arn"])
+        selected = _select(original_event, target.get("InputPath"))
+        if arn.service == "states":
+            backend = stepfunctions_parser_backends[arn.account][arn.region]
+            backend.start_execution(
+                target["Arn"], str(uuid.uuid4()), json.dumps(selected, default=str)
+            )
+            return
+        if arn.service == "sqs" and target.get("InputPath") and not target.get("InputTransformer"):
+            group_id = target.get("SqsParameters", {}).get("MessageGroupId")
+            self._send_to_sqs_queue(arn.resource_id, selected, group_id)
+            return
+        single = copy.copy(self)
+        single.targets = [target]
+        original(single, original_event, transform_input)
 
     Rule.send_to_targets = send_to_targets
 
@@ -678,6 +684,41 @@ def dynamodb_one_at_a_time(args):
     DynamoHandler.call_action = call_action
 
 
+def cancelled_transactions_keep_streams(args):
+    """A cancelled TransactWriteItems leaves each table it touched in place
+    with its items as they were and no stream records of its own, as
+    DynamoDB does (dynamodb/models/__init__.py:604-715 restores a deep copy
+    of each whole table: its stream shard is swapped for a copy, so a shard
+    iterator opened before reads a shard that never grows again, and the
+    cancelled writes' stream records stay in that copy)."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    original = DynamoDBBackend.transact_write_items
+
+    def transact_write_items(self, transact_items):
+        live = {}
+        for item in transact_items:
+            _, op = next(iter(item.items()))
+            name = op.get("TableName") if isinstance(op, dict) else None
+            if name in self.tables and name not in live:
+                table = self.tables[name]
+                shard = getattr(table, "stream_shard", None)
+                live[name] = (table, len(shard.items) if shard is not None else None)
+        try:
+            return original(self, transact_items)
+        except Exception:
+            for name, (table, records) in live.items():
+                restored = self.tables.get(name)
+                if restored is not None and restored is not table:
+                    table.items = restored.items
+                self.tables[name] = table
+                if records is not None and table.stream_shard is not None:
+                    del table.stream_shard.items[records:]
+            raise
+
+    DynamoDBBackend.transact_write_items = transact_write_items
+
+
 # ----------------------------------------------------------------- activity
 # Not a correction: what happens inside moto (events put, executions started
 # and ended), reported on stdout for invctl's console, one line each:
@@ -769,6 +810,289 @@ def time_scale(scale):
         cls._get_wait_seconds = get_wait_seconds
 
 
+# ------------------------------------------------------------------- faults
+# Not a correction: AWS's faults on demand, shaped after LocalStack's Chaos
+# API. invctl validates the rules (`invctl local fault add`, `--faults FILE`)
+# and hands them here; this layer sits in front of moto, sees every request,
+# and answers a request a rule picks with the error AWS gives, in the
+# service's own wire format, without moto seeing it. Deliveries the cloud
+# makes itself are decided here too: the execution plane asks about each
+# batch (`deliver:sqs`, `deliver:stream`), the rule-targets patch about each
+# event (`deliver:rule`).
+
+FAULTS_PATH = "/_invctl/faults"
+CALLER_KEY_PREFIX = "LKIA"
+
+
+def caller_access_key(name):
+    """The access key that names its caller (a function or a workflow), as
+    the execution plane hands them out: the prefix, then the name in hex."""
+    return CALLER_KEY_PREFIX + name.encode().hex().upper()
+
+
+def caller_of(environ):
+    """Who signed a request: a function or workflow name, or `invctl` for
+    the account's administrator (invctl's own commands)."""
+    authorization = environ.get("HTTP_AUTHORIZATION", "")
+    marker = "Credential="
+    if marker not in authorization:
+        return "invctl"
+    key = authorization.split(marker, 1)[1].split("/", 1)[0]
+    if key.startswith(CALLER_KEY_PREFIX):
+        try:
+            return bytes.fromhex(key[len(CALLER_KEY_PREFIX):]).decode()
+        except ValueError:
+            pass
+    return "invctl"
+
+
+class Faults:
+    def __init__(self):
+        self.rules = []
+        self.lock = threading.Lock()
+        self.random = __import__("random").Random()
+
+    def add(self, rule):
+        with self.lock:
+            rule = dict(rule, fired=0)
+            self.rules.append(rule)
+            return rule
+
+    def listing(self):
+        with self.lock:
+            return [dict(rule) for rule in self.rules]
+
+    def clear(self):
+        with self.lock:
+            count = len(self.rules)
+            self.rules = []
+            return count
+
+    def pick(self, target, caller):
+        """The rule that fires for this call, if one does (the first whose
+        target and caller match, drawn at its rate, while it has times left)."""
+        with self.lock:
+            for rule in self.rules:
+                if rule["target"].lower() != target.lower():
+                    continue
+                wanted = rule.get("caller")
+                if wanted and wanted.lower() not in caller.lower():
+                    continue
+                times = rule.get("times")
+                if times is not None and rule["fired"] >= times:
+                    continue
+                if self.random.random() >= rule.get("rate", 1.0):
+                    continue
+                rule["fired"] += 1
+                return dict(rule)
+        return None
+
+
+FAULTS = Faults()
+
+
+def _operation(environ, body):
+    """(service prefix, operation) of a request, as its caller names it."""
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    scope = environ.get("HTTP_AUTHORIZATION", "").split("Credential=", 1)
+    service = scope[1].split("/")[3] if len(scope) == 2 and scope[1].count("/") >= 3 else ""
+    if target:
+        operation = target.rsplit(".", 1)[-1]
+    elif service == "lambda" and environ.get("PATH_INFO", "").endswith("/invocations"):
+        operation = "Invoke"
+    else:
+        from urllib.parse import parse_qs
+
+        operation = (parse_qs(body.decode(errors="replace")).get("Action") or [""])[0]
+    prefix = {"dynamodb": "dynamodb", "states": "states", "events": "events", "sns": "sns",
+              "sqs": "sqs", "lambda": "lambda", "kms": "kms", "logs": "logs"}.get(service, service)
+    return prefix, operation
+
+
+# Each code: (HTTP status, the error's wire code, message).
+_FAULT_ERRORS = {
+    "TransactionConflict": (400, "TransactionCanceledException", None),
+    "TransactionConflictException": (400, "TransactionConflictException", "Transaction is ongoing for the item"),
+    "ThrottlingException": (400, "ThrottlingException", "Rate exceeded"),
+    "ProvisionedThroughputExceededException": (
+        400, "ProvisionedThroughputExceededException",
+        "The level of configured provisioned throughput for the table was exceeded. "
+        "Consider increasing your provisioning level with the UpdateTable API."),
+    "RequestLimitExceeded": (400, "RequestLimitExceeded", "Throughput exceeds the current throughput limit for your account."),
+    "InternalServerError": (500, "InternalServerError", "Internal server error"),
+    "Throttled": (400, "Throttled", "Rate exceeded"),
+    "KMSThrottling": (400, "KMSThrottling", "The request was denied due to request throttling (Service: AWSKMS)"),
+    "KMSAccessDenied": (400, "KMSAccessDenied", "The ciphertext references a key that doesn't exist or that you don't have access to"),
+    "KMSDisabled": (400, "KMSDisabled", "The request was rejected because the specified key is disabled"),
+    "ServiceUnavailable": (503, "ServiceUnavailable", "Service is unable to handle request"),
+    "TooManyRequestsException": (429, "TooManyRequestsException", "Rate Exceeded."),
+}
+
+_JSON_NAMESPACES = {
+    "dynamodb": "com.amazonaws.dynamodb.v20120810#",
+    "sqs": "com.amazonaws.sqs#",
+}
+
+
+def _transaction_canceled(body):
+    """TransactionCanceledException for a TransactWriteItems, one reason per
+    item as DynamoDB gives them: the first item conflicted, the rest None."""
+    try:
+        items = json.loads(body or b"{}").get("TransactItems") or [{}]
+    except ValueError:
+        items = [{}]
+    reasons = [{"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"}]
+    reasons += [{"Code": "None"} for _ in items[1:]]
+    codes = ", ".join(r["Code"] for r in reasons)
+    message = f"Transaction cancelled, please refer cancellation reasons for specific reasons [{codes}]"
+    return message, reasons
+
+
+def fault_response(rule, service, operation, environ, body, app, start_response):
+    """The answer AWS gives for `rule` to this request."""
+    error = rule["error"]
+    if service == "events" and operation == "PutEvents" and error == "PartialFailure":
+        return _put_events_partial_failure(environ, body, app, start_response)
+    status, code, message = _FAULT_ERRORS[error]
+    extra = {}
+    if code == "TransactionCanceledException":
+        message, extra["CancellationReasons"] = _transaction_canceled(body)
+    message = rule.get("message") or message
+    reason = {200: "OK", 400: "Bad Request", 429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}[status]
+    request_id = str(uuid.uuid4())
+    if environ.get("HTTP_X_AMZ_TARGET") or service == "lambda":
+        document = {"__type": _JSON_NAMESPACES.get(service, "") + code, "message": message, **extra}
+        if service == "lambda":
+            document = {"Type": "User", "message": message, "Reason": "ConcurrentInvocationLimitExceeded"}
+        payload = json.dumps(document).encode()
+        headers = [("Content-Type", "application/x-amz-json-1.0"), ("x-amzn-ErrorType", code),
+                   ("x-amzn-RequestId", request_id)]
+        if service == "sqs":
+            headers.append(("x-amzn-query-error", f"AWS.SimpleQueueService.{code};Receiver"))
+    else:
+        kind = "Receiver" if status >= 500 else "Sender"
+        payload = (
+            f"<ErrorResponse><Error><Type>{kind}</Type><Code>{code}</Code><Message>{message}</Message>"
+            f"</Error><RequestId>{request_id}</RequestId></ErrorResponse>"
+        ).encode()
+        headers = [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id)]
+    headers.append(("Content-Length", str(len(payload))))
+    start_response(f"{status} {reason}", headers)
+    return [payload]
+
+
+def _put_events_partial_failure(environ, body, app, start_response):
+    """PutEvents where the last entry fails (FailedEntryCount 1, its error in
+    its entry) and the others are put, as EventBridge answers under load."""
+    import io
+
+    request = json.loads(body or b"{}")
+    entries = request.get("Entries") or []
+    failed = {"ErrorCode": "ThrottlingException", "ErrorMessage": "Rate exceeded"}
+    answered = []
+    if len(entries) > 1:
+        forwarded = json.dumps(dict(request, Entries=entries[:-1])).encode()
+        environ = dict(environ, CONTENT_LENGTH=str(len(forwarded)))
+        environ["wsgi.input"] = io.BytesIO(forwarded)
+        captured = {}
+
+        def capture(status, headers, exc_info=None):
+            captured["status"] = status
+
+        reply = b"".join(app(environ, capture))
+        if not captured.get("status", "").startswith("200"):
+            start_response(captured["status"], [("Content-Type", "application/x-amz-json-1.1")])
+            return [reply]
+        answered = json.loads(reply).get("Entries", [])
+    document = {
+        "FailedEntryCount": 1 + sum(1 for e in answered if "ErrorCode" in e),
+        "Entries": answered + [failed],
+    }
+    payload = json.dumps(document).encode()
+    start_response("200 OK", [("Content-Type", "application/x-amz-json-1.1"), ("Content-Length", str(len(payload)))])
+    return [payload]
+
+
+def serve_faults(app):
+    """A WSGI layer: the faults API at FAULTS_PATH, and the rules applied to
+    every other request before moto sees it."""
+    import io
+
+    def answer(start_response, document, status="200 OK"):
+        payload = json.dumps(document).encode()
+        start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
+        return [payload]
+
+    def layer(environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        if path.startswith(FAULTS_PATH):
+            method = environ.get("REQUEST_METHOD")
+            if path == FAULTS_PATH + "/decide" and method == "POST":
+                asked = json.loads(body or b"{}")
+                rule = FAULTS.pick(asked.get("target", ""), asked.get("caller", ""))
+                if rule:
+                    _activity("failure", f"fault: {rule['target']} {rule['error']} for {asked.get('caller')}")
+                return answer(start_response, {"fault": rule and rule["error"]})
+            if method == "POST":
+                rules = json.loads(body or b"[]")
+                return answer(start_response, [FAULTS.add(rule) for rule in rules])
+            if method == "DELETE":
+                return answer(start_response, {"cleared": FAULTS.clear()})
+            return answer(start_response, FAULTS.listing())
+        if FAULTS.rules:
+            service, operation = _operation(environ, body)
+            caller = caller_of(environ)
+            rule = FAULTS.pick(f"{service}:{operation}", caller)
+            if rule:
+                _activity("failure", f"fault: {service}:{operation} answered {rule['error']} for {caller}")
+                return fault_response(rule, service, operation, environ, body, app, start_response)
+        return app(environ, start_response)
+
+    return layer
+
+
+def workflow_callers(args):
+    """A workflow's service integrations sign as the workflow (the access
+    key names its state machine), so a fault rule can pick them by caller
+    (asl/utils/boto_client.py signs every task's call with one fixed key)."""
+    import importlib
+
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service,
+    )
+
+    current = threading.local()
+    original_eval = state_task_service.StateTaskService._eval_execution
+
+    def eval_execution(self, env):
+        machine = env.states.context_object.context_object_data.get("StateMachine", {})
+        current.name = machine.get("Name", "")
+        return original_eval(self, env)
+
+    state_task_service.StateTaskService._eval_execution = eval_execution
+
+    base = "moto.stepfunctions.parser.asl.component.state.exec.state_task."
+    for name in ("service.state_task_service_aws_sdk", "service.state_task_service_dynamodb",
+                 "service.state_task_service_events", "service.state_task_service_sns",
+                 "service.state_task_service_sqs", "service.state_task_service_sfn",
+                 "lambda_eval_utils"):
+        module = importlib.import_module(base + name)
+        original = module.boto_client_for
+
+        def boto_client_for(region, service, state_credentials=None, __original=original):
+            client = __original(region, service, state_credentials)
+            name = getattr(current, "name", "")
+            if name:
+                credentials = client._request_signer._credentials
+                credentials.access_key = caller_access_key(name)
+            return client
+
+        module.boto_client_for = boto_client_for
+
+
 PATCHES = {
     "cfn-state-machines": cfn_state_machines,
     "fn-sub-keeps-dollars": fn_sub_keeps_dollars,
@@ -782,6 +1106,7 @@ PATCHES = {
     "lambda-logging-config": lambda_logging_config,
     "no-inline-triggers": no_inline_triggers,
     "dynamodb-one-at-a-time": dynamodb_one_at_a_time,
+    "cancelled-transactions-keep-streams": cancelled_transactions_keep_streams,
     "function-urls": function_urls,
     "email-outbox": email_outbox,
     "schedules": schedules,
@@ -816,6 +1141,7 @@ def main():
         if name not in args.without:
             patch(args)
     report_activity()
+    workflow_callers(args)
     if args.time_scale > 1:
         time_scale(args.time_scale)
 
@@ -828,6 +1154,7 @@ def main():
     app = DomainDispatcherApplication(create_backend_app)
     if "lambda-code-location" not in args.without:
         app = serve_lambda_code(app)
+    app = serve_faults(app)
     print(f"moto {MOTO_VERSION} on http://{args.host}:{args.port}", flush=True)
     run_simple(args.host, args.port, app, threaded=True, use_reloader=False)
 
