@@ -285,3 +285,79 @@ fn missing_credentials_and_region_are_one_readable_line_with_the_ways_out() {
         );
     }
 }
+
+/// A fault rule AWS could not produce is refused before any cloud is
+/// looked for (exit 2); a good one with no cloud running says so (exit 3);
+/// bad rules in a `--faults` file stop `local up` before anything starts.
+#[test]
+fn fault_rules_are_checked_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let workspace = dir.path().to_str().unwrap();
+    let run = |args: &[&str]| {
+        let mut all = vec!["local", "--workspace", workspace];
+        all.extend_from_slice(args);
+        invctl(&all)
+    };
+    let refused = run(&[
+        "fault",
+        "add",
+        "dynamodb:GetItem",
+        "--error",
+        "TransactionConflict",
+    ]);
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("dynamodb:GetItem cannot answer TransactionConflict"),
+        "{}",
+        stderr(&refused)
+    );
+    for (args, why) in [
+        (
+            &["fault", "add", "nosuch", "--error", "x"][..],
+            "is not service:Operation",
+        ),
+        (
+            &[
+                "fault",
+                "add",
+                "deliver:sqs",
+                "--error",
+                "duplicate",
+                "--rate",
+                "2",
+            ][..],
+            "rate 2 is not in (0, 1]",
+        ),
+    ] {
+        let output = run(args);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains(why),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+    }
+    let no_cloud = run(&["fault", "add", "deliver:sqs", "--error", "duplicate"]);
+    assert_eq!(no_cloud.status.code(), Some(3), "{}", stderr(&no_cloud));
+    assert!(stderr(&no_cloud).contains("no local cloud is running"));
+
+    let rules = dir.path().join("faults.toml");
+    std::fs::write(
+        &rules,
+        "[[fault]]\ntarget = \"sns:Publish\"\nerror = \"TransactionConflict\"\n",
+    )
+    .unwrap();
+    let up = run(&["up", "--faults", rules.to_str().unwrap()]);
+    assert_eq!(up.status.code(), Some(2), "{}", stderr(&up));
+    assert!(
+        stderr(&up).contains("sns:Publish cannot answer"),
+        "{}",
+        stderr(&up)
+    );
+    assert!(!dir.path().join(".invctl").exists(), "nothing may start");
+}
