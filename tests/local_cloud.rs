@@ -379,6 +379,55 @@ async fn held(sqs: &aws_sdk_sqs::Client, url: &str) -> u64 {
     .sum()
 }
 
+/// A mapping runs as it is now, not as it was when its poller started:
+/// disabled, the orders wait in their queue; enabled again, they flow.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_disabled_orders_mapping_holds_orders_until_it_is_enabled_again() {
+    let stack = Stack::deploy("paused");
+    let config = local_sdk_config();
+    let lambda = aws_sdk_lambda::Client::new(&config);
+    let queue = stack.outputs()["OrdersQueueUrl"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let queue_arn_end = format!(":{}", queue.rsplit('/').next().unwrap());
+    let mappings = lambda.list_event_source_mappings().send().await.unwrap();
+    let uuid = mappings
+        .event_source_mappings()
+        .iter()
+        .find(|m| {
+            m.event_source_arn()
+                .is_some_and(|a| a.ends_with(&queue_arn_end))
+        })
+        .and_then(|m| m.uuid())
+        .unwrap()
+        .to_owned();
+    let enable = |enabled: bool| {
+        lambda
+            .update_event_source_mapping()
+            .uuid(&uuid)
+            .enabled(enabled)
+            .send()
+    };
+    enable(false).await.unwrap();
+    // The plane reads the mappings every second.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    ok(stack.invctl(&["send-order", "--product", "chair", "--quantity", "1"]));
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    assert_eq!(held(&sqs, &queue).await, 1, "the order waits in its queue");
+    assert!(stack.reservations().is_empty());
+
+    enable(true).await.unwrap();
+    for _ in 0..300 {
+        if stack.reservations().len() == 1 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("the order was not reserved after the mapping was enabled again");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_malformed_order_from_the_bus_is_rejected_and_changes_nothing() {
     let stack = Stack::deploy("malformed");

@@ -29,7 +29,8 @@ pub struct Sources {
     config: SdkConfig,
     console: Console,
     code_dir: PathBuf,
-    pollers: HashMap<String, tokio::task::JoinHandle<()>>,
+    /// Mapping uuid to its poller and the configuration it was started with.
+    pollers: HashMap<String, (String, tokio::task::JoinHandle<()>)>,
     schedules: super::schedules::Schedules,
 }
 
@@ -109,20 +110,36 @@ impl Sources {
         while let Some(mapping) = pages.next().await {
             mappings.push(mapping.map_err(|e| crate::aws::error_text(&e))?);
         }
-        let live: Vec<String> = mappings
+        // A mapping runs as it is now: a disabled one stops polling, an
+        // updated one (batch size, window, filters, ...) starts again with
+        // its new settings, a removed one stops.
+        let live: HashMap<String, String> = mappings
             .iter()
-            .filter_map(|m| m.uuid().map(str::to_owned))
+            .filter(|m| !matches!(m.state(), Some("Disabled" | "Disabling")))
+            .filter_map(|m| Some((m.uuid()?.to_owned(), format!("{m:?}"))))
             .collect();
-        self.pollers.retain(|uuid, task| {
-            let keep = live.contains(uuid) && !task.is_finished();
+        let console = self.console.clone();
+        self.pollers.retain(|uuid, (started_with, task)| {
+            let keep = live.get(uuid) == Some(started_with) && !task.is_finished();
             if !keep {
                 task.abort();
+                console.line(format!(
+                    "event source mapping {uuid} {}",
+                    if live.contains_key(uuid) {
+                        "changed: restarted with its new settings"
+                    } else {
+                        "stopped (disabled or removed)"
+                    }
+                ));
             }
             keep
         });
         let loaded = self.plane.loaded();
         for mapping in mappings {
             let Some(uuid) = mapping.uuid().map(str::to_owned) else {
+                continue;
+            };
+            let Some(fingerprint) = live.get(&uuid).cloned() else {
                 continue;
             };
             // A mapping polls only once its function runs here: a message
@@ -164,7 +181,7 @@ impl Sources {
                 shown,
                 function_name(mapping.function_arn().unwrap_or_default())
             ));
-            self.pollers.insert(uuid, task);
+            self.pollers.insert(uuid, (fingerprint, task));
         }
         self.schedules
             .sync(&self.config, &self.plane, &self.console)
