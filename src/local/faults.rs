@@ -243,6 +243,33 @@ pub async fn delivery_fault(endpoint: &str, kind: &str, function: &str) -> Optio
     }
 }
 
+/// Delivers `payload` (a batch from a `kind` source) to `function` as the
+/// cloud's fault rules say: a `duplicate` also reaches another instance,
+/// a `crash` kills the instance that handles it; the outcome the poller
+/// acts on.
+pub async fn deliver(
+    plane: &super::plane::Plane,
+    console: &super::console::Console,
+    kind: &str,
+    function: &str,
+    payload: bytes::Bytes,
+) -> Option<super::Outcome> {
+    let fault = delivery_fault(plane.endpoint(), kind, function).await;
+    if fault == Some(DeliveryFault::Duplicate) {
+        // At-least-once: the same batch reaches another instance too.
+        console.failure(format!("fault: {function} gets this {kind} batch twice"));
+        let (plane, function, again) = (plane.clone(), function.to_owned(), payload.clone());
+        tokio::spawn(async move { plane.invoke(&function, again).await });
+    }
+    let crash = fault == Some(DeliveryFault::Crash);
+    if crash {
+        console.failure(format!(
+            "fault: {function}'s instance crashes on this {kind} batch"
+        ));
+    }
+    plane.invoke_with(function, payload, crash).await
+}
+
 /// The access key a function's instances sign with: it names the function,
 /// so the launcher knows who calls (the prefix, then the name in hex).
 pub fn caller_access_key(name: &str) -> String {

@@ -19,7 +19,6 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 
 use super::console::Console;
-use super::faults::DeliveryFault;
 use super::plane::{FunctionConfig, Outcome, Plane};
 use super::BatchAnswer;
 
@@ -393,25 +392,14 @@ impl QueuePoller {
             batch.len(),
             self.function
         ));
-        let payload = Bytes::from(event.to_string());
-        let fault =
-            super::faults::delivery_fault(self.plane.endpoint(), "sqs", &self.function).await;
-        if fault == Some(DeliveryFault::Duplicate) {
-            // At-least-once: the same batch reaches another instance too.
-            self.console
-                .failure(format!("fault: {} gets this batch twice", self.function));
-            let (plane, function, again) =
-                (self.plane.clone(), self.function.clone(), payload.clone());
-            tokio::spawn(async move { plane.invoke(&function, again).await });
-        }
-        let crash = fault == Some(DeliveryFault::Crash);
-        if crash {
-            self.console.failure(format!(
-                "fault: {}'s instance crashes on this batch",
-                self.function
-            ));
-        }
-        let outcome = self.plane.invoke_with(&self.function, payload, crash).await;
+        let outcome = super::faults::deliver(
+            &self.plane,
+            &self.console,
+            "sqs",
+            &self.function,
+            Bytes::from(event.to_string()),
+        )
+        .await;
         let failed: Vec<String> = match &outcome {
             Some(Outcome::Response(payload)) if self.report_failures => {
                 let ids: Vec<&str> = batch.iter().filter_map(|m| m.message_id()).collect();

@@ -14,7 +14,6 @@ use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
 use super::console::Console;
-use super::faults::DeliveryFault;
 use super::plane::{Outcome, Plane};
 use super::{batch_answer, BatchAnswer};
 
@@ -198,26 +197,14 @@ impl StreamPoller {
                     self.function
                 ));
                 let event = json!({ "Records": batch });
-                let payload = Bytes::from(event.to_string());
-                let fault =
-                    super::faults::delivery_fault(self.plane.endpoint(), "stream", &self.function)
-                        .await;
-                if fault == Some(DeliveryFault::Duplicate) {
-                    // At-least-once: the same records are handled twice.
-                    self.console
-                        .failure(format!("fault: {} gets these records twice", self.function));
-                    let (plane, function, again) =
-                        (self.plane.clone(), self.function.clone(), payload.clone());
-                    tokio::spawn(async move { plane.invoke(&function, again).await });
-                }
-                let crash = fault == Some(DeliveryFault::Crash);
-                if crash {
-                    self.console.failure(format!(
-                        "fault: {}'s instance crashes on these records",
-                        self.function
-                    ));
-                }
-                let outcome = self.plane.invoke_with(&self.function, payload, crash).await;
+                let outcome = super::faults::deliver(
+                    &self.plane,
+                    &self.console,
+                    "stream",
+                    &self.function,
+                    Bytes::from(event.to_string()),
+                )
+                .await;
                 let failed_from = match &outcome {
                     Some(Outcome::Response(payload)) if self.report_failures => {
                         let sequence_numbers: Vec<&str> = batch

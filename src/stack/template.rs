@@ -205,58 +205,56 @@ fn dead_letter_alarms(t: &mut Template) {
         let queue = dead_letters.queue.logical_id;
         t.add(
             &format!("{queue}Alarm"),
-            Alarm {
-                alarm_description: format!(
+            alarm_on_first(
+                format!(
                     "Messages are waiting in {queue}, which holds {}: {}",
                     dead_letters.holds,
                     dead_letters.remedy()
                 ),
-                namespace: "AWS/SQS",
-                metric_name: "ApproximateNumberOfMessagesVisible",
-                dimensions: vec![Dimension {
+                ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum"),
+                Dimension {
                     name: "QueueName",
                     value: Val::get_att(queue, "QueueName"),
-                }],
-                statistic: "Maximum",
-                period: 60,
-                evaluation_periods: 1,
-                threshold: 0.0,
-                comparison_operator: "GreaterThanThreshold",
-                // SQS sends no data points for an idle queue: that is healthy.
-                treat_missing_data: "notBreaching",
-                alarm_actions: vec![Val::r#ref(ids::ALERT_TOPIC)],
-                ok_actions: vec![Val::r#ref(ids::ALERT_TOPIC)],
-            },
+                },
+            ),
         );
+    }
+}
+
+/// An alarm that alerts on the first data point above zero in a minute,
+/// and again when it is back to zero. No data points is healthy: an idle
+/// queue sends none, and neither does a function or workflow that did not run.
+fn alarm_on_first(
+    description: String,
+    (namespace, metric_name, statistic): (&'static str, &'static str, &'static str),
+    dimension: Dimension,
+) -> Alarm {
+    Alarm {
+        alarm_description: description,
+        namespace,
+        metric_name,
+        dimensions: vec![dimension],
+        statistic,
+        period: 60,
+        evaluation_periods: 1,
+        threshold: 0.0,
+        comparison_operator: "GreaterThanThreshold",
+        treat_missing_data: "notBreaching",
+        alarm_actions: vec![Val::r#ref(ids::ALERT_TOPIC)],
+        ok_actions: vec![Val::r#ref(ids::ALERT_TOPIC)],
     }
 }
 
 /// One alarm per function on `Errors` and per workflow on
 /// `ExecutionsFailed`: a failure that no retry absorbed is never silent.
 fn failure_alarms(t: &mut Template, flows: &[StackWorkflow]) {
-    let alarm = |description: String, namespace, metric_name, dimension| Alarm {
-        alarm_description: description,
-        namespace,
-        metric_name,
-        dimensions: vec![dimension],
-        statistic: "Sum",
-        period: 60,
-        evaluation_periods: 1,
-        threshold: 0.0,
-        comparison_operator: "GreaterThanThreshold",
-        // No data points: nothing ran, nothing failed.
-        treat_missing_data: "notBreaching",
-        alarm_actions: vec![Val::r#ref(ids::ALERT_TOPIC)],
-        ok_actions: vec![Val::r#ref(ids::ALERT_TOPIC)],
-    };
     for function in super::functions::ALL {
         let id = function.logical_id;
         t.add(
             &format!("{id}ErrorsAlarm"),
-            alarm(
+            alarm_on_first(
                 format!("{id} failed: its log group says why"),
-                "AWS/Lambda",
-                "Errors",
+                ("AWS/Lambda", "Errors", "Sum"),
                 Dimension {
                     name: "FunctionName",
                     value: Val::r#ref(id),
@@ -268,13 +266,12 @@ fn failure_alarms(t: &mut Template, flows: &[StackWorkflow]) {
         let id = flow.spec.logical_id;
         t.add(
             &format!("{id}FailedAlarm"),
-            alarm(
+            alarm_on_first(
                 format!(
                     "An execution of the {} workflow failed: `invctl executions --workflow {} --status failed` shows which and why",
                     flow.spec.name, flow.spec.name
                 ),
-                "AWS/States",
-                "ExecutionsFailed",
+                ("AWS/States", "ExecutionsFailed", "Sum"),
                 Dimension {
                     name: "StateMachineArn",
                     value: Val::r#ref(id),
