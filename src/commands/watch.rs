@@ -120,6 +120,10 @@ async fn follow_ids(
         .unwrap_or_else(|| now + Duration::from_secs(MAX_WAIT_SECONDS));
     let mut shown: HashMap<&str, usize> = HashMap::new();
     let mut done: HashMap<&str, Outcome> = HashMap::new();
+    // A failed execution is not where the order ends: its queue delivers it
+    // again (after the visibility timeout) and a later execution answers.
+    // It stands as the outcome only if nothing answers before the deadline.
+    let mut retried: HashMap<&str, Outcome> = HashMap::new();
     loop {
         for id in order_ids {
             if done.contains_key(id.as_str()) {
@@ -151,16 +155,25 @@ async fn follow_ids(
                 (None, None) => None,
             };
             if let Some((outcome, error)) = outcome {
-                done.insert(
-                    id,
-                    Outcome {
-                        order_id: id.clone(),
-                        outcome,
-                        reserved_quantity: reserved.filter(|_| outcome == "reserved"),
-                        execution: execution.map(|e| e.arn),
-                        error,
-                    },
-                );
+                let found = Outcome {
+                    order_id: id.clone(),
+                    outcome,
+                    reserved_quantity: reserved.filter(|_| outcome == "reserved"),
+                    execution: execution.map(|e| e.arn),
+                    error,
+                };
+                if outcome == "failed" {
+                    let seen = retried.get(id.as_str()).map(|o| o.execution.clone());
+                    if seen != Some(found.execution.clone()) {
+                        eprintln!(
+                            "{id}: execution failed ({}); its queue will deliver the order again",
+                            found.error.as_deref().unwrap_or("no error given")
+                        );
+                        retried.insert(id, found);
+                    }
+                } else {
+                    done.insert(id, found);
+                }
             }
         }
         if done.len() == order_ids.len() || Instant::now() >= deadline {
@@ -171,13 +184,15 @@ async fn follow_ids(
     let outcomes: Vec<Outcome> = order_ids
         .iter()
         .map(|id| {
-            done.remove(id.as_str()).unwrap_or_else(|| Outcome {
-                order_id: id.clone(),
-                outcome: "pending",
-                reserved_quantity: None,
-                execution: None,
-                error: None,
-            })
+            done.remove(id.as_str())
+                .or_else(|| retried.remove(id.as_str()))
+                .unwrap_or_else(|| Outcome {
+                    order_id: id.clone(),
+                    outcome: "pending",
+                    reserved_quantity: None,
+                    execution: None,
+                    error: None,
+                })
         })
         .collect();
     Ok(Outcomes(outcomes))
