@@ -596,46 +596,10 @@ async fn concurrent_dynamodb_writes_are_never_lost() {
 /// After a cancelled transaction (one write applied, then a failed
 /// condition), the records a stream reader sees: what a later put made.
 async fn stream_records_after_a_cancelled_transaction(moto: &Moto) -> Vec<String> {
-    use aws_sdk_dynamodb::types::{
-        AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, Put,
-        ScalarAttributeType, StreamSpecification, StreamViewType, TransactWriteItem,
-    };
+    use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
     let config = moto.sdk_config().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
-    let table = unique("streamed");
-    let created = dynamodb
-        .create_table()
-        .table_name(&table)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("id")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("id")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .billing_mode(BillingMode::PayPerRequest)
-        .stream_specification(
-            StreamSpecification::builder()
-                .stream_enabled(true)
-                .stream_view_type(StreamViewType::NewImage)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let stream_arn = created
-        .table_description()
-        .and_then(|t| t.latest_stream_arn())
-        .unwrap()
-        .to_owned();
+    let (table, stream_arn) = testkit::create_streamed_table(&config, "streamed").await;
     let streams = aws_sdk_dynamodbstreams::Client::new(&config);
     let shard = streams
         .describe_stream()

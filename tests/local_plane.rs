@@ -169,6 +169,21 @@ async fn a_reload_lets_busy_instances_answer_and_sends_new_work_to_the_new_code(
     }
 }
 
+/// A `crash` fault kills the instance while it handles the invocation:
+/// even a handler that answers at once never gets its answer out.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crash_fault_always_fails_the_invocation_and_the_next_runs_anew() {
+    let dir = tempfile::tempdir().unwrap();
+    let plane = plane().await;
+    plane.load(function(dir.path(), "quick", "echo", 10));
+    for _ in 0..3 {
+        let error = error_of(plane.invoke_with("quick", Bytes::from("{}"), true).await);
+        assert_eq!(error["errorType"], "Runtime.ExitError", "{error}");
+        let next = plane.invoke("quick", Bytes::from("{}")).await;
+        assert!(matches!(next, Some(Outcome::Response(_))), "{next:?}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_crash_is_a_function_error_and_the_next_invocation_runs_anew() {
     let dir = tempfile::tempdir().unwrap();
@@ -228,49 +243,6 @@ async fn an_instance_above_its_memory_setting_is_stopped_with_lambdas_error() {
     assert!(matches!(next, Some(Outcome::Response(_))), "{next:?}");
 }
 
-/// A table with a stream of new images; returns (table, stream ARN).
-async fn streamed_table(config: &aws_config::SdkConfig) -> (String, String) {
-    use aws_sdk_dynamodb::types::{
-        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-        StreamSpecification, StreamViewType,
-    };
-    let table = testkit::unique("streamed");
-    let created = aws_sdk_dynamodb::Client::new(config)
-        .create_table()
-        .table_name(&table)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("id")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("id")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .stream_specification(
-            StreamSpecification::builder()
-                .stream_enabled(true)
-                .stream_view_type(StreamViewType::NewImage)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let stream = created
-        .table_description()
-        .and_then(|t| t.latest_stream_arn())
-        .unwrap()
-        .to_owned();
-    (table, stream)
-}
-
 /// A LATEST mapping of `stream` to a function named `name` (in moto, which
 /// runs none of it), as the Lambda API describes it.
 async fn latest_mapping(
@@ -314,7 +286,7 @@ async fn a_latest_stream_mapping_reads_from_when_it_was_made_not_from_when_polli
     let config = moto.sdk_config().await;
     let dir = tempfile::tempdir().unwrap();
     let name = testkit::unique("recorder");
-    let (table, stream) = streamed_table(&config).await;
+    let (table, stream) = testkit::create_streamed_table(&config, "streamed").await;
     // Written well before the mapping exists: LATEST never shows it.
     let before = testkit::unique("before");
     put(&config, &table, &before).await;

@@ -92,10 +92,11 @@ impl crate::output::Report for RulesReport {
 }
 
 pub fn run(start: &Path, action: &FaultAction, out: &mut dyn Write) -> Result<(), Error> {
-    // A rule is checked before the cloud is asked for.
-    let rule = match action {
-        FaultAction::Add(args) => Some(
-            FaultRule {
+    let endpoint = || LocalState::running(start).map(|state| state.endpoint);
+    match action {
+        FaultAction::Add(args) => {
+            // A rule is checked before the cloud is looked for.
+            let rule = FaultRule {
                 target: args.target.clone(),
                 error: args.error.clone(),
                 rate: args.rate,
@@ -103,24 +104,17 @@ pub fn run(start: &Path, action: &FaultAction, out: &mut dyn Write) -> Result<()
                 caller: args.caller.clone(),
             }
             .checked()
-            .map_err(Error::Rule)?,
-        ),
-        _ => None,
-    };
-    let endpoint = LocalState::running(start)?.endpoint;
-    match action {
-        FaultAction::Add(_) => {
-            let added =
-                faults::add(&endpoint, &[rule.expect("checked above")]).map_err(Error::Cloud)?;
+            .map_err(Error::Rule)?;
+            let added = faults::add(&endpoint()?, &[rule]).map_err(Error::Cloud)?;
             crate::output::print(&RulesReport(added), OutputFormat::Text, out)
                 .map_err(Error::Report)
         }
         FaultAction::List { report } => {
-            let rules = faults::list(&endpoint).map_err(Error::Cloud)?;
+            let rules = faults::list(&endpoint()?).map_err(Error::Cloud)?;
             crate::output::print(&RulesReport(rules), report.output, out).map_err(Error::Report)
         }
         FaultAction::Clear => {
-            let cleared = faults::clear(&endpoint).map_err(Error::Cloud)?;
+            let cleared = faults::clear(&endpoint()?).map_err(Error::Cloud)?;
             writeln!(out, "{cleared} fault rule(s) cleared").map_err(Error::Report)
         }
     }

@@ -61,6 +61,8 @@ struct Invocation {
 struct InFlight {
     reply: oneshot::Sender<Outcome>,
     instance: u32,
+    /// A `crash` fault: the instance dies before its answer gets out.
+    crash: bool,
 }
 
 struct Function {
@@ -282,25 +284,7 @@ impl Plane {
     /// its busy ones once they answer.
     fn retire(&self, old: Arc<Function>, successor: Option<&Arc<Function>>) {
         old.retired.store(true, Ordering::SeqCst);
-        // An idle instance may hold the queue for up to [`retirement`]'s tick.
-        let plane = self.clone();
-        let (queued, successor) = (old.clone(), successor.cloned());
-        tokio::spawn(async move {
-            let mut queue = queued.next.lock().await;
-            while let Ok(waiting) = queue.try_recv() {
-                match &successor {
-                    Some(new) => {
-                        if new.idle.load(Ordering::SeqCst) == 0
-                            && new.instances.lock().unwrap().len() < MAX_INSTANCES
-                        {
-                            plane.spawn_instance(new);
-                        }
-                        let _ = new.queue.send(waiting);
-                    }
-                    None => drop(waiting),
-                }
-            }
-        });
+        self.forward_queued(&old, successor.cloned());
         {
             let busy: Vec<u32> = old
                 .in_flight
@@ -320,6 +304,30 @@ impl Plane {
         if !old.instances.lock().unwrap().is_empty() {
             retired.push(old);
         }
+    }
+
+    /// Moves what waits in `old`'s queue to `successor` (drops it, with
+    /// none; the caller then fails at once). An idle instance of `old` may
+    /// hold the queue for up to [`retirement`]'s tick, so this waits for it.
+    fn forward_queued(&self, old: &Arc<Function>, successor: Option<Arc<Function>>) {
+        let plane = self.clone();
+        let queued = old.clone();
+        tokio::spawn(async move {
+            let mut queue = queued.next.lock().await;
+            while let Ok(waiting) = queue.try_recv() {
+                match &successor {
+                    Some(new) => {
+                        if new.idle.load(Ordering::SeqCst) == 0
+                            && new.instances.lock().unwrap().len() < MAX_INSTANCES
+                        {
+                            plane.spawn_instance(new);
+                        }
+                        let _ = new.queue.send(waiting);
+                    }
+                    None => drop(waiting),
+                }
+            }
+        });
     }
 
     /// Stops every function's instances.
@@ -388,6 +396,11 @@ impl Plane {
                 crash,
             })
             .ok()?;
+        // Retired between the lookup and the send: what retirement forwarded
+        // may have missed this one.
+        if function.retired.load(Ordering::SeqCst) {
+            self.forward_queued(&function, self.function(name));
+        }
         // An invocation that no instance took in time fails like a timeout.
         let limit = function.config.timeout + Duration::from_secs(30);
         match tokio::time::timeout(limit, outcome).await {
@@ -735,20 +748,19 @@ impl Plane {
                     InFlight {
                         reply: invocation.reply,
                         instance,
+                        crash: invocation.crash,
                     },
                 );
                 self.watch_deadline(function, &invocation.id, instance, deadline);
                 if invocation.crash {
+                    // Killed at a random point of the handler's work (which
+                    // may have written something by then), or as it answers.
                     let function = Arc::downgrade(function);
                     let after = Duration::from_millis(fastrand::u64(0..100));
                     tokio::spawn(async move {
                         tokio::time::sleep(after).await;
                         if let Some(function) = function.upgrade() {
-                            if let Some(child) =
-                                function.instances.lock().unwrap().get_mut(&instance)
-                            {
-                                let _ = child.start_kill();
-                            }
+                            kill_instance(&function, instance);
                         }
                     });
                 }
@@ -774,7 +786,19 @@ impl Plane {
                 response
             }
             (Method::POST, ["invocation", id, kind @ ("response" | "error")]) => {
-                let flight = function.in_flight.lock().unwrap().remove(*id);
+                let (flight, crashing) = {
+                    let mut in_flight = function.in_flight.lock().unwrap();
+                    match in_flight.get(*id) {
+                        // A crashing instance never gets its answer out: the
+                        // watch on its exit fails the invocation.
+                        Some(flight) if flight.crash => (None, true),
+                        Some(_) => (in_flight.remove(*id), false),
+                        None => (None, false),
+                    }
+                };
+                if crashing {
+                    kill_instance(function, instance);
+                }
                 if let Some(flight) = flight {
                     let outcome = if *kind == "response" {
                         Outcome::Response(body)
@@ -834,6 +858,13 @@ impl Plane {
             // Dropping the handle kills the process.
             function.instances.lock().unwrap().remove(&instance);
         });
+    }
+}
+
+/// Kills an instance's process; the watch on its exit answers what it held.
+fn kill_instance(function: &Function, instance: u32) {
+    if let Some(child) = function.instances.lock().unwrap().get_mut(&instance) {
+        let _ = child.start_kill();
     }
 }
 

@@ -384,11 +384,29 @@ pub async fn drain(config: &SdkConfig, queue_url: &str) -> Vec<String> {
 /// An on-demand table keyed by the string attribute `id`, as all the
 /// stack's tables are; named `prefix-...`, unique in the run.
 pub async fn create_table(config: &SdkConfig, prefix: &str) -> String {
+    new_table(config, prefix, false).await.0
+}
+
+/// A table keyed by `id` with a stream of new images: (name, stream ARN).
+pub async fn create_streamed_table(config: &SdkConfig, prefix: &str) -> (String, String) {
+    let (table, stream) = new_table(config, prefix, true).await;
+    (table, stream.expect("a streamed table has a stream"))
+}
+
+async fn new_table(config: &SdkConfig, prefix: &str, streamed: bool) -> (String, Option<String>) {
     use aws_sdk_dynamodb::types::{
         AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        StreamSpecification, StreamViewType,
     };
     let table = unique(prefix);
-    aws_sdk_dynamodb::Client::new(config)
+    let stream = streamed.then(|| {
+        StreamSpecification::builder()
+            .stream_enabled(true)
+            .stream_view_type(StreamViewType::NewImage)
+            .build()
+            .expect("a complete stream specification")
+    });
+    let created = aws_sdk_dynamodb::Client::new(config)
         .create_table()
         .table_name(&table)
         .attribute_definitions(
@@ -406,10 +424,15 @@ pub async fn create_table(config: &SdkConfig, prefix: &str) -> String {
                 .expect("a complete key schema"),
         )
         .billing_mode(BillingMode::PayPerRequest)
+        .set_stream_specification(stream)
         .send()
         .await
         .expect("the table is created");
-    table
+    let stream_arn = created
+        .table_description()
+        .and_then(|t| t.latest_stream_arn())
+        .map(str::to_owned);
+    (table, stream_arn)
 }
 
 /// What the three workflows need, made through the APIs (moto runs only

@@ -961,9 +961,10 @@ def fault_response(rule, service, operation, environ, body, app, start_response)
     reason = {200: "OK", 400: "Bad Request", 429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}[status]
     request_id = str(uuid.uuid4())
     if environ.get("HTTP_X_AMZ_TARGET") or service == "lambda":
-        document = {"__type": _JSON_NAMESPACES.get(service, "") + code, "message": message, **extra}
-        if service == "lambda":
+        if service == "lambda":  # REST-JSON: the code is in the header only
             document = {"Type": "User", "message": message, "Reason": "ConcurrentInvocationLimitExceeded"}
+        else:
+            document = {"__type": _JSON_NAMESPACES.get(service, "") + code, "message": message, **extra}
         payload = json.dumps(document).encode()
         headers = [("Content-Type", "application/x-amz-json-1.0"), ("x-amzn-ErrorType", code),
                    ("x-amzn-RequestId", request_id)]
@@ -1023,11 +1024,19 @@ def serve_faults(app):
         start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
         return [payload]
 
-    def layer(environ, start_response):
-        path = environ.get("PATH_INFO", "")
+    def read_body(environ):
+        """The request's body, left readable for moto."""
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
         environ["wsgi.input"] = io.BytesIO(body)
+        return body
+
+    def layer(environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if not path.startswith(FAULTS_PATH) and not FAULTS.rules:
+            # No rules: nothing to look at, so nothing is read twice.
+            return app(environ, start_response)
+        body = read_body(environ)
         if path.startswith(FAULTS_PATH):
             method = environ.get("REQUEST_METHOD")
             if path == FAULTS_PATH + "/decide" and method == "POST":
@@ -1042,13 +1051,12 @@ def serve_faults(app):
             if method == "DELETE":
                 return answer(start_response, {"cleared": FAULTS.clear()})
             return answer(start_response, FAULTS.listing())
-        if FAULTS.rules:
-            service, operation = _operation(environ, body)
-            caller = caller_of(environ)
-            rule = FAULTS.pick(f"{service}:{operation}", caller)
-            if rule:
-                _activity("failure", f"fault: {service}:{operation} answered {rule['error']} for {caller}")
-                return fault_response(rule, service, operation, environ, body, app, start_response)
+        service, operation = _operation(environ, body)
+        caller = caller_of(environ)
+        rule = FAULTS.pick(f"{service}:{operation}", caller)
+        if rule:
+            _activity("failure", f"fault: {service}:{operation} answered {rule['error']} for {caller}")
+            return fault_response(rule, service, operation, environ, body, app, start_response)
         return app(environ, start_response)
 
     return layer
