@@ -959,3 +959,340 @@ async fn a_stacks_schedule_exists_for_the_execution_plane_to_fire() {
     let missing = stack_schedule(&unpatched).await.unwrap_err();
     assert!(missing.contains("ResourceNotFound"), "{missing}");
 }
+
+/// A role whose policy allows `allowed` (statements), and a session of it.
+async fn role_session(config: &SdkConfig, statements: Value) -> (String, SdkConfig) {
+    let iam = aws_sdk_iam::Client::new(config);
+    let name = unique("iam-role");
+    let role = iam
+        .create_role()
+        .role_name(&name)
+        .assume_role_policy_document(
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    iam.put_role_policy()
+        .role_name(&name)
+        .policy_name("grants")
+        .policy_document(json!({"Version": "2012-10-17", "Statement": statements}).to_string())
+        .send()
+        .await
+        .unwrap();
+    let credentials = invctl::local::iam::assume_role(config, role.role().unwrap().arn(), "tester")
+        .await
+        .unwrap();
+    (name, invctl::local::iam::signing_as(config, &credentials))
+}
+
+async fn table(config: &SdkConfig) -> String {
+    let name = unique("iam-table");
+    aws_sdk_dynamodb::Client::new(config)
+        .create_table()
+        .table_name(&name)
+        .attribute_definitions(
+            aws_sdk_dynamodb::types::AttributeDefinition::builder()
+                .attribute_name("id")
+                .attribute_type(aws_sdk_dynamodb::types::ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            aws_sdk_dynamodb::types::KeySchemaElement::builder()
+                .attribute_name("id")
+                .key_type(aws_sdk_dynamodb::types::KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
+        .send()
+        .await
+        .unwrap();
+    name
+}
+
+fn table_arn(name: &str) -> String {
+    format!(
+        "arn:aws:dynamodb:us-east-1:{}:table/{name}",
+        testkit::ACCOUNT
+    )
+}
+
+async fn put(config: &SdkConfig, table: &str) -> Result<(), String> {
+    aws_sdk_dynamodb::Client::new(config)
+        .put_item()
+        .table_name(table)
+        .item("id", aws_sdk_dynamodb::types::AttributeValue::S("a".into()))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("{}", aws_sdk_dynamodb::error::DisplayErrorContext(e)))
+}
+
+async fn transact(config: &SdkConfig, table: &str) -> Result<(), String> {
+    use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+    aws_sdk_dynamodb::Client::new(config)
+        .transact_write_items()
+        .transact_items(
+            TransactWriteItem::builder()
+                .put(
+                    Put::builder()
+                        .table_name(table)
+                        .item("id", AttributeValue::S("b".into()))
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .transact_items(
+            TransactWriteItem::builder()
+                .update(
+                    Update::builder()
+                        .table_name(table)
+                        .key("id", AttributeValue::S("c".into()))
+                        .update_expression("SET n = :n")
+                        .expression_attribute_values(":n", AttributeValue::N("1".into()))
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("{}", aws_sdk_dynamodb::error::DisplayErrorContext(e)))
+}
+
+fn iam_record(moto: &Moto) -> Value {
+    ureq::get(&format!("{}/_invctl/iam", moto.endpoint))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_json()
+        .unwrap()
+}
+
+fn role_in<'a>(record: &'a Value, role: &str) -> &'a Value {
+    record["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["role"].as_str().unwrap().ends_with(&format!("/{role}")))
+        .unwrap_or_else(|| panic!("{role} not in {record}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_role_session_is_held_to_its_policies_as_they_are_now() {
+    let moto = patched();
+    let admin = moto.sdk_config().await;
+    let (mine, other) = (table(&admin).await, table(&admin).await);
+    let (role, session) = role_session(
+        &admin,
+        json!([
+            {"Effect": "Allow", "Action": ["dynamodb:PutItem", "dynamodb:GetItem"], "Resource": table_arn(&mine)},
+            {"Effect": "Deny", "Action": "dynamodb:*", "Resource": table_arn(&other)},
+            {"Effect": "Allow", "Action": "dynamodb:Put*", "Resource": "*"}
+        ]),
+    )
+    .await;
+
+    put(&session, &mine).await.unwrap();
+    // An explicit Deny wins over the wildcard Allow.
+    let denied = put(&session, &other).await.unwrap_err();
+    assert!(denied.contains("AccessDeniedException"), "{denied}");
+    assert!(
+        denied.contains(&format!(
+            "assumed-role/{role}/tester is not authorized to perform: dynamodb:PutItem on resource: {} with an explicit deny",
+            table_arn(&other)
+        )),
+        "{denied}"
+    );
+    // A transaction needs each item's own action: UpdateItem is not granted.
+    let denied = transact(&session, &mine).await.unwrap_err();
+    assert!(
+        denied.contains(&format!(
+            "dynamodb:UpdateItem on resource: {}",
+            table_arn(&mine)
+        )),
+        "{denied}"
+    );
+    // Nothing of it was written.
+    let items = aws_sdk_dynamodb::Client::new(&admin)
+        .scan()
+        .table_name(&mine)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(items.count(), 1);
+    // The account's own keys are not restricted.
+    put(&admin, &other).await.unwrap();
+
+    // A grant through the IAM API counts at once.
+    aws_sdk_iam::Client::new(&admin)
+        .put_role_policy()
+        .role_name(&role)
+        .policy_name("updates")
+        .policy_document(
+            json!({"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": "dynamodb:UpdateItem", "Resource": table_arn(&mine)}]})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    transact(&session, &mine).await.unwrap();
+
+    let record = iam_record(moto);
+    assert_eq!(record["mode"], "enforce");
+    let role = role_in(&record, &role);
+    let used: Vec<(&str, Vec<&str>)> = role["used"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            (
+                u["action"].as_str().unwrap(),
+                u["resources"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.as_str().unwrap())
+                    .collect(),
+            )
+        })
+        .collect();
+    let mine_arn = table_arn(&mine);
+    assert_eq!(
+        used,
+        [
+            ("dynamodb:PutItem", vec![mine_arn.as_str()]),
+            ("dynamodb:UpdateItem", vec![mine_arn.as_str()])
+        ]
+    );
+    let unused: Vec<&str> = role["unused"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(unused, ["dynamodb:GetItem"], "{role}");
+    let denied: Vec<&str> = role["denied"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(denied, ["dynamodb:PutItem", "dynamodb:UpdateItem"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_service_answers_a_denial_in_its_own_wire_format_and_audit_lets_it_through() {
+    async fn denials(moto: &Moto) -> Vec<String> {
+        let admin = moto.sdk_config().await;
+        let (_, session) = role_session(
+            &admin,
+            json!([
+                {"Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"}
+            ]),
+        )
+        .await;
+        let queue = aws_sdk_sqs::Client::new(&admin)
+            .create_queue()
+            .queue_name(unique("iam-queue"))
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
+        let topic = aws_sdk_sns::Client::new(&admin)
+            .create_topic()
+            .name(unique("iam-topic"))
+            .send()
+            .await
+            .unwrap()
+            .topic_arn
+            .unwrap();
+        let mut seen = Vec::new();
+        let sqs = aws_sdk_sqs::Client::new(&session)
+            .send_message()
+            .queue_url(&queue)
+            .message_body("x")
+            .send()
+            .await;
+        seen.push(match sqs {
+            Ok(_) => "sent".to_owned(),
+            Err(e) => e
+                .into_service_error()
+                .meta()
+                .code()
+                .unwrap_or("?")
+                .to_owned(),
+        });
+        let sns = aws_sdk_sns::Client::new(&session)
+            .publish()
+            .topic_arn(&topic)
+            .message("x")
+            .send()
+            .await;
+        seen.push(match sns {
+            Ok(_) => "published".to_owned(),
+            Err(e) => e
+                .into_service_error()
+                .meta()
+                .code()
+                .unwrap_or("?")
+                .to_owned(),
+        });
+        let sfn = aws_sdk_sfn::Client::new(&session)
+            .start_execution()
+            .state_machine_arn(format!(
+                "arn:aws:states:us-east-1:{}:stateMachine:none",
+                testkit::ACCOUNT
+            ))
+            .send()
+            .await;
+        seen.push(match sfn {
+            Ok(_) => "started".to_owned(),
+            Err(e) => e
+                .into_service_error()
+                .meta()
+                .code()
+                .unwrap_or("?")
+                .to_owned(),
+        });
+        seen
+    }
+    assert_eq!(
+        denials(patched()).await,
+        [
+            "AccessDenied",
+            "AuthorizationError",
+            "AccessDeniedException"
+        ]
+    );
+    // audit: the same calls go through (the missing machine is moto's own answer).
+    let audit = Moto::start_local_with_flags(&["--iam", "audit"]);
+    assert_eq!(
+        denials(&audit).await,
+        ["sent", "published", "StateMachineDoesNotExist"]
+    );
+    let record = iam_record(&audit);
+    assert_eq!(record["mode"], "audit");
+    let denied: usize = record["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r["denied"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|d| d["enforced"] == false)
+                .count()
+        })
+        .sum();
+    assert_eq!(denied, 3);
+}

@@ -66,6 +66,7 @@ fn function(dir: &std::path::Path, name: &str, behaviour: &str, timeout: u64) ->
         code_sha256: "test".to_owned(),
         bootstrap,
         log_group: format!("/aws/lambda/{name}"),
+        credentials: None,
     }
 }
 

@@ -14,6 +14,7 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use crate::local::console::Console;
+use crate::local::iam::IamMode;
 use crate::local::plane::Plane;
 use crate::local::sources::Sources;
 use crate::local::{alive, state_dir, LocalError, LocalState};
@@ -44,6 +45,14 @@ pub enum LocalAction {
         /// Fault rules in force from the start: `[[fault]]` tables in TOML (target, error, rate, times, caller), or a JSON list of them
         #[arg(long, value_name = "FILE")]
         faults: Option<PathBuf>,
+        /// IAM: enforce denies every call a role's policies do not allow, as AWS does; audit lets it through and reports it; off checks nothing
+        #[arg(long, value_enum, default_value_t = IamMode::Enforce)]
+        iam: IamMode,
+    },
+    /// Per role: the actions it used (with their resources), the grants it never used, the calls denied
+    Iam {
+        #[command(flatten)]
+        report: ReportArgs,
     },
     /// AWS's faults on demand: errors AWS returns, deliveries twice, crashed instances
     Fault {
@@ -89,6 +98,8 @@ pub enum Error {
     Faults(crate::local::faults::FaultError),
     #[error(transparent)]
     Fault(Box<super::fault::Error>),
+    #[error(transparent)]
+    Iam(Box<super::iam::Error>),
     #[error("cannot read the outbox {path}")]
     Outbox {
         path: PathBuf,
@@ -105,6 +116,7 @@ impl crate::exit::ExitCode for Error {
             Error::Faults(crate::local::faults::FaultError::Cloud(_)) => crate::exit::FAILURE,
             Error::Faults(_) => crate::exit::USAGE,
             Error::Fault(e) => e.exit_code(),
+            Error::Iam(e) => e.exit_code(),
             _ => crate::exit::FAILURE,
         }
     }
@@ -128,17 +140,27 @@ pub fn run(args: &LocalArgs, out: &mut dyn Write) -> Result<(), Error> {
             time_scale,
             watch,
             ref faults,
+            iam,
         } => {
             // Bad rules are refused before anything starts.
             let rules = match faults {
                 Some(path) => crate::local::faults::read_rules(path).map_err(Error::Faults)?,
                 None => Vec::new(),
             };
+            let options = UpOptions {
+                time_scale,
+                watch,
+                faults: faults.clone(),
+                iam,
+            };
             if detach {
-                detach_up(&start, time_scale, watch, faults.as_deref(), out)
+                detach_up(&start, &options, out)
             } else {
-                up(&start, time_scale, watch, &rules, out)
+                up(&start, &options, &rules, out)
             }
+        }
+        LocalAction::Iam { report } => {
+            super::iam::run(&start, report.output, out).map_err(|e| Error::Iam(Box::new(e)))
         }
         LocalAction::Fault { ref action } => {
             super::fault::run(&start, action, out).map_err(|e| Error::Fault(Box::new(e)))
@@ -251,7 +273,8 @@ impl crate::output::Report for StatusReport {
                 } else {
                     String::new()
                 }
-            ),
+            )
+            .and_then(|()| writeln!(out, "  iam       {}", state.iam.as_str())),
             None => Ok(()),
         }
     }
@@ -297,15 +320,17 @@ fn down(start: &Path, out: &mut dyn Write) -> Result<(), Error> {
     writeln!(out, "local cloud stopped").map_err(Error::Report)
 }
 
-/// Starts `invctl local up` in the background, its output to the log, and
-/// waits until it is ready.
-fn detach_up(
-    start: &Path,
+/// How `invctl local up` runs the cloud.
+struct UpOptions {
     time_scale: u32,
     watch: bool,
-    faults: Option<&Path>,
-    out: &mut dyn Write,
-) -> Result<(), Error> {
+    faults: Option<PathBuf>,
+    iam: IamMode,
+}
+
+/// Starts `invctl local up` in the background, its output to the log, and
+/// waits until it is ready.
+fn detach_up(start: &Path, options: &UpOptions, out: &mut dyn Write) -> Result<(), Error> {
     if let Ok(state) = LocalState::running(start) {
         return Err(Error::AlreadyRunning {
             endpoint: state.endpoint,
@@ -322,9 +347,10 @@ fn detach_up(
         .arg(start)
         .arg("up")
         .arg("--time-scale")
-        .arg(time_scale.to_string())
-        .args(watch.then_some("--watch"))
-        .args(faults.map(|path| {
+        .arg(options.time_scale.to_string())
+        .args(["--iam", options.iam.as_str()])
+        .args(options.watch.then_some("--watch"))
+        .args(options.faults.as_deref().map(|path| {
             let mut flag = std::ffi::OsString::from("--faults=");
             flag.push(std::path::absolute(path).unwrap_or_else(|_| path.to_owned()));
             flag
@@ -399,6 +425,7 @@ fn spawn_moto(
     port: u16,
     plane: &str,
     time_scale: u32,
+    iam: IamMode,
     log: &Path,
 ) -> Result<tokio::process::Child, Error> {
     let python = workspace.join(".venv/bin/python");
@@ -415,6 +442,7 @@ fn spawn_moto(
         .arg(launcher)
         .args(["--port", &port.to_string(), "--plane", plane])
         .args(["--time-scale", &time_scale.to_string()])
+        .args(["--iam", iam.as_str()])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(log)
@@ -454,11 +482,16 @@ fn forward_activity(moto: &mut tokio::process::Child, console: Console, log: &Pa
 
 fn up(
     start: &Path,
-    time_scale: u32,
-    watch: bool,
+    options: &UpOptions,
     faults: &[crate::local::faults::FaultRule],
     out: &mut dyn Write,
 ) -> Result<(), Error> {
+    let UpOptions {
+        time_scale,
+        watch,
+        iam,
+        ..
+    } = *options;
     if let Ok(state) = LocalState::running(start) {
         return Err(Error::AlreadyRunning {
             endpoint: state.endpoint,
@@ -489,6 +522,7 @@ fn up(
             port,
             &plane.url(),
             time_scale,
+            iam,
             &dir.join("moto.log"),
         )?;
         forward_activity(&mut moto, console.clone(), &dir.join("moto.log"));
@@ -524,6 +558,7 @@ fn up(
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from("-")),
             time_scale,
+            iam,
         };
         state.write(&dir).map_err(|e| Error::Start(e.to_string()))?;
         writeln!(

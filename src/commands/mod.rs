@@ -8,6 +8,7 @@ pub mod destroy;
 pub mod executions;
 pub mod fault;
 pub mod graph;
+pub mod iam;
 pub mod local;
 pub mod redrive;
 pub mod scan;

@@ -270,13 +270,6 @@ pub async fn deliver(
     plane.invoke_with(function, payload, crash).await
 }
 
-/// The access key a function's instances sign with: it names the function,
-/// so the launcher knows who calls (the prefix, then the name in hex).
-pub fn caller_access_key(name: &str) -> String {
-    let hex: String = name.bytes().map(|b| format!("{b:02X}")).collect();
-    format!("LKIA{hex}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -361,10 +354,5 @@ mod tests {
             read_rules(&json_file),
             Err(FaultError::Parse { .. })
         ));
-    }
-
-    #[test]
-    fn a_callers_key_names_it() {
-        assert_eq!(caller_access_key("ab"), "LKIA6162");
     }
 }

@@ -16,6 +16,7 @@
 pub mod console;
 pub mod faults;
 pub mod function_url;
+pub mod iam;
 pub mod outbox;
 pub mod plane;
 pub mod schedules;
@@ -133,6 +134,9 @@ pub struct LocalState {
     /// schedules run (1: real time).
     #[serde(default = "real_time")]
     pub time_scale: u32,
+    /// How strictly calls are checked against their roles.
+    #[serde(default)]
+    pub iam: iam::IamMode,
 }
 
 fn real_time() -> u32 {

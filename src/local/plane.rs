@@ -46,6 +46,10 @@ pub struct FunctionConfig {
     /// The unpacked `bootstrap`.
     pub bootstrap: PathBuf,
     pub log_group: String,
+    /// A session of the function's execution role, as Lambda hands it to
+    /// the function; the plane also writes its logs with it. None: the
+    /// account's own keys (no role to act as).
+    pub credentials: Option<aws_credential_types::Credentials>,
 }
 
 pub use super::Outcome;
@@ -459,12 +463,29 @@ impl Plane {
             .env("AWS_LAMBDA_LOG_GROUP_NAME", &config.log_group)
             .env("AWS_REGION", super::REGION)
             .env("AWS_DEFAULT_REGION", super::REGION)
-            // A key of its own, so the launcher knows which function calls.
+            // Its role's session: the launcher checks each call against
+            // the role's policies and knows which function calls.
             .env(
                 "AWS_ACCESS_KEY_ID",
-                super::faults::caller_access_key(&config.name),
+                config
+                    .credentials
+                    .as_ref()
+                    .map_or(super::ACCESS_KEY, |c| c.access_key_id()),
             )
-            .env("AWS_SECRET_ACCESS_KEY", super::SECRET_KEY)
+            .env(
+                "AWS_SECRET_ACCESS_KEY",
+                config
+                    .credentials
+                    .as_ref()
+                    .map_or(super::SECRET_KEY, |c| c.secret_access_key()),
+            )
+            .envs(
+                config
+                    .credentials
+                    .as_ref()
+                    .and_then(|c| c.session_token())
+                    .map(|token| ("AWS_SESSION_TOKEN", token)),
+            )
             .env("AWS_ENDPOINT_URL", &self.inner.endpoint)
             .env("_HANDLER", "bootstrap")
             .env(
@@ -599,7 +620,18 @@ impl Plane {
     /// put in batches every half second.
     fn ship_logs(&self, config: &FunctionConfig, instance: u32) -> mpsc::UnboundedSender<String> {
         let (lines, mut received) = mpsc::unbounded_channel::<String>();
-        let logs = self.inner.logs.clone();
+        // Lambda writes a function's logs with its execution role.
+        let logs = match &config.credentials {
+            Some(credentials) => aws_sdk_cloudwatchlogs::Client::from_conf(
+                self.inner
+                    .logs
+                    .config()
+                    .to_builder()
+                    .credentials_provider(credentials.clone())
+                    .build(),
+            ),
+            None => self.inner.logs.clone(),
+        };
         let group = config.log_group.clone();
         let days = SystemTime::now()
             .duration_since(UNIX_EPOCH)

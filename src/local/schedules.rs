@@ -63,9 +63,7 @@ impl Schedules {
         console: &Console,
     ) -> Result<(), String> {
         let scheduler = aws_sdk_scheduler::Client::new(config);
-        // Schedule ARN to (fingerprint, period, function, name, input).
-        let mut wanted: HashMap<String, (String, Duration, String, String, String)> =
-            HashMap::new();
+        let mut wanted: HashMap<String, Wanted> = HashMap::new();
         let mut pages = scheduler.list_schedules().into_paginator().items().send();
         while let Some(summary) = pages.next().await {
             let summary = summary.map_err(|e| crate::aws::error_text(&e))?;
@@ -99,39 +97,51 @@ impl Schedules {
                 continue;
             };
             let input = target.input().unwrap_or("{}").to_owned();
-            let fingerprint = format!("{expression}|{function}|{input}");
+            let role = target.role_arn().to_owned();
             wanted.insert(
                 arn.to_owned(),
-                (fingerprint, every, function, name.to_owned(), input),
+                Wanted {
+                    fingerprint: format!("{expression}|{function}|{input}|{role}"),
+                    every,
+                    run: Firing {
+                        endpoint: config.endpoint_url().unwrap_or_default().to_owned(),
+                        name: name.to_owned(),
+                        function,
+                        function_arn: target.arn().to_owned(),
+                        role,
+                        input,
+                    },
+                },
             );
         }
         self.timers.retain(|arn, timer| {
-            let keep = wanted.get(arn).map(|w| &w.0) == Some(&timer.fingerprint)
+            let keep = wanted.get(arn).map(|w| &w.fingerprint) == Some(&timer.fingerprint)
                 && !timer.task.is_finished();
             if !keep {
                 timer.task.abort();
             }
             keep
         });
-        for (arn, (fingerprint, every, function, name, input)) in wanted {
+        for (arn, wanted) in wanted {
             if self.timers.contains_key(&arn) {
                 continue;
             }
             // Never more than once a second, however fast the clock runs.
-            let every = (every / self.time_scale).max(Duration::from_secs(1));
+            let every = (wanted.every / self.time_scale).max(Duration::from_secs(1));
             console.line(format!(
-                "schedule {name} on: {function} every {:.1} s",
+                "schedule {} on: {} every {:.1} s",
+                wanted.run.name,
+                wanted.run.function,
                 every.as_secs_f64()
             ));
-            let task = tokio::spawn(fire(
-                every,
-                plane.clone(),
-                console.clone(),
-                name,
-                function,
-                input,
-            ));
-            self.timers.insert(arn, Timer { fingerprint, task });
+            let task = tokio::spawn(fire(every, plane.clone(), console.clone(), wanted.run));
+            self.timers.insert(
+                arn,
+                Timer {
+                    fingerprint: wanted.fingerprint,
+                    task,
+                },
+            );
         }
         Ok(())
     }
@@ -145,29 +155,53 @@ impl Drop for Schedules {
     }
 }
 
-/// Invokes `function` with `input` every `every`, from one period after
-/// the schedule was seen enabled; each invocation runs on its own, as
-/// Scheduler's asynchronous invoke does.
-async fn fire(
+/// A schedule as it is deployed.
+struct Wanted {
+    /// What it runs with: a change restarts it.
+    fingerprint: String,
     every: Duration,
-    plane: Plane,
-    console: Console,
+    run: Firing,
+}
+
+/// What one firing does: invoke `function` with `input`, as `role`.
+#[derive(Clone)]
+struct Firing {
+    endpoint: String,
     name: String,
     function: String,
+    function_arn: String,
+    role: String,
     input: String,
-) {
+}
+
+/// Invokes the schedule's function every `every`, from one period after
+/// the schedule was seen enabled; each invocation runs on its own, as
+/// Scheduler's asynchronous invoke does, and only if the schedule's role
+/// may invoke it (Scheduler assumes that role to reach its target).
+async fn fire(every: Duration, plane: Plane, console: Console, run: Firing) {
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     loop {
         ticks.tick().await;
-        console.line(format!("schedule {name} fired -> {function}"));
-        let (plane, console, function, input) = (
-            plane.clone(),
-            console.clone(),
-            function.clone(),
-            input.clone(),
-        );
+        console.line(format!("schedule {} fired -> {}", run.name, run.function));
+        let (plane, console, run) = (plane.clone(), console.clone(), run.clone());
         tokio::spawn(async move {
-            match plane.invoke(&function, Bytes::from(input)).await {
+            let denied = super::iam::authorize(
+                &run.endpoint,
+                &run.role,
+                &run.name,
+                "lambda:InvokeFunction",
+                &run.function_arn,
+            )
+            .await;
+            if let Some(denied) = denied {
+                console.failure(format!(
+                    "schedule {}: its role cannot invoke {}: {denied}",
+                    run.name, run.function
+                ));
+                return;
+            }
+            let function = &run.function;
+            match plane.invoke(function, Bytes::from(run.input)).await {
                 Some(Outcome::Response(_)) => {}
                 Some(Outcome::Error { body, .. }) => console.failure(format!(
                     "{function}: scheduled invocation failed: {}",

@@ -31,6 +31,10 @@ pub struct Sources {
     /// Mapping uuid to its poller and the configuration it was started with.
     pollers: HashMap<String, (String, tokio::task::JoinHandle<()>)>,
     schedules: super::schedules::Schedules,
+    /// Function name to the SDK configuration that signs as its role: its
+    /// event-source pollers read their queue or stream as the function's
+    /// execution role, as Lambda's do.
+    roles: HashMap<String, SdkConfig>,
 }
 
 fn function_name(arn: &str) -> &str {
@@ -48,6 +52,7 @@ impl Sources {
             code_dir,
             pollers: HashMap::new(),
             schedules: super::schedules::Schedules::new(1),
+            roles: HashMap::new(),
         }
     }
 
@@ -89,6 +94,12 @@ impl Sources {
                             config.memory_mb,
                             config.timeout.as_secs()
                         ));
+                        if let Some(credentials) = &config.credentials {
+                            self.roles.insert(
+                                name.clone(),
+                                super::iam::signing_as(&self.config, credentials),
+                            );
+                        }
                         self.plane.load(config);
                     }
                     Err(e) => self.console.failure(format!("function {name}: {e}")),
@@ -149,17 +160,14 @@ impl Sources {
                 continue;
             }
             let source = mapping.event_source_arn().unwrap_or_default().to_owned();
+            let as_role = self.roles.get(target).unwrap_or(&self.config);
             let task = if source.starts_with("arn:aws:sqs:") {
-                let poller = QueuePoller::new(
-                    &self.config,
-                    self.plane.clone(),
-                    self.console.clone(),
-                    &mapping,
-                );
+                let poller =
+                    QueuePoller::new(as_role, self.plane.clone(), self.console.clone(), &mapping);
                 tokio::spawn(poller.run())
             } else if source.contains(":dynamodb:") && source.contains("/stream/") {
                 let poller = super::stream::StreamPoller::new(
-                    &self.config,
+                    as_role,
                     self.plane.clone(),
                     self.console.clone(),
                     &mapping,
@@ -231,6 +239,11 @@ impl Sources {
             .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
             .unwrap_or_default();
         environment.sort();
+        // Lambda runs a function as a session of its execution role.
+        let role = configuration.role().unwrap_or_default();
+        let credentials = super::iam::assume_role(&self.config, role, name)
+            .await
+            .map_err(|e| format!("cannot assume its role {role}: {e}"))?;
         Ok(FunctionConfig {
             name: name.to_owned(),
             arn: configuration.function_arn().unwrap_or_default().to_owned(),
@@ -244,6 +257,7 @@ impl Sources {
                 .and_then(|l| l.log_group())
                 .map(str::to_owned)
                 .unwrap_or_else(|| format!("/aws/lambda/{name}")),
+            credentials: Some(credentials),
         })
     }
 }

@@ -124,7 +124,16 @@ run_simple('127.0.0.1', int(sys.argv[1]), DomainDispatcherApplication(create_bac
         Moto::start_launcher(Some(plane), without)
     }
 
+    /// [`Moto::start_local`] with the launcher's own flags (`--iam audit`).
+    pub fn start_local_with_flags(flags: &[&str]) -> Moto {
+        Moto::start_launcher_with(None, &[], flags)
+    }
+
     fn start_launcher(plane: Option<&str>, without: &[&str]) -> Moto {
+        Moto::start_launcher_with(plane, without, &[])
+    }
+
+    fn start_launcher_with(plane: Option<&str>, without: &[&str], flags: &[&str]) -> Moto {
         let port = free_port();
         let launcher = repo_root().join("tools/local/moto_launcher.py");
         let mut command: Vec<std::ffi::OsString> = vec![
@@ -141,6 +150,7 @@ run_simple('127.0.0.1', int(sys.argv[1]), DomainDispatcherApplication(create_bac
             command.push("--without".into());
             command.push((*patch).into());
         }
+        command.extend(flags.iter().map(Into::into));
         let command: Vec<&std::ffi::OsStr> = command.iter().map(|c| c.as_os_str()).collect();
         Moto::launch(port, &command)
     }

@@ -24,6 +24,9 @@ import threading
 import uuid
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import iam  # noqa: E402  (beside this file)
+
 MOTO_VERSION = "5.2.5"
 
 
@@ -821,29 +824,15 @@ def time_scale(scale):
 # event (`deliver:rule`).
 
 FAULTS_PATH = "/_invctl/faults"
-CALLER_KEY_PREFIX = "LKIA"
-
-
-def caller_access_key(name):
-    """The access key that names its caller (a function or a workflow), as
-    the execution plane hands them out: the prefix, then the name in hex."""
-    return CALLER_KEY_PREFIX + name.encode().hex().upper()
+IAM = {"mode": "enforce"}
 
 
 def caller_of(environ):
-    """Who signed a request: a function or workflow name, or `invctl` for
-    the account's administrator (invctl's own commands)."""
-    authorization = environ.get("HTTP_AUTHORIZATION", "")
-    marker = "Credential="
-    if marker not in authorization:
-        return "invctl"
-    key = authorization.split(marker, 1)[1].split("/", 1)[0]
-    if key.startswith(CALLER_KEY_PREFIX):
-        try:
-            return bytes.fromhex(key[len(CALLER_KEY_PREFIX):]).decode()
-        except ValueError:
-            pass
-    return "invctl"
+    """Who signed a request, as fault rules name callers: the role
+    session (a function or workflow name) and its role's name, or `invctl`
+    for the account's administrator (invctl's own commands)."""
+    principal = iam.principal_of(environ)
+    return f"{principal.session} {principal.role_name}" if principal else "invctl"
 
 
 class Faults:
@@ -1033,8 +1022,11 @@ def serve_faults(app):
 
     def layer(environ, start_response):
         path = environ.get("PATH_INFO", "")
-        if not path.startswith(FAULTS_PATH) and not FAULTS.rules:
-            # No rules: nothing to look at, so nothing is read twice.
+        if path.startswith(iam.PATH):
+            return serve_iam(environ, start_response, read_body(environ), answer)
+        principal = iam.principal_of(environ) if IAM["mode"] != "off" else None
+        if not path.startswith(FAULTS_PATH) and not FAULTS.rules and principal is None:
+            # Nothing to check: nothing is read twice.
             return app(environ, start_response)
         body = read_body(environ)
         if path.startswith(FAULTS_PATH):
@@ -1052,6 +1044,10 @@ def serve_faults(app):
                 return answer(start_response, {"cleared": FAULTS.clear()})
             return answer(start_response, FAULTS.listing())
         service, operation = _operation(environ, body)
+        if principal is not None:
+            denied = authorize(principal, service, operation, environ, body)
+            if denied and IAM["mode"] == "enforce":
+                return access_denied(service, environ, denied, start_response)
         caller = caller_of(environ)
         rule = FAULTS.pick(f"{service}:{operation}", caller)
         if rule:
@@ -1060,6 +1056,79 @@ def serve_faults(app):
         return app(environ, start_response)
 
     return layer
+
+
+def authorize(principal, service, operation, environ, body):
+    """The denial message for this request, or None; every decision is
+    recorded, every denial printed."""
+    scope = environ.get("HTTP_AUTHORIZATION", "").split("Credential=", 1)[-1].split("/")
+    region = scope[2] if len(scope) > 2 else "us-east-1"
+    checks = iam.requested(service, operation, environ, body, region, principal.account)
+    failed = iam.check(principal, checks)
+    for request in checks:
+        if failed and request is failed[0]:
+            break
+        iam.RECORD.allowed(principal, request.action, request.resource)
+    if not failed:
+        return None
+    request, message = failed
+    enforced = IAM["mode"] == "enforce"
+    iam.RECORD.refused(principal, request.action, request.resource, message, enforced)
+    verdict = "denied" if enforced else "would deny (audit)"
+    _activity("failure", f"iam: {verdict} {request.action} on {request.resource} "
+                         f"for role {principal.role_name} ({principal.session})")
+    return message
+
+
+def access_denied(service, environ, message, start_response):
+    """AccessDenied as each service and protocol answers it."""
+    request_id = str(uuid.uuid4())
+    if service == "lambda":
+        document = {"Type": "User", "Message": message}
+        status, code = "403 Forbidden", "AccessDeniedException"
+    elif environ.get("HTTP_X_AMZ_TARGET"):
+        if service == "sqs":
+            status, code = "403 Forbidden", "AccessDenied"
+        else:
+            status, code = "400 Bad Request", "AccessDeniedException"
+        document = {"__type": _JSON_NAMESPACES.get(service, "") + code, "message": message}
+    else:
+        code = "AuthorizationError" if service == "sns" else "AccessDenied"
+        payload = (
+            f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message>"
+            f"</Error><RequestId>{request_id}</RequestId></ErrorResponse>"
+        ).encode()
+        headers = [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id),
+                   ("Content-Length", str(len(payload)))]
+        start_response("403 Forbidden", headers)
+        return [payload]
+    payload = json.dumps(document).encode()
+    headers = [("Content-Type", "application/x-amz-json-1.0"), ("x-amzn-ErrorType", code),
+               ("x-amzn-RequestId", request_id), ("Content-Length", str(len(payload)))]
+    if service == "sqs":
+        headers.append(("x-amzn-query-error", f"{code};Sender"))
+    start_response(status, headers)
+    return [payload]
+
+
+def serve_iam(environ, start_response, body, answer):
+    """The IAM record (GET), and a decision for the execution plane (POST
+    /authorize: a role, an action, a resource)."""
+    if environ.get("REQUEST_METHOD") == "POST" and environ.get("PATH_INFO") == iam.PATH + "/authorize":
+        asked = json.loads(body or b"{}")
+        if IAM["mode"] == "off":
+            return answer(start_response, {"denied": None})
+        principal = iam.Principal(asked["role"].split(":")[4], asked["role"], asked.get("session", "service"))
+        failed = iam.check(principal, [iam.Request(asked["action"], asked["resource"])])
+        if not failed:
+            iam.RECORD.allowed(principal, asked["action"], asked["resource"])
+            return answer(start_response, {"denied": None})
+        enforced = IAM["mode"] == "enforce"
+        iam.RECORD.refused(principal, asked["action"], asked["resource"], failed[1], enforced)
+        _activity("failure", f"iam: {'denied' if enforced else 'would deny (audit)'} {asked['action']} "
+                             f"on {asked['resource']} for role {principal.role_name} ({principal.session})")
+        return answer(start_response, {"denied": failed[1] if enforced else None})
+    return answer(start_response, {"mode": IAM["mode"], "roles": iam.RECORD.report()})
 
 
 def workflow_callers(args):
@@ -1075,9 +1144,29 @@ def workflow_callers(args):
     current = threading.local()
     original_eval = state_task_service.StateTaskService._eval_execution
 
+    sessions = {}
+    lock = threading.Lock()
+
+    def session_of(machine):
+        """The state machine's role, assumed once per machine and role."""
+        from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+        arn = machine.get("Id", "")
+        parts = arn.split(":")
+        if len(parts) < 7:
+            return None
+        try:
+            role = stepfunctions_parser_backends[parts[4]][parts[3]].describe_state_machine(arn).roleArn
+        except Exception:
+            return None
+        with lock:
+            if (arn, role) not in sessions:
+                sessions[(arn, role)] = iam.assume(parts[4], parts[3], role, machine.get("Name", "workflow"))
+            return sessions[(arn, role)]
+
     def eval_execution(self, env):
         machine = env.states.context_object.context_object_data.get("StateMachine", {})
-        current.name = machine.get("Name", "")
+        current.session = session_of(machine)
         return original_eval(self, env)
 
     state_task_service.StateTaskService._eval_execution = eval_execution
@@ -1092,10 +1181,10 @@ def workflow_callers(args):
 
         def boto_client_for(region, service, state_credentials=None, __original=original):
             client = __original(region, service, state_credentials)
-            name = getattr(current, "name", "")
-            if name:
+            session = getattr(current, "session", None)
+            if session:
                 credentials = client._request_signer._credentials
-                credentials.access_key = caller_access_key(name)
+                credentials.access_key, credentials.secret_key, credentials.token = session
             return client
 
         module.boto_client_for = boto_client_for
@@ -1128,7 +1217,9 @@ def main():
     parser.add_argument("--plane", default=None)
     parser.add_argument("--without", action="append", default=[], choices=sorted(PATCHES))
     parser.add_argument("--time-scale", type=int, default=1)
+    parser.add_argument("--iam", default="enforce", choices=iam.MODES)
     args = parser.parse_args()
+    IAM["mode"] = args.iam
     # Where the Step Functions interpreter calls moto back (it reads this).
     os.environ["MOTO_PORT"] = str(args.port)
 
