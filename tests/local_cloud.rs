@@ -1161,3 +1161,137 @@ fn local_mail_follow_prints_each_new_message_as_it_arrives() {
         "{message}"
     );
 }
+
+/// The physical name of a stack's resource.
+async fn physical_id(config: &aws_config::SdkConfig, stack: &str, logical: &str) -> String {
+    aws_sdk_cloudformation::Client::new(config)
+        .describe_stack_resource()
+        .stack_name(stack)
+        .logical_resource_id(logical)
+        .send()
+        .await
+        .unwrap()
+        .stack_resource_detail()
+        .and_then(|r| r.physical_resource_id())
+        .unwrap()
+        .to_owned()
+}
+
+/// IAM is enforced: a statement taken out of a deployed role through the
+/// IAM API denies the call it allowed at once, the order that call carried
+/// stays in its queue (as on AWS, for redelivery and then the dead-letter
+/// queue) with nothing half-written, the console and `local iam` name the
+/// action and resource; put back, orders flow again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_statement_removed_from_a_role_denies_its_call_and_loses_no_order() {
+    let stack = Stack::deploy("iam");
+    let config = local_sdk_config();
+    let iam = aws_sdk_iam::Client::new(&config);
+    let role = physical_id(&config, &stack.name, "ReserveStockStateMachineRole").await;
+    let reservations = physical_id(&config, &stack.name, "ReservationTable").await;
+    let reservations_arn = format!("arn:aws:dynamodb:us-east-1:123456789012:table/{reservations}");
+    let policy = iam
+        .get_role_policy()
+        .role_name(&role)
+        .policy_name("least-privilege")
+        .send()
+        .await
+        .unwrap();
+    // IAM answers policy documents URL-encoded.
+    let granted = percent_encoding::percent_decode_str(policy.policy_document())
+        .decode_utf8()
+        .unwrap()
+        .into_owned();
+    let mut document: Value = serde_json::from_str(&granted).unwrap();
+    let statements = document["Statement"].as_array_mut().unwrap();
+    let before = statements.len();
+    statements.retain(|s| s["Resource"].to_string() != format!("[\"{reservations_arn}\"]"));
+    assert_eq!(
+        statements.len(),
+        before - 1,
+        "one statement names the reservation table"
+    );
+    let put = |document: String| {
+        iam.put_role_policy()
+            .role_name(&role)
+            .policy_name("least-privilege")
+            .policy_document(document)
+            .send()
+    };
+    put(document.to_string()).await.unwrap();
+
+    let tv = stack.stock("tv");
+    let sent = stack.invctl(&[
+        "send-order",
+        "--product",
+        "tv",
+        "--quantity",
+        "1",
+        "--wait",
+        "--timeout",
+        "15",
+        "--output",
+        "json",
+    ]);
+    assert!(!sent.status.success(), "{}", util::text(&sent));
+    let order = json(&sent)["outcomes"][0]["orderId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let console = stack.cloud.console_after(Duration::from_secs(10), |log| {
+        log.contains(&format!(
+            "iam: denied dynamodb:PutItem on {reservations_arn} for role {role}"
+        ))
+    });
+    assert!(
+        console.contains(&format!(
+            "iam: denied dynamodb:PutItem on {reservations_arn} for role {role}"
+        )),
+        "{console}"
+    );
+    let record = json(&ok(invctl_in(
+        stack.cloud.dir.path(),
+        &["local", "iam", "--output", "json"],
+    )));
+    let denied = record["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["role"].as_str().unwrap().ends_with(&format!("/{role}")))
+        .unwrap()["denied"]
+        .clone();
+    assert!(
+        denied
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["action"] == "dynamodb:PutItem"
+                && d["resource"] == reservations_arn.as_str()
+                && d["enforced"] == true),
+        "{denied}"
+    );
+    // Nothing half-written: the transaction wrote neither item.
+    assert!(stack.reservations().is_empty());
+    assert_eq!(stack.stock("tv"), tv);
+    // The order is held in its queue, for redelivery after the visibility timeout.
+    let queue = stack.outputs()["OrdersQueueUrl"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    assert_eq!(held(&sqs, &queue).await, 1, "order {order} is in flight");
+
+    put(granted).await.unwrap();
+    let sent = json(&ok(stack.invctl(&[
+        "send-order",
+        "--product",
+        "tv",
+        "--quantity",
+        "1",
+        "--wait",
+        "--output",
+        "json",
+    ])));
+    assert_eq!(outcomes(&sent), ["reserved"]);
+    assert_eq!(stack.stock("tv"), tv - 1);
+}

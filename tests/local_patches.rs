@@ -216,6 +216,37 @@ async fn an_event_bus_is_referenced_by_its_name() {
     assert_ne!(referenced, bus, "the gap: Ref gives no name");
 }
 
+async fn log_group_arn(moto: &Moto) -> (String, String) {
+    let config = moto.sdk_config().await;
+    let group = unique("arn-log");
+    let name = stack(
+        &config,
+        &json!({
+            "Resources": {"Log": {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": group}}},
+            "Outputs": {"Arn": {"Value": {"Fn::GetAtt": ["Log", "Arn"]}}}
+        }),
+        false,
+    )
+    .await;
+    (group, outputs(&config, &name).await["Arn"].clone())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_log_groups_arn_covers_its_streams() {
+    let (group, arn) = log_group_arn(patched()).await;
+    let wanted = format!(
+        "arn:aws:logs:us-east-1:{}:log-group:{group}:*",
+        testkit::ACCOUNT
+    );
+    assert_eq!(arn, wanted);
+    let unpatched = Moto::start_local(&["log-group-arn"]);
+    let (_, arn) = log_group_arn(&unpatched).await;
+    assert!(
+        !arn.ends_with(":*"),
+        "the gap is gone ({arn}): the patch can go too"
+    );
+}
+
 async fn change_set_outputs(moto: &Moto) -> Option<String> {
     let config = moto.sdk_config().await;
     let name = stack(
@@ -312,6 +343,35 @@ async fn executions_write_their_events_to_the_log_group() {
     assert_eq!(logged_events(&unpatched).await, 0);
 }
 
+/// A role EventBridge may assume to start `machine`'s executions.
+async fn events_role(config: &SdkConfig, machine: &str) -> String {
+    let iam = aws_sdk_iam::Client::new(config);
+    let name = unique("events-role");
+    let role = iam
+        .create_role()
+        .role_name(&name)
+        .assume_role_policy_document(
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    iam.put_role_policy()
+        .role_name(&name)
+        .policy_name("start")
+        .policy_document(
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                "Action": "states:StartExecution", "Resource": machine}]})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    role.role().unwrap().arn().to_owned()
+}
+
 /// Puts a `com.test` event on a new bus whose rule targets a new state
 /// machine with InputPath `$.detail`; returns the execution's input.
 async fn workflow_target(moto: &Moto) -> Result<Value, String> {
@@ -320,6 +380,7 @@ async fn workflow_target(moto: &Moto) -> Result<Value, String> {
     let bus = unique("bus");
     events.create_event_bus().name(&bus).send().await.unwrap();
     let machine = testkit::create_state_machine(&config, PASS).await;
+    let role = events_role(&config, &machine).await;
     let rule = unique("rule");
     events
         .put_rule()
@@ -337,7 +398,7 @@ async fn workflow_target(moto: &Moto) -> Result<Value, String> {
             aws_sdk_eventbridge::types::Target::builder()
                 .id("workflow")
                 .arn(&machine)
-                .role_arn(role_arn())
+                .role_arn(role)
                 .input_path("$.detail")
                 .build()
                 .unwrap(),
@@ -1295,4 +1356,176 @@ async fn each_service_answers_a_denial_in_its_own_wire_format_and_audit_lets_it_
         })
         .sum();
     assert_eq!(denied, 3);
+}
+
+async fn queue_policy_of_stack(moto: &Moto) -> Option<String> {
+    let config = moto.sdk_config().await;
+    let queue = unique("policy-q");
+    let name = stack(
+        &config,
+        &json!({"Resources": {
+            "Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": queue}},
+            "Policy": {"Type": "AWS::SQS::QueuePolicy", "Properties": {
+                "Queues": [{"Ref": "Queue"}],
+                "PolicyDocument": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                    "Principal": {"Service": "events.amazonaws.com"}, "Action": "sqs:SendMessage",
+                    "Resource": {"Fn::GetAtt": ["Queue", "Arn"]}}]}
+            }}
+        }}),
+        false,
+    )
+    .await;
+    let _ = name;
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let url = sqs
+        .get_queue_url()
+        .queue_name(&queue)
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    sqs.get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::Policy)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .and_then(|a| {
+            a.get(&aws_sdk_sqs::types::QueueAttributeName::Policy)
+                .cloned()
+        })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stacks_queue_policy_is_set_on_its_queue() {
+    let policy: Value =
+        serde_json::from_str(&queue_policy_of_stack(patched()).await.unwrap()).unwrap();
+    assert_eq!(
+        policy["Statement"][0]["Principal"]["Service"],
+        "events.amazonaws.com"
+    );
+    let unpatched = Moto::start_local(&["cfn-queue-policies"]);
+    assert_eq!(
+        queue_policy_of_stack(&unpatched).await,
+        None,
+        "the gap is gone: the patch can go too"
+    );
+}
+
+/// A rule reaches a queue only where the queue's policy lets EventBridge
+/// send for that rule; an event it may not deliver goes straight to the
+/// target's dead-letter queue, saying why.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rule_reaches_a_queue_only_through_the_queues_policy() {
+    let moto = patched();
+    let config = moto.sdk_config().await;
+    let (bus, target, dead) = (
+        unique("policy-bus"),
+        unique("policy-target"),
+        unique("policy-dlq"),
+    );
+    let allow = |queue: &str| {
+        json!({"Type": "AWS::SQS::QueuePolicy", "Properties": {
+            "Queues": [{"Ref": queue}],
+            "PolicyDocument": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"}, "Action": "sqs:SendMessage",
+                "Resource": {"Fn::GetAtt": [queue, "Arn"]},
+                "Condition": {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["Rule", "Arn"]}}}}]}
+        }})
+    };
+    stack(
+        &config,
+        &json!({"Resources": {
+            "Bus": {"Type": "AWS::Events::EventBus", "Properties": {"Name": bus}},
+            "Target": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": target}},
+            "Dead": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": dead}},
+            "Rule": {"Type": "AWS::Events::Rule", "Properties": {
+                "EventBusName": {"Ref": "Bus"},
+                "EventPattern": {"source": ["test.policy"]},
+                "Targets": [{"Id": "queue", "Arn": {"Fn::GetAtt": ["Target", "Arn"]},
+                    "DeadLetterConfig": {"Arn": {"Fn::GetAtt": ["Dead", "Arn"]}}}]
+            }},
+            "DeadPolicy": allow("Dead"),
+        }}),
+        false,
+    )
+    .await;
+    let events = aws_sdk_eventbridge::Client::new(&config);
+    let put = || {
+        events
+            .put_events()
+            .entries(
+                aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+                    .event_bus_name(&bus)
+                    .source("test.policy")
+                    .detail_type("t")
+                    .detail("{}")
+                    .build(),
+            )
+            .send()
+    };
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let url = |name: String| {
+        let sqs = sqs.clone();
+        async move {
+            sqs.get_queue_url()
+                .queue_name(name)
+                .send()
+                .await
+                .unwrap()
+                .queue_url
+                .unwrap()
+        }
+    };
+    let (target_url, dead_url) = (url(target.clone()).await, url(dead.clone()).await);
+    let receive = |url: String| {
+        let sqs = sqs.clone();
+        async move {
+            sqs.receive_message()
+                .queue_url(url)
+                .message_attribute_names("All")
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .unwrap()
+                .messages
+                .unwrap_or_default()
+        }
+    };
+    put().await.unwrap();
+    assert!(
+        receive(target_url.clone()).await.is_empty(),
+        "no policy lets the rule send to its target"
+    );
+    let dead_lettered = receive(dead_url).await;
+    assert_eq!(dead_lettered.len(), 1);
+    let attributes = dead_lettered[0].message_attributes().unwrap();
+    assert_eq!(
+        attributes["ERROR_CODE"].string_value(),
+        Some("NO_PERMISSIONS")
+    );
+    assert!(attributes["RULE_ARN"]
+        .string_value()
+        .unwrap()
+        .contains(":rule/"));
+
+    // The queue's own policy, set through the SQS API, counts at once.
+    let rule_arn = attributes["RULE_ARN"].string_value().unwrap().to_owned();
+    let target_arn = format!("arn:aws:sqs:us-east-1:{}:{target}", testkit::ACCOUNT);
+    sqs.set_queue_attributes()
+        .queue_url(&target_url)
+        .attributes(
+            aws_sdk_sqs::types::QueueAttributeName::Policy,
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"}, "Action": "sqs:SendMessage",
+                "Resource": target_arn, "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}}}]})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    put().await.unwrap();
+    assert_eq!(receive(target_url).await.len(), 1);
 }

@@ -162,8 +162,13 @@ impl Sources {
             let source = mapping.event_source_arn().unwrap_or_default().to_owned();
             let as_role = self.roles.get(target).unwrap_or(&self.config);
             let task = if source.starts_with("arn:aws:sqs:") {
-                let poller =
-                    QueuePoller::new(as_role, self.plane.clone(), self.console.clone(), &mapping);
+                let poller = QueuePoller::new(
+                    &self.config,
+                    as_role,
+                    self.plane.clone(),
+                    self.console.clone(),
+                    &mapping,
+                );
                 tokio::spawn(poller.run())
             } else if source.contains(":dynamodb:") && source.contains("/stream/") {
                 let poller = super::stream::StreamPoller::new(
@@ -288,7 +293,11 @@ fn unpack_bootstrap(zip: &[u8], dir: &Path) -> std::io::Result<()> {
 const CONCURRENT_BATCHES: usize = 4;
 
 struct QueuePoller {
+    /// Signs as the function's execution role.
     sqs: aws_sdk_sqs::Client,
+    /// The Lambda service's own: it knows a mapping's queue URL, where the
+    /// role needs no sqs:GetQueueUrl.
+    lookup: aws_sdk_sqs::Client,
     plane: Plane,
     console: Console,
     queue_arn: String,
@@ -300,6 +309,7 @@ struct QueuePoller {
 
 impl QueuePoller {
     fn new(
+        service: &SdkConfig,
         config: &SdkConfig,
         plane: Plane,
         console: Console,
@@ -307,6 +317,7 @@ impl QueuePoller {
     ) -> Self {
         QueuePoller {
             sqs: aws_sdk_sqs::Client::new(config),
+            lookup: aws_sdk_sqs::Client::new(service),
             plane,
             console,
             queue_arn: mapping.event_source_arn().unwrap_or_default().to_owned(),
@@ -330,7 +341,7 @@ impl QueuePoller {
             let mut parts = self.queue_arn.split(':').skip(4);
             (parts.next()?, parts.next()?)
         };
-        self.sqs
+        self.lookup
             .get_queue_url()
             .queue_name(name)
             .queue_owner_aws_account_id(account)

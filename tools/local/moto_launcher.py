@@ -292,6 +292,15 @@ def rule_targets(args):
 
     def deliver_to_target(self, target, original_event, transform_input):
         arn = parse_arn(target["Arn"])
+        denied = delivery_denied(self, target) if IAM["mode"] != "off" else None
+        if denied:
+            _activity("failure", f"iam: {'denied' if IAM['mode'] == 'enforce' else 'would deny (audit)'} "
+                                 f"delivery of {self.name} to {target['Arn']}: {denied}")
+            if IAM["mode"] == "enforce":
+                # A missing permission is not retried: the event goes
+                # straight to the target's dead-letter queue, if it has one.
+                dead_letter(self, target, original_event, denied)
+                return
         selected = _select(original_event, target.get("InputPath"))
         if arn.service == "states":
             backend = stepfunctions_parser_backends[arn.account][arn.region]
@@ -308,6 +317,123 @@ def rule_targets(args):
         original(single, original_event, transform_input)
 
     Rule.send_to_targets = send_to_targets
+
+
+_TARGET_ACTIONS = {"sqs": "sqs:SendMessage", "states": "states:StartExecution",
+                   "lambda": "lambda:InvokeFunction", "sns": "sns:Publish", "events": "events:PutEvents"}
+
+
+def delivery_denied(rule, target, arn=None):
+    """Why EventBridge may not reach `target` (or `arn`) for `rule`, or None:
+    through the target's role (its trust policy must let EventBridge assume
+    it for this rule, its policies allow the action), or else through the
+    resource's own policy (a queue policy for events.amazonaws.com, with
+    its aws:SourceArn condition)."""
+    arn = arn or target["Arn"]
+    service = arn.split(":")[2]
+    action = _TARGET_ACTIONS.get(service, f"{service}:*")
+    account = rule.account_id
+    context = {"aws:SourceArn": rule.arn, "aws:SourceAccount": account}
+    events = {"service": "events.amazonaws.com"}
+    role_arn = target.get("RoleArn") if arn == target["Arn"] else None
+    if role_arn:
+        from moto.iam.models import iam_backends
+
+        try:
+            role = iam_backends[account]["aws"].get_role(role_arn.rsplit("/", 1)[-1])
+        except Exception:
+            return f"its role {role_arn} does not exist"
+        if iam.decide([role.assume_role_policy_document], "sts:AssumeRole", role_arn, context, events) != "allow":
+            return f"the trust policy of {role_arn} does not let events.amazonaws.com assume it for {rule.arn}"
+        principal = iam.Principal(account, role_arn, rule.name)
+        failed = iam.check(principal, [iam.Request(action, arn)])
+        if failed:
+            iam.RECORD.refused(principal, action, arn, failed[1], IAM["mode"] == "enforce")
+            return failed[1]
+        iam.RECORD.allowed(principal, action, arn)
+        return None
+    policy = iam._queue_policy(arn) if service == "sqs" else None
+    if policy and iam.decide([policy], action, arn, context, events) == "allow":
+        return None
+    return (f"no resource-based policy of {arn} allows events.amazonaws.com to perform: {action} "
+            f"for {rule.arn}")
+
+
+def dead_letter(rule, target, event, why):
+    """The event to the target's dead-letter queue, as EventBridge sends an
+    undeliverable one: the event as the body, what failed as attributes."""
+    from moto.sqs.models import sqs_backends
+
+    queue = (target.get("DeadLetterConfig") or {}).get("Arn")
+    if not queue:
+        _activity("failure", f"event dropped: {rule.name} has no dead-letter queue for {target['Arn']}")
+        return
+    if delivery_denied(rule, {"Arn": queue}, queue):
+        _activity("failure", f"event dropped: {rule.name} may not send to its dead-letter queue {queue}")
+        return
+    _, _, _, region, account, name = queue.split(":", 5)
+    attributes = {key: {"DataType": "String", "StringValue": value} for key, value in {
+        "RULE_ARN": rule.arn, "TARGET_ARN": target["Arn"], "ERROR_CODE": "NO_PERMISSIONS",
+        "ERROR_MESSAGE": why}.items()}
+    sqs_backends[account][region].send_message(
+        queue_name=name, message_body=json.dumps(event, default=str), message_attributes=attributes)
+    _activity("failure", f"event to {name}: {rule.name} could not reach {target['Arn']}")
+
+
+def cfn_queue_policies(args):
+    """A stack's AWS::SQS::QueuePolicy sets the policy of each queue it
+    names (cloudformation/parsing.py:273-279 skips the type, which moto has
+    no model for), so EventBridge's deliveries are checked against it."""
+    from moto.core.common_models import CloudFormationModel
+    from moto.sqs.models import sqs_backends
+
+    def queues(properties, account_id, region_name):
+        backend = sqs_backends[account_id][region_name]
+        for url in properties.get("Queues") or []:
+            with contextlib.suppress(Exception):
+                yield backend.get_queue(url.rstrip("/").rsplit("/", 1)[-1])
+
+    class QueuePolicy(CloudFormationModel):
+        __module__ = "moto.sqs.models"
+
+        def __init__(self, resource_name, properties, account_id, region_name):
+            self.id = resource_name
+            self.properties = properties
+            self.account_id, self.region_name = account_id, region_name
+
+        @staticmethod
+        def cloudformation_type():
+            return "AWS::SQS::QueuePolicy"
+
+        @property
+        def physical_resource_id(self):
+            return self.id
+
+        @classmethod
+        def has_cfn_attr(cls, attr):
+            return attr == "Id"
+
+        def get_cfn_attribute(self, attribute_name):
+            return self.id
+
+        @classmethod
+        def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+            properties = cloudformation_json["Properties"]
+            document = json.dumps(properties.get("PolicyDocument") or {})
+            for queue in queues(properties, account_id, region_name):
+                queue.policy = document
+            return cls(resource_name, properties, account_id, region_name)
+
+        @classmethod
+        def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):
+            original_resource.delete(account_id, region_name)
+            return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+
+        def delete(self, account_id, region_name):
+            for queue in queues(self.properties, account_id, region_name):
+                queue.policy = None
+
+    cfn_queue_policies.model = QueuePolicy
 
 
 def lambda_invoke(args):
@@ -373,6 +499,22 @@ def lambda_logging_config(args):
 
 
 CODE_PATH = "/_invctl/lambda-code/"
+
+
+def log_group_arn(args):
+    """A log group's `Fn::GetAtt Arn` ends in `:*`, as CloudFormation gives
+    it (logs/models.py:444-448 gives the bare group ARN), so a policy that
+    grants logs:PutLogEvents on it covers the group's streams."""
+    from moto.logs.models import LogGroup
+
+    original = LogGroup.get_cfn_attribute
+
+    def get_cfn_attribute(self, attribute_name):
+        if attribute_name == "Arn":
+            return self.arn + ":*"
+        return original(self, attribute_name)
+
+    LogGroup.get_cfn_attribute = get_cfn_attribute
 
 
 def lambda_code_location(args):
@@ -1200,6 +1342,8 @@ PATCHES = {
     "rule-targets": rule_targets,
     "lambda-invoke": lambda_invoke,
     "lambda-code-location": lambda_code_location,
+    "cfn-queue-policies": cfn_queue_policies,
+    "log-group-arn": log_group_arn,
     "lambda-logging-config": lambda_logging_config,
     "no-inline-triggers": no_inline_triggers,
     "dynamodb-one-at-a-time": dynamodb_one_at_a_time,
