@@ -345,6 +345,11 @@ async fn executions_write_their_events_to_the_log_group() {
 
 /// A role EventBridge may assume to start `machine`'s executions.
 async fn events_role(config: &SdkConfig, machine: &str) -> String {
+    role_trusting(config, "events.amazonaws.com", machine).await
+}
+
+/// A role `service` may assume, allowed to start `machine`'s executions.
+async fn role_trusting(config: &SdkConfig, service: &str, machine: &str) -> String {
     let iam = aws_sdk_iam::Client::new(config);
     let name = unique("events-role");
     let role = iam
@@ -352,7 +357,7 @@ async fn events_role(config: &SdkConfig, machine: &str) -> String {
         .role_name(&name)
         .assume_role_policy_document(
             json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
-                "Principal": {"Service": "events.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+                "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]})
             .to_string(),
         )
         .send()
@@ -1528,4 +1533,182 @@ async fn a_rule_reaches_a_queue_only_through_the_queues_policy() {
         .unwrap();
     put().await.unwrap();
     assert_eq!(receive(target_url).await.len(), 1);
+}
+
+fn function_url_decision(moto: &Moto, function: &str) -> Value {
+    ureq::post(&format!("{}/_invctl/iam/function-url", moto.endpoint))
+        .send_json(json!({"function": function}))
+        .unwrap()
+        .body_mut()
+        .read_json::<Value>()
+        .unwrap()["denied"]
+        .clone()
+}
+
+async fn url_permission_condition(moto: &Moto) -> Value {
+    let config = moto.sdk_config().await;
+    let function = testkit::echo_function(&config, &unique("url-fn")).await;
+    let lambda = aws_sdk_lambda::Client::new(&config);
+    lambda
+        .add_permission()
+        .function_name(&function)
+        .statement_id("url")
+        .action("lambda:InvokeFunctionUrl")
+        .principal("*")
+        .function_url_auth_type(aws_sdk_lambda::types::FunctionUrlAuthType::None)
+        .send()
+        .await
+        .unwrap();
+    let policy = lambda
+        .get_policy()
+        .function_name(&function)
+        .send()
+        .await
+        .unwrap();
+    let policy: Value = serde_json::from_str(policy.policy().unwrap()).unwrap();
+    policy["Statement"][0]["Condition"].clone()
+}
+
+/// A Function URL request is served only where the function's resource
+/// policy lets anyone invoke it through its URL, as Lambda requires
+/// (lambda:InvokeFunctionUrl for auth type NONE, and lambda:InvokeFunction
+/// when invoked via the URL); moto keeps those permissions' conditions.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_function_url_answers_only_where_the_functions_policy_allows() {
+    let moto = patched();
+    let config = moto.sdk_config().await;
+    assert_eq!(
+        url_permission_condition(moto).await,
+        json!({"StringEquals": {"lambda:FunctionUrlAuthType": "NONE"}})
+    );
+    let unpatched = Moto::start_local(&["lambda-url-permissions"]);
+    assert_eq!(
+        url_permission_condition(&unpatched).await,
+        Value::Null,
+        "the gap is gone"
+    );
+
+    let function = testkit::echo_function(&config, &unique("url-fn")).await;
+    let lambda = aws_sdk_lambda::Client::new(&config);
+    lambda
+        .create_function_url_config()
+        .function_name(&function)
+        .auth_type(aws_sdk_lambda::types::FunctionUrlAuthType::None)
+        .send()
+        .await
+        .unwrap();
+    let denied = function_url_decision(moto, &function);
+    assert!(
+        denied
+            .as_str()
+            .unwrap()
+            .contains("lambda:InvokeFunctionUrl"),
+        "{denied}"
+    );
+    lambda
+        .add_permission()
+        .function_name(&function)
+        .statement_id("url")
+        .action("lambda:InvokeFunctionUrl")
+        .principal("*")
+        .function_url_auth_type(aws_sdk_lambda::types::FunctionUrlAuthType::None)
+        .send()
+        .await
+        .unwrap();
+    let denied = function_url_decision(moto, &function);
+    assert!(
+        denied
+            .as_str()
+            .unwrap()
+            .contains("lambda:InvokeFunction to anyone"),
+        "{denied}"
+    );
+    lambda
+        .add_permission()
+        .function_name(&function)
+        .statement_id("invoke")
+        .action("lambda:InvokeFunction")
+        .principal("*")
+        .invoked_via_function_url(true)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(function_url_decision(moto, &function), Value::Null);
+}
+
+/// EventBridge reaches a workflow only through a role whose trust policy
+/// lets it assume the role; otherwise the event goes to the target's
+/// dead-letter queue and no execution starts.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rule_starts_a_workflow_only_through_a_role_it_may_assume() {
+    let moto = patched();
+    let config = moto.sdk_config().await;
+    let machine = testkit::create_state_machine(&config, PASS).await;
+    let role = role_trusting(&config, "lambda.amazonaws.com", &machine).await;
+    let (bus, dead) = (unique("trust-bus"), unique("trust-dlq"));
+    stack(
+        &config,
+        &json!({"Resources": {
+            "Bus": {"Type": "AWS::Events::EventBus", "Properties": {"Name": bus}},
+            "Dead": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": dead}},
+            "Rule": {"Type": "AWS::Events::Rule", "Properties": {
+                "EventBusName": {"Ref": "Bus"},
+                "EventPattern": {"source": ["test.trust"]},
+                "Targets": [{"Id": "workflow", "Arn": machine, "RoleArn": role,
+                    "DeadLetterConfig": {"Arn": {"Fn::GetAtt": ["Dead", "Arn"]}}}]
+            }},
+            "DeadPolicy": {"Type": "AWS::SQS::QueuePolicy", "Properties": {
+                "Queues": [{"Ref": "Dead"}],
+                "PolicyDocument": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                    "Principal": {"Service": "events.amazonaws.com"}, "Action": "sqs:SendMessage",
+                    "Resource": {"Fn::GetAtt": ["Dead", "Arn"]}}]}
+            }}
+        }}),
+        false,
+    )
+    .await;
+    aws_sdk_eventbridge::Client::new(&config)
+        .put_events()
+        .entries(
+            aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+                .event_bus_name(&bus)
+                .source("test.trust")
+                .detail_type("t")
+                .detail("{}")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let url = sqs
+        .get_queue_url()
+        .queue_name(&dead)
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let messages = sqs
+        .receive_message()
+        .queue_url(url)
+        .message_attribute_names("All")
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default();
+    assert_eq!(messages.len(), 1);
+    let why = messages[0].message_attributes().unwrap()["ERROR_MESSAGE"]
+        .string_value()
+        .unwrap()
+        .to_owned();
+    assert!(why.contains("trust policy"), "{why}");
+    let executions = aws_sdk_sfn::Client::new(&config)
+        .list_executions()
+        .state_machine_arn(&machine)
+        .send()
+        .await
+        .unwrap();
+    assert!(executions.executions().is_empty());
 }

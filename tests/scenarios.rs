@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use invctl::stack::workflows::WorkflowId;
-use invctl::stack::workflows::MAX_RESERVATION_ATTEMPTS;
+use invctl::stack::workflows::{MAX_BACK_OFF_SECONDS, MAX_RESERVATION_ATTEMPTS};
 use inventory_domain::Product;
 use inventory_domain::MAX_ORDER_QUANTITY;
 use serde_json::{json, Value};
@@ -383,7 +383,7 @@ async fn contended_reservations_back_off_with_jitter() {
     )
     .await;
     for attempt in 1..MAX_RESERVATION_ATTEMPTS {
-        let cap = 2_i64.pow(attempt as u32);
+        let cap = 2_i64.pow(attempt as u32).min(MAX_BACK_OFF_SECONDS);
         let mut delays = Vec::new();
         for _ in 0..12 {
             let arn = bench

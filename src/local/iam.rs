@@ -102,10 +102,20 @@ pub async fn authorize(
     action: &str,
     resource: &str,
 ) -> Option<String> {
-    let url = format!("{}/authorize", iam_url(endpoint));
     let asked = serde_json::json!({
         "role": role, "session": session, "action": action, "resource": resource,
     });
+    decision(format!("{}/authorize", iam_url(endpoint)), asked).await
+}
+
+/// Whether an unsigned request may reach `function` through its URL (the
+/// URL's auth type and the function's resource policy): `None` if so.
+pub async fn function_url_denied(endpoint: &str, function: &str) -> Option<String> {
+    let asked = serde_json::json!({"function": function, "region": super::REGION});
+    decision(format!("{}/function-url", iam_url(endpoint)), asked).await
+}
+
+async fn decision(url: String, asked: serde_json::Value) -> Option<String> {
     let answer = tokio::task::spawn_blocking(move || -> Result<serde_json::Value, String> {
         ureq::post(&url)
             .send_json(asked)

@@ -193,7 +193,17 @@ impl Plane {
             &request_id,
             SystemTime::now(),
         );
-        let outcome = self.invoke(name, Bytes::from(event.to_string())).await;
+        // Lambda checks the URL's auth type and the function's resource
+        // policy before it invokes anything.
+        let outcome = match super::iam::function_url_denied(&self.inner.endpoint, name).await {
+            Some(denied) => {
+                self.inner
+                    .console
+                    .failure(format!("{name}: Function URL request refused: {denied}"));
+                None
+            }
+            None => self.invoke(name, Bytes::from(event.to_string())).await,
+        };
         let response = super::function_url::response(outcome);
         // The path only: a query may carry a secret.
         let line = format!(

@@ -1270,7 +1270,67 @@ def serve_iam(environ, start_response, body, answer):
         _activity("failure", f"iam: {'denied' if enforced else 'would deny (audit)'} {asked['action']} "
                              f"on {asked['resource']} for role {principal.role_name} ({principal.session})")
         return answer(start_response, {"denied": failed[1] if enforced else None})
+    if environ.get("REQUEST_METHOD") == "POST" and environ.get("PATH_INFO") == iam.PATH + "/function-url":
+        asked = json.loads(body or b"{}")
+        denied = None if IAM["mode"] == "off" else function_url_denied(asked)
+        if denied:
+            enforced = IAM["mode"] == "enforce"
+            _activity("failure", f"iam: {'denied' if enforced else 'would deny (audit)'} Function URL request "
+                                 f"to {asked.get('function')}: {denied}")
+            if not enforced:
+                denied = None
+        return answer(start_response, {"denied": denied})
     return answer(start_response, {"mode": IAM["mode"], "roles": iam.RECORD.report()})
+
+
+def function_url_denied(asked):
+    """Why an unsigned request to a function's URL is refused, or None: the
+    URL's auth type must be NONE, and the function's resource policy must
+    allow anyone lambda:InvokeFunctionUrl (for auth type NONE) and
+    lambda:InvokeFunction (when invoked through the URL), as Lambda asks."""
+    from moto.awslambda.utils import get_backend
+
+    account, region = asked.get("account", "123456789012"), asked.get("region", "us-east-1")
+    try:
+        function = get_backend(account, region).get_function(asked["function"])
+    except Exception:
+        return f"no function {asked.get('function')}"
+    url = getattr(function, "url_config", None)
+    auth = (getattr(url, "config", None) or {}).get("AuthType", "NONE") if url else "NONE"
+    if auth != "NONE":
+        return f"the URL's auth type is {auth}; an unsigned request is refused"
+    policy = {"Statement": list(function.policy.statements)}
+    anyone = {"aws": {"*"}}
+    for action, context in (("lambda:InvokeFunctionUrl", {"lambda:FunctionUrlAuthType": "NONE"}),
+                            ("lambda:InvokeFunction", {"lambda:InvokedViaFunctionUrl": "true"})):
+        decision = iam.decide([policy], action, function.function_arn, context, anyone)
+        if decision != "allow":
+            return f"the resource-based policy of {function.function_arn} does not allow {action} to anyone"
+    return None
+
+
+def lambda_url_permissions(args):
+    """A permission's FunctionUrlAuthType and InvokedViaFunctionUrl become
+    the conditions AWS writes for them (awslambda/policy.py:84-125 keeps
+    them as bare keys, which no policy evaluation reads)."""
+    from moto.awslambda.policy import Policy
+
+    original = Policy.decode_policy
+
+    def decode_policy(self, obj):
+        auth = obj.pop("FunctionUrlAuthType", None)
+        via = obj.pop("InvokedViaFunctionUrl", None)
+        policy = original(self, obj)
+        if auth is not None or via is not None:
+            statement = policy.statements[-1]
+            condition = statement.setdefault("Condition", {})
+            if auth is not None:
+                condition.setdefault("StringEquals", {})["lambda:FunctionUrlAuthType"] = auth
+            if via is not None:
+                condition.setdefault("Bool", {})["lambda:InvokedViaFunctionUrl"] = str(via).lower()
+        return policy
+
+    Policy.decode_policy = decode_policy
 
 
 def workflow_callers(args):
@@ -1343,6 +1403,7 @@ PATCHES = {
     "lambda-invoke": lambda_invoke,
     "lambda-code-location": lambda_code_location,
     "cfn-queue-policies": cfn_queue_policies,
+    "lambda-url-permissions": lambda_url_permissions,
     "log-group-arn": log_group_arn,
     "lambda-logging-config": lambda_logging_config,
     "no-inline-triggers": no_inline_triggers,

@@ -33,6 +33,19 @@ pub fn call_timeouts() -> TimeoutConfig {
 /// `TimeoutSeconds`, with a margin for the call itself.
 pub const WORKFLOW_CALL_TIMEOUT: Duration = Duration::from_secs(70);
 
+/// How often a workflow start is tried before its item is reported failed.
+/// A burst meets StartSyncExecution's throttling; the SDK's default three
+/// attempts leave one call in a hundred or so failing at a 20 % throttle
+/// rate, and a failed item waits out the queue's whole visibility timeout
+/// (minutes) before it is tried again. Six attempts with the SDK's jittered
+/// back-off (at most 20 s between them) ride such a throttle out.
+pub const WORKFLOW_START_ATTEMPTS: u32 = 6;
+
+/// The retry policy of [`workflow_client`].
+pub fn workflow_retry() -> aws_sdk_sfn::config::retry::RetryConfig {
+    aws_sdk_sfn::config::retry::RetryConfig::standard().with_max_attempts(WORKFLOW_START_ATTEMPTS)
+}
+
 /// A Step Functions client whose calls may last as long as a synchronous
 /// EXPRESS execution (StartSyncExecution answers when the execution ends).
 pub fn workflow_client(config: &SdkConfig) -> aws_sdk_sfn::Client {
@@ -44,6 +57,7 @@ pub fn workflow_client(config: &SdkConfig) -> aws_sdk_sfn::Client {
     aws_sdk_sfn::Client::from_conf(
         aws_sdk_sfn::config::Builder::from(config)
             .timeout_config(timeouts)
+            .retry_config(workflow_retry())
             .build(),
     )
 }
@@ -237,6 +251,11 @@ mod tests {
                 .unwrap()
                 .operation_timeout(),
             Some(WORKFLOW_CALL_TIMEOUT)
+        );
+        // Throttled starts are ridden out (see WORKFLOW_START_ATTEMPTS).
+        assert_eq!(
+            client.config().retry_config().unwrap().max_attempts(),
+            WORKFLOW_START_ATTEMPTS
         );
     }
 

@@ -107,7 +107,9 @@ impl WorkflowStarter {
 mod tests {
     use super::*;
     use aws_sdk_sfn::operation::start_execution::StartExecutionError;
-    use aws_sdk_sfn::operation::start_sync_execution::StartSyncExecutionOutput;
+    use aws_sdk_sfn::operation::start_sync_execution::{
+        StartSyncExecutionError, StartSyncExecutionOutput,
+    };
     use aws_sdk_sfn::types::error::ExecutionAlreadyExists;
     use aws_smithy_mocks::{mock, mock_client, RuleMode};
 
@@ -159,6 +161,56 @@ mod tests {
             error.to_string(),
             "execution order-1 ended FAILED: ReserveStock.Contended: kept conflicting"
         );
+    }
+
+    fn throttled() -> StartSyncExecutionError {
+        StartSyncExecutionError::generic(
+            aws_sdk_sfn::error::ErrorMetadata::builder()
+                .code("ThrottlingException")
+                .message("Rate exceeded")
+                .build(),
+        )
+    }
+
+    /// The starts a burst gets throttled on are retried with the workflow
+    /// client's policy, so the item is done and not back in its queue.
+    #[tokio::test]
+    async fn a_throttled_start_is_tried_again_up_to_the_attempts_allowed() {
+        let attempts = crate::WORKFLOW_START_ATTEMPTS as usize;
+        let quick = || {
+            crate::workflow_retry()
+                .with_initial_backoff(std::time::Duration::from_millis(1))
+                .with_max_backoff(std::time::Duration::from_millis(2))
+        };
+        let landing = mock!(aws_sdk_sfn::Client::start_sync_execution)
+            .sequence()
+            .error(throttled)
+            .times(attempts - 1)
+            .output(|| sync_result(SyncExecutionStatus::Succeeded))
+            .build();
+        let client = mock_client!(aws_sdk_sfn, RuleMode::Sequential, [&landing], |c| c
+            .retry_config(quick()));
+        assert_eq!(
+            starter(client, StartMode::Sync)
+                .start("order-1", "{}".into())
+                .await,
+            Ok(())
+        );
+        assert_eq!(landing.num_calls(), attempts);
+
+        let never = mock!(aws_sdk_sfn::Client::start_sync_execution)
+            .sequence()
+            .error(throttled)
+            .times(attempts + 1)
+            .build();
+        let client = mock_client!(aws_sdk_sfn, RuleMode::Sequential, [&never], |c| c
+            .retry_config(quick()));
+        let error = starter(client, StartMode::Sync)
+            .start("order-1", "{}".into())
+            .await
+            .unwrap_err();
+        assert!(error.to_string().contains("Rate exceeded"), "{error}");
+        assert_eq!(never.num_calls(), attempts);
     }
 
     #[tokio::test]

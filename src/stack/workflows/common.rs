@@ -79,13 +79,17 @@ pub fn tx(update: Update) -> TransactItem {
     TransactItem::Update(update)
 }
 
+/// The longest wait of [`back_off`] between two attempts.
+pub const MAX_BACK_OFF_SECONDS: i64 = 6;
+
 /// The states of a bounded back-off before `retry_state` runs again, for a
 /// write that lost a race with a concurrent transaction: `names` are the
 /// three states (compute the delay, wait, count the attempt), entered at the
 /// first; the attempt count lives at `attempts` (`{"count": n}`, 1-based).
 /// The wait before attempt n + 1 is a random whole number of seconds from 1
-/// up to 2^n ("full jitter"), so executions that collided once do not
-/// collide again in step.
+/// up to 2^n, at most [`MAX_BACK_OFF_SECONDS`] ("full jitter", capped), so
+/// executions that collided once do not collide again in step, and every
+/// attempt fits in an EXPRESS workflow's minute.
 pub fn back_off(
     machine: StateMachine,
     names: [&str; 3],
@@ -96,7 +100,12 @@ pub fn back_off(
 ) -> StateMachine {
     let [delay, wait, count] = names;
     let ends: Vec<String> = (0..max_attempts)
-        .map(|attempt| 2_i64.pow(attempt as u32).to_string())
+        .map(|attempt| {
+            2_i64
+                .pow(attempt as u32)
+                .min(MAX_BACK_OFF_SECONDS)
+                .to_string()
+        })
         .collect();
     let delay_expression = format!(
         "States.MathRandom(1, States.ArrayGetItem(States.Array({}), {attempts}.count))",

@@ -11,6 +11,7 @@ use crate::model::cfn::iam::Statement;
 use crate::model::cfn::Val;
 use crate::stack::ids::{self, placeholder};
 
+pub use common::MAX_BACK_OFF_SECONDS;
 pub use create_purchase_order::APPROVAL_TIMEOUT_SECONDS;
 pub use reserve_stock::MAX_RESERVATION_ATTEMPTS;
 
