@@ -1363,35 +1363,79 @@ async fn each_service_answers_a_denial_in_its_own_wire_format_and_audit_lets_it_
     assert_eq!(denied, 3);
 }
 
-async fn queue_policy_of_stack(moto: &Moto) -> Option<String> {
-    let config = moto.sdk_config().await;
-    let queue = unique("policy-q");
-    let name = stack(
-        &config,
-        &json!({"Resources": {
-            "Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": queue}},
-            "Policy": {"Type": "AWS::SQS::QueuePolicy", "Properties": {
-                "Queues": [{"Ref": "Queue"}],
-                "PolicyDocument": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
-                    "Principal": {"Service": "events.amazonaws.com"}, "Action": "sqs:SendMessage",
-                    "Resource": {"Fn::GetAtt": ["Queue", "Arn"]}}]}
-            }}
-        }}),
-        false,
-    )
-    .await;
-    let _ = name;
-    let sqs = aws_sdk_sqs::Client::new(&config);
-    let url = sqs
+/// An AWS::SQS::QueuePolicy letting EventBridge send to the stack's queue
+/// `queue` (only for the stack's `Rule` when `for_rule`).
+fn events_may_send(queue: &str, for_rule: bool) -> Value {
+    let mut statement = json!({"Effect": "Allow",
+        "Principal": {"Service": "events.amazonaws.com"}, "Action": "sqs:SendMessage",
+        "Resource": {"Fn::GetAtt": [queue, "Arn"]}});
+    if for_rule {
+        statement["Condition"] =
+            json!({"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["Rule", "Arn"]}}});
+    }
+    json!({"Type": "AWS::SQS::QueuePolicy", "Properties": {
+        "Queues": [{"Ref": queue}],
+        "PolicyDocument": {"Version": "2012-10-17", "Statement": [statement]}
+    }})
+}
+
+async fn queue_url(config: &SdkConfig, name: &str) -> String {
+    aws_sdk_sqs::Client::new(config)
         .get_queue_url()
-        .queue_name(&queue)
+        .queue_name(name)
         .send()
         .await
         .unwrap()
         .queue_url
-        .unwrap();
-    sqs.get_queue_attributes()
+        .unwrap()
+}
+
+/// What a queue holds (up to ten messages), with their attributes.
+async fn received(config: &SdkConfig, url: &str) -> Vec<aws_sdk_sqs::types::Message> {
+    aws_sdk_sqs::Client::new(config)
+        .receive_message()
         .queue_url(url)
+        .message_attribute_names("All")
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default()
+}
+
+/// Puts one event from `source` on `bus`.
+async fn put_event(config: &SdkConfig, bus: &str, source: &str) {
+    aws_sdk_eventbridge::Client::new(config)
+        .put_events()
+        .entries(
+            aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+                .event_bus_name(bus)
+                .source(source)
+                .detail_type("t")
+                .detail("{}")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn queue_policy_of_stack(moto: &Moto) -> Option<String> {
+    let config = moto.sdk_config().await;
+    let queue = unique("policy-q");
+    stack(
+        &config,
+        &json!({"Resources": {
+            "Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": queue}},
+            "Policy": events_may_send("Queue", false),
+        }}),
+        false,
+    )
+    .await;
+    aws_sdk_sqs::Client::new(&config)
+        .get_queue_attributes()
+        .queue_url(queue_url(&config, &queue).await)
         .attribute_names(aws_sdk_sqs::types::QueueAttributeName::Policy)
         .send()
         .await
@@ -1419,107 +1463,72 @@ async fn a_stacks_queue_policy_is_set_on_its_queue() {
     );
 }
 
+/// A bus, a rule on it for events from `source` with one `target` (its
+/// dead-letter queue the stack's `Dead`, which lets the rule send), and
+/// `extra` resources; the names of the bus and the dead-letter queue.
+async fn rule_stack(
+    config: &SdkConfig,
+    source: &str,
+    target: Value,
+    extra: Value,
+) -> (String, String) {
+    let (bus, dead) = (unique("rule-bus"), unique("rule-dlq"));
+    let mut target = target;
+    target["DeadLetterConfig"] = json!({"Arn": {"Fn::GetAtt": ["Dead", "Arn"]}});
+    let mut resources = json!({
+        "Bus": {"Type": "AWS::Events::EventBus", "Properties": {"Name": bus}},
+        "Dead": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": dead}},
+        "Rule": {"Type": "AWS::Events::Rule", "Properties": {
+            "EventBusName": {"Ref": "Bus"},
+            "EventPattern": {"source": [source]},
+            "Targets": [target]
+        }},
+        "DeadPolicy": events_may_send("Dead", true),
+    });
+    for (name, resource) in extra.as_object().unwrap() {
+        resources[name] = resource.clone();
+    }
+    stack(config, &json!({"Resources": resources}), false).await;
+    (bus, dead)
+}
+
 /// A rule reaches a queue only where the queue's policy lets EventBridge
 /// send for that rule; an event it may not deliver goes straight to the
 /// target's dead-letter queue, saying why.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_rule_reaches_a_queue_only_through_the_queues_policy() {
-    let moto = patched();
-    let config = moto.sdk_config().await;
-    let (bus, target, dead) = (
-        unique("policy-bus"),
-        unique("policy-target"),
-        unique("policy-dlq"),
-    );
-    let allow = |queue: &str| {
-        json!({"Type": "AWS::SQS::QueuePolicy", "Properties": {
-            "Queues": [{"Ref": queue}],
-            "PolicyDocument": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
-                "Principal": {"Service": "events.amazonaws.com"}, "Action": "sqs:SendMessage",
-                "Resource": {"Fn::GetAtt": [queue, "Arn"]},
-                "Condition": {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["Rule", "Arn"]}}}}]}
-        }})
-    };
-    stack(
+    let config = patched().sdk_config().await;
+    let target = unique("policy-target");
+    let (bus, dead) = rule_stack(
         &config,
-        &json!({"Resources": {
-            "Bus": {"Type": "AWS::Events::EventBus", "Properties": {"Name": bus}},
-            "Target": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": target}},
-            "Dead": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": dead}},
-            "Rule": {"Type": "AWS::Events::Rule", "Properties": {
-                "EventBusName": {"Ref": "Bus"},
-                "EventPattern": {"source": ["test.policy"]},
-                "Targets": [{"Id": "queue", "Arn": {"Fn::GetAtt": ["Target", "Arn"]},
-                    "DeadLetterConfig": {"Arn": {"Fn::GetAtt": ["Dead", "Arn"]}}}]
-            }},
-            "DeadPolicy": allow("Dead"),
-        }}),
-        false,
+        "test.policy",
+        json!({"Id": "queue", "Arn": {"Fn::GetAtt": ["Target", "Arn"]}}),
+        json!({"Target": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": target}}}),
     )
     .await;
-    let events = aws_sdk_eventbridge::Client::new(&config);
-    let put = || {
-        events
-            .put_events()
-            .entries(
-                aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
-                    .event_bus_name(&bus)
-                    .source("test.policy")
-                    .detail_type("t")
-                    .detail("{}")
-                    .build(),
-            )
-            .send()
-    };
-    let sqs = aws_sdk_sqs::Client::new(&config);
-    let url = |name: String| {
-        let sqs = sqs.clone();
-        async move {
-            sqs.get_queue_url()
-                .queue_name(name)
-                .send()
-                .await
-                .unwrap()
-                .queue_url
-                .unwrap()
-        }
-    };
-    let (target_url, dead_url) = (url(target.clone()).await, url(dead.clone()).await);
-    let receive = |url: String| {
-        let sqs = sqs.clone();
-        async move {
-            sqs.receive_message()
-                .queue_url(url)
-                .message_attribute_names("All")
-                .max_number_of_messages(10)
-                .send()
-                .await
-                .unwrap()
-                .messages
-                .unwrap_or_default()
-        }
-    };
-    put().await.unwrap();
+    let (target_url, dead_url) = (
+        queue_url(&config, &target).await,
+        queue_url(&config, &dead).await,
+    );
+    put_event(&config, &bus, "test.policy").await;
     assert!(
-        receive(target_url.clone()).await.is_empty(),
+        received(&config, &target_url).await.is_empty(),
         "no policy lets the rule send to its target"
     );
-    let dead_lettered = receive(dead_url).await;
+    let dead_lettered = received(&config, &dead_url).await;
     assert_eq!(dead_lettered.len(), 1);
     let attributes = dead_lettered[0].message_attributes().unwrap();
     assert_eq!(
         attributes["ERROR_CODE"].string_value(),
         Some("NO_PERMISSIONS")
     );
-    assert!(attributes["RULE_ARN"]
-        .string_value()
-        .unwrap()
-        .contains(":rule/"));
+    let rule_arn = attributes["RULE_ARN"].string_value().unwrap().to_owned();
+    assert!(rule_arn.contains(":rule/"), "{rule_arn}");
 
     // The queue's own policy, set through the SQS API, counts at once.
-    let rule_arn = attributes["RULE_ARN"].string_value().unwrap().to_owned();
     let target_arn = format!("arn:aws:sqs:us-east-1:{}:{target}", testkit::ACCOUNT);
-    sqs.set_queue_attributes()
+    aws_sdk_sqs::Client::new(&config)
+        .set_queue_attributes()
         .queue_url(&target_url)
         .attributes(
             aws_sdk_sqs::types::QueueAttributeName::Policy,
@@ -1531,8 +1540,8 @@ async fn a_rule_reaches_a_queue_only_through_the_queues_policy() {
         .send()
         .await
         .unwrap();
-    put().await.unwrap();
-    assert_eq!(receive(target_url).await.len(), 1);
+    put_event(&config, &bus, "test.policy").await;
+    assert_eq!(received(&config, &target_url).await.len(), 1);
 }
 
 fn function_url_decision(moto: &Moto, function: &str) -> Value {
@@ -1641,63 +1650,18 @@ async fn a_function_url_answers_only_where_the_functions_policy_allows() {
 /// dead-letter queue and no execution starts.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_rule_starts_a_workflow_only_through_a_role_it_may_assume() {
-    let moto = patched();
-    let config = moto.sdk_config().await;
+    let config = patched().sdk_config().await;
     let machine = testkit::create_state_machine(&config, PASS).await;
     let role = role_trusting(&config, "lambda.amazonaws.com", &machine).await;
-    let (bus, dead) = (unique("trust-bus"), unique("trust-dlq"));
-    stack(
+    let (bus, dead) = rule_stack(
         &config,
-        &json!({"Resources": {
-            "Bus": {"Type": "AWS::Events::EventBus", "Properties": {"Name": bus}},
-            "Dead": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": dead}},
-            "Rule": {"Type": "AWS::Events::Rule", "Properties": {
-                "EventBusName": {"Ref": "Bus"},
-                "EventPattern": {"source": ["test.trust"]},
-                "Targets": [{"Id": "workflow", "Arn": machine, "RoleArn": role,
-                    "DeadLetterConfig": {"Arn": {"Fn::GetAtt": ["Dead", "Arn"]}}}]
-            }},
-            "DeadPolicy": {"Type": "AWS::SQS::QueuePolicy", "Properties": {
-                "Queues": [{"Ref": "Dead"}],
-                "PolicyDocument": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
-                    "Principal": {"Service": "events.amazonaws.com"}, "Action": "sqs:SendMessage",
-                    "Resource": {"Fn::GetAtt": ["Dead", "Arn"]}}]}
-            }}
-        }}),
-        false,
+        "test.trust",
+        json!({"Id": "workflow", "Arn": machine, "RoleArn": role}),
+        json!({}),
     )
     .await;
-    aws_sdk_eventbridge::Client::new(&config)
-        .put_events()
-        .entries(
-            aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
-                .event_bus_name(&bus)
-                .source("test.trust")
-                .detail_type("t")
-                .detail("{}")
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let sqs = aws_sdk_sqs::Client::new(&config);
-    let url = sqs
-        .get_queue_url()
-        .queue_name(&dead)
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    let messages = sqs
-        .receive_message()
-        .queue_url(url)
-        .message_attribute_names("All")
-        .send()
-        .await
-        .unwrap()
-        .messages
-        .unwrap_or_default();
+    put_event(&config, &bus, "test.trust").await;
+    let messages = received(&config, &queue_url(&config, &dead).await).await;
     assert_eq!(messages.len(), 1);
     let why = messages[0].message_attributes().unwrap()["ERROR_MESSAGE"]
         .string_value()
@@ -1711,4 +1675,200 @@ async fn a_rule_starts_a_workflow_only_through_a_role_it_may_assume() {
         .await
         .unwrap();
     assert!(executions.executions().is_empty());
+}
+
+/// A publish to a KMS-encrypted topic needs the key as well: the caller's
+/// kms:GenerateDataKey and kms:Decrypt, which the key policy hands to IAM.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_publish_to_an_encrypted_topic_needs_the_key_too() {
+    let moto = patched();
+    let admin = moto.sdk_config().await;
+    let topic = unique("kms-topic");
+    let name = stack(
+        &admin,
+        &json!({"Resources": {
+            "Key": {"Type": "AWS::KMS::Key", "Properties": {"KeyPolicy": {
+                "Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                    "Principal": {"AWS": format!("arn:aws:iam::{}:root", testkit::ACCOUNT)},
+                    "Action": "kms:*", "Resource": "*"}]}}},
+            "Topic": {"Type": "AWS::SNS::Topic", "Properties": {
+                "TopicName": topic, "KmsMasterKeyId": {"Ref": "Key"}}}
+        },
+        "Outputs": {"Key": {"Value": {"Fn::GetAtt": ["Key", "Arn"]}},
+                    "Topic": {"Value": {"Ref": "Topic"}}}}),
+        false,
+    )
+    .await;
+    let out = outputs(&admin, &name).await;
+    let (key, topic) = (out["Key"].clone(), out["Topic"].clone());
+    let publish_only = json!([{"Effect": "Allow", "Action": "sns:Publish", "Resource": topic}]);
+    let (role, session) = role_session(&admin, publish_only).await;
+    let publish = || {
+        aws_sdk_sns::Client::new(&session)
+            .publish()
+            .topic_arn(&topic)
+            .message("x")
+            .send()
+    };
+    let denied = publish().await.unwrap_err().into_service_error();
+    // SNS's answer when the topic's key refuses the publisher.
+    assert_eq!(denied.meta().code(), Some("KMSAccessDenied"));
+    assert!(
+        denied
+            .meta()
+            .message()
+            .unwrap()
+            .contains(&format!("kms:GenerateDataKey on resource: {key}")),
+        "{denied:?}"
+    );
+    aws_sdk_iam::Client::new(&admin)
+        .put_role_policy()
+        .role_name(&role)
+        .policy_name("key")
+        .policy_document(
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                "Action": ["kms:GenerateDataKey", "kms:Decrypt"], "Resource": key}]})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    publish().await.unwrap();
+}
+
+async fn inline_policy_of_stack(moto: &Moto) -> Result<Value, String> {
+    let config = moto.sdk_config().await;
+    let role = unique("cfn-role");
+    stack(
+        &config,
+        &json!({"Resources": {"Role": {"Type": "AWS::IAM::Role", "Properties": {
+            "RoleName": role,
+            "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
+            "Policies": [{"PolicyName": "grants", "PolicyDocument": {"Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*"}]}}]
+        }}}}),
+        false,
+    )
+    .await;
+    let answer = aws_sdk_iam::Client::new(&config)
+        .get_role_policy()
+        .role_name(&role)
+        .policy_name("grants")
+        .send()
+        .await
+        .unwrap();
+    let text = percent_encoding::percent_decode_str(answer.policy_document())
+        .decode_utf8()
+        .unwrap()
+        .into_owned();
+    serde_json::from_str(&text).map_err(|e| format!("{e}: {text}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stacks_inline_role_policy_reads_back_as_json() {
+    let document = inline_policy_of_stack(patched()).await.unwrap();
+    assert_eq!(document["Statement"][0]["Action"], "sqs:SendMessage");
+    let unpatched = Moto::start_local(&["role-policy-documents"]);
+    assert!(
+        inline_policy_of_stack(&unpatched).await.is_err(),
+        "the gap is gone"
+    );
+}
+
+/// A state machine `definition` whose role (trusting Step Functions) is
+/// allowed `statements`; its ARN and name.
+async fn machine_with_role(
+    config: &SdkConfig,
+    definition: &Value,
+    statements: Value,
+) -> (String, String) {
+    let iam = aws_sdk_iam::Client::new(config);
+    let role = unique("machine-role");
+    let created = iam
+        .create_role()
+        .role_name(&role)
+        .assume_role_policy_document(
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    iam.put_role_policy()
+        .role_name(&role)
+        .policy_name("grants")
+        .policy_document(json!({"Version": "2012-10-17", "Statement": statements}).to_string())
+        .send()
+        .await
+        .unwrap();
+    let name = unique("machine");
+    let arn = aws_sdk_sfn::Client::new(config)
+        .create_state_machine()
+        .name(&name)
+        .definition(definition.to_string())
+        .role_arn(created.role().unwrap().arn())
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn;
+    (arn, name)
+}
+
+/// How an execution of a PutEvents task whose first call is throttled ends.
+async fn after_a_throttled_put_events(moto: &Moto) -> (String, Option<String>) {
+    let config = moto.sdk_config().await;
+    let bus = unique("throttled-bus");
+    aws_sdk_eventbridge::Client::new(&config)
+        .create_event_bus()
+        .name(&bus)
+        .send()
+        .await
+        .unwrap();
+    let definition = json!({"StartAt": "Announce", "States": {"Announce": {
+        "Type": "Task", "Resource": "arn:aws:states:::events:putEvents",
+        "Parameters": {"Entries": [{"EventBusName": bus, "Source": "test.throttle",
+            "DetailType": "t", "Detail": {}}]},
+        "Retry": [{"ErrorEquals": ["EventBridge.AmazonEventBridgeException"],
+            "IntervalSeconds": 1, "MaxAttempts": 2}],
+        "End": true}}});
+    let (machine, name) = machine_with_role(
+        &config,
+        &definition,
+        json!([{"Effect": "Allow", "Action": "events:PutEvents", "Resource": "*"}]),
+    )
+    .await;
+    ureq::post(&format!("{}/_invctl/faults", moto.endpoint))
+        .send_json(
+            json!([{"target": "events:PutEvents", "error": "ThrottlingException",
+            "times": 1, "caller": name}]),
+        )
+        .unwrap();
+    let execution = aws_sdk_sfn::Client::new(&config)
+        .start_execution()
+        .state_machine_arn(&machine)
+        .send()
+        .await
+        .unwrap()
+        .execution_arn;
+    let described = testkit::finished_execution(&config, &execution, Duration::from_secs(30)).await;
+    (
+        described.status().as_str().to_owned(),
+        described.error().map(str::to_owned),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_throttled_put_events_task_is_retried_by_its_error_name() {
+    assert_eq!(
+        after_a_throttled_put_events(patched()).await,
+        ("SUCCEEDED".to_owned(), None)
+    );
+    let unpatched = Moto::start_local(&["events-errors-named"]);
+    assert_eq!(
+        after_a_throttled_put_events(&unpatched).await,
+        ("FAILED".to_owned(), Some("States.Runtime".to_owned())),
+        "the gap is gone: the patch can go too"
+    );
 }

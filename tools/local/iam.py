@@ -13,6 +13,7 @@ error; `audit` lets it through; both print a console line and keep a
 record for `invctl local iam`; `off` checks nothing.
 """
 
+import functools
 import json
 import re
 import threading
@@ -148,9 +149,17 @@ def statement_applies(statement, action, resource, context, principal=None):
     return condition_holds(statement.get("Condition"), context)
 
 
+@functools.lru_cache(maxsize=1024)
+def _parsed(text):
+    """A policy document's statements, parsed once per text (every request
+    of a role reads the same few documents)."""
+    document = json.loads(unquote(text)) if text.strip() else {}
+    return tuple(_listed((document or {}).get("Statement")))
+
+
 def statements(document):
     if isinstance(document, str):
-        document = json.loads(unquote(document)) if document.strip() else {}
+        return _parsed(document)
     return _listed((document or {}).get("Statement"))
 
 

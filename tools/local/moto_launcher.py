@@ -517,6 +517,66 @@ def log_group_arn(args):
     LogGroup.get_cfn_attribute = get_cfn_attribute
 
 
+def role_policy_documents(args):
+    """GetRolePolicy answers a role's inline policy from CloudFormation as
+    JSON (iam/models.py:2239-2243 hands back the template's dict, which the
+    response renders as Python's repr), so it can be read, edited and put
+    back through the IAM API."""
+    from moto.iam.models import IAMBackend
+
+    original = IAMBackend.get_role_policy
+
+    def get_role_policy(self, role_name, policy_name):
+        name, document = original(self, role_name, policy_name)
+        return name, document if isinstance(document, str) else json.dumps(document)
+
+    IAMBackend.get_role_policy = get_role_policy
+
+
+def events_errors_named(args):
+    """An EventBridge task that meets a service error fails with the error
+    Step Functions names for it (`EventBridge.InternalException`, and
+    `EventBridge.AmazonEventBridgeException` for what the SDK does not
+    model, such as throttling), which a Retry can match, as the SNS and
+    SQS integrations already do (state_task_service_events.py:54-69 and
+    execute_state.py:133-149 turn every such error into States.Runtime,
+    which nothing can retry: one throttled PutEvents failed the execution)."""
+    from botocore.exceptions import ClientError
+    from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import (
+        CustomErrorName,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+        FailureEvent,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_events import (
+        StateTaskServiceEvents,
+    )
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    original = StateTaskServiceEvents._from_error
+
+    def _from_error(self, env, ex):
+        if not isinstance(ex, ClientError):
+            return original(self, env, ex)
+        code = ex.response["Error"]["Code"]
+        name = "EventBridge." + (code if code == "InternalException" else "AmazonEventBridgeException")
+        metadata = ex.response["ResponseMetadata"]
+        cause = (f"{ex.response['Error'].get('Message', '')} (Service: AmazonEventBridge; "
+                 f"Status Code: {metadata.get('HTTPStatusCode')}; Error Code: {code}; "
+                 f"Request ID: {metadata.get('RequestId')}; Proxy: null)")
+        return FailureEvent(
+            env=env,
+            error_name=CustomErrorName(name),
+            event_type=HistoryEventType.TaskFailed,
+            event_details=EventDetails(taskFailedEventDetails=TaskFailedEventDetails(
+                error=name, cause=cause, resource=self._get_sfn_resource(),
+                resourceType=self._get_sfn_resource_type())),
+        )
+
+    StateTaskServiceEvents._from_error = _from_error
+
+
 def lambda_code_location(args):
     """GetFunction's Code.Location is a URL that serves the function's zip,
     as on AWS (awslambda/models.py:823-829 names an S3 host that does not
@@ -1102,12 +1162,7 @@ def fault_response(rule, service, operation, environ, body, app, start_response)
         if service == "sqs":
             headers.append(("x-amzn-query-error", f"AWS.SimpleQueueService.{code};Receiver"))
     else:
-        kind = "Receiver" if status >= 500 else "Sender"
-        payload = (
-            f"<ErrorResponse><Error><Type>{kind}</Type><Code>{code}</Code><Message>{message}</Message>"
-            f"</Error><RequestId>{request_id}</RequestId></ErrorResponse>"
-        ).encode()
-        headers = [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id)]
+        return _query_error(start_response, f"{status} {reason}", code, message)
     headers.append(("Content-Length", str(len(payload))))
     start_response(f"{status} {reason}", headers)
     return [payload]
@@ -1189,7 +1244,7 @@ def serve_faults(app):
         if principal is not None:
             denied = authorize(principal, service, operation, environ, body)
             if denied and IAM["mode"] == "enforce":
-                return access_denied(service, environ, denied, start_response)
+                return access_denied(service, environ, *denied, start_response)
         caller = caller_of(environ)
         rule = FAULTS.pick(f"{service}:{operation}", caller)
         if rule:
@@ -1201,8 +1256,8 @@ def serve_faults(app):
 
 
 def authorize(principal, service, operation, environ, body):
-    """The denial message for this request, or None; every decision is
-    recorded, every denial printed."""
+    """(the action denied, AWS's message) for this request, or None; every
+    decision is recorded, every denial printed."""
     scope = environ.get("HTTP_AUTHORIZATION", "").split("Credential=", 1)[-1].split("/")
     region = scope[2] if len(scope) > 2 else "us-east-1"
     checks = iam.requested(service, operation, environ, body, region, principal.account)
@@ -1219,12 +1274,29 @@ def authorize(principal, service, operation, environ, body):
     verdict = "denied" if enforced else "would deny (audit)"
     _activity("failure", f"iam: {verdict} {request.action} on {request.resource} "
                          f"for role {principal.role_name} ({principal.session})")
-    return message
+    return request.action, message
 
 
-def access_denied(service, environ, message, start_response):
+def _query_error(start_response, status, code, message):
+    """An error in the query protocol's XML (SNS, SQS's query form)."""
+    request_id = str(uuid.uuid4())
+    kind = "Receiver" if status.startswith("5") else "Sender"
+    payload = (
+        f"<ErrorResponse><Error><Type>{kind}</Type><Code>{code}</Code><Message>{message}</Message>"
+        f"</Error><RequestId>{request_id}</RequestId></ErrorResponse>"
+    ).encode()
+    start_response(status, [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id),
+                            ("Content-Length", str(len(payload)))])
+    return [payload]
+
+
+def access_denied(service, environ, action, message, start_response):
     """AccessDenied as each service and protocol answers it."""
     request_id = str(uuid.uuid4())
+    if service == "sns" and action.startswith("kms:"):
+        # SNS answers a publisher the topic's key refuses with its KMS error.
+        return _query_error(start_response, "400 Bad Request", "KMSAccessDenied",
+                            f"{message} (Service: AWSKMS; Error Code: AccessDeniedException)")
     if service == "lambda":
         document = {"Type": "User", "Message": message}
         status, code = "403 Forbidden", "AccessDeniedException"
@@ -1236,14 +1308,7 @@ def access_denied(service, environ, message, start_response):
         document = {"__type": _JSON_NAMESPACES.get(service, "") + code, "message": message}
     else:
         code = "AuthorizationError" if service == "sns" else "AccessDenied"
-        payload = (
-            f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message>"
-            f"</Error><RequestId>{request_id}</RequestId></ErrorResponse>"
-        ).encode()
-        headers = [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id),
-                   ("Content-Length", str(len(payload)))]
-        start_response("403 Forbidden", headers)
-        return [payload]
+        return _query_error(start_response, "403 Forbidden", code, message)
     payload = json.dumps(document).encode()
     headers = [("Content-Type", "application/x-amz-json-1.0"), ("x-amzn-ErrorType", code),
                ("x-amzn-RequestId", request_id), ("Content-Length", str(len(payload)))]
@@ -1405,6 +1470,8 @@ PATCHES = {
     "cfn-queue-policies": cfn_queue_policies,
     "lambda-url-permissions": lambda_url_permissions,
     "log-group-arn": log_group_arn,
+    "role-policy-documents": role_policy_documents,
+    "events-errors-named": events_errors_named,
     "lambda-logging-config": lambda_logging_config,
     "no-inline-triggers": no_inline_triggers,
     "dynamodb-one-at-a-time": dynamodb_one_at_a_time,
