@@ -350,8 +350,16 @@ async fn events_role(config: &SdkConfig, machine: &str) -> String {
 
 /// A role `service` may assume, allowed to start `machine`'s executions.
 async fn role_trusting(config: &SdkConfig, service: &str, machine: &str) -> String {
+    let statements =
+        json!([{"Effect": "Allow", "Action": "states:StartExecution", "Resource": machine}]);
+    granted_role(config, service, statements).await.1
+}
+
+/// A role `service` may assume whose policy allows `statements`: its name
+/// and ARN.
+async fn granted_role(config: &SdkConfig, service: &str, statements: Value) -> (String, String) {
     let iam = aws_sdk_iam::Client::new(config);
-    let name = unique("events-role");
+    let name = unique("granted-role");
     let role = iam
         .create_role()
         .role_name(&name)
@@ -365,16 +373,13 @@ async fn role_trusting(config: &SdkConfig, service: &str, machine: &str) -> Stri
         .unwrap();
     iam.put_role_policy()
         .role_name(&name)
-        .policy_name("start")
-        .policy_document(
-            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
-                "Action": "states:StartExecution", "Resource": machine}]})
-            .to_string(),
-        )
+        .policy_name("grants")
+        .policy_document(json!({"Version": "2012-10-17", "Statement": statements}).to_string())
         .send()
         .await
         .unwrap();
-    role.role().unwrap().arn().to_owned()
+    let arn = role.role().unwrap().arn().to_owned();
+    (name, arn)
 }
 
 /// Puts a `com.test` event on a new bus whose rule targets a new state
@@ -1028,27 +1033,8 @@ async fn a_stacks_schedule_exists_for_the_execution_plane_to_fire() {
 
 /// A role whose policy allows `allowed` (statements), and a session of it.
 async fn role_session(config: &SdkConfig, statements: Value) -> (String, SdkConfig) {
-    let iam = aws_sdk_iam::Client::new(config);
-    let name = unique("iam-role");
-    let role = iam
-        .create_role()
-        .role_name(&name)
-        .assume_role_policy_document(
-            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
-                "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
-            .to_string(),
-        )
-        .send()
-        .await
-        .unwrap();
-    iam.put_role_policy()
-        .role_name(&name)
-        .policy_name("grants")
-        .policy_document(json!({"Version": "2012-10-17", "Statement": statements}).to_string())
-        .send()
-        .await
-        .unwrap();
-    let credentials = invctl::local::iam::assume_role(config, role.role().unwrap().arn(), "tester")
+    let (name, arn) = granted_role(config, "lambda.amazonaws.com", statements).await;
+    let credentials = invctl::local::iam::assume_role(config, &arn, "tester")
         .await
         .unwrap();
     (name, invctl::local::iam::signing_as(config, &credentials))
@@ -1783,32 +1769,13 @@ async fn machine_with_role(
     definition: &Value,
     statements: Value,
 ) -> (String, String) {
-    let iam = aws_sdk_iam::Client::new(config);
-    let role = unique("machine-role");
-    let created = iam
-        .create_role()
-        .role_name(&role)
-        .assume_role_policy_document(
-            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
-                "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
-            .to_string(),
-        )
-        .send()
-        .await
-        .unwrap();
-    iam.put_role_policy()
-        .role_name(&role)
-        .policy_name("grants")
-        .policy_document(json!({"Version": "2012-10-17", "Statement": statements}).to_string())
-        .send()
-        .await
-        .unwrap();
+    let (_, role) = granted_role(config, "states.amazonaws.com", statements).await;
     let name = unique("machine");
     let arn = aws_sdk_sfn::Client::new(config)
         .create_state_machine()
         .name(&name)
         .definition(definition.to_string())
-        .role_arn(created.role().unwrap().arn())
+        .role_arn(role)
         .send()
         .await
         .unwrap()
