@@ -108,6 +108,7 @@ impl Sources {
         }
         for name in loaded.keys().filter(|n| !deployed.contains_key(*n)) {
             self.plane.unload(name);
+            self.roles.remove(name);
             self.console.line(format!("function {name} removed"));
         }
 

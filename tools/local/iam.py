@@ -314,7 +314,8 @@ def _queue_arn(region, account, url_or_name):
     return f"arn:aws:sqs:{region}:{owner}:{name}"
 
 
-def _queue_policy(arn):
+def queue_policy(arn):
+    """A queue's policy document, or None."""
     from moto.sqs.models import sqs_backends
 
     try:
@@ -330,7 +331,7 @@ def _sqs(operation, request, region, account):
         return [Request(f"sqs:{operation}", "*")]
     action = operation.replace("Batch", "")  # SendMessageBatch needs sqs:SendMessage
     arn = _queue_arn(region, account, url)
-    return [Request(f"sqs:{action}", arn, resource_policy=_queue_policy(arn))]
+    return [Request(f"sqs:{action}", arn, resource_policy=queue_policy(arn))]
 
 
 def _topic_key(topic_arn):
@@ -426,7 +427,9 @@ def _lambda(environ, region, account):
     method = environ.get("REQUEST_METHOD", "GET")
     if not match:
         return [Request("lambda:" + ("ListFunctions" if method == "GET" else "Unknown"), "*")]
-    name = unquote(match.group(1)).split(":")[-1] if unquote(match.group(1)).startswith("arn:") else unquote(match.group(1))
+    # The path names the function by name or ARN, maybe with a qualifier.
+    named = unquote(match.group(1))
+    name = named.split(":function:", 1)[1].split(":")[0] if ":function:" in named else named.split(":")[0]
     arn = f"arn:aws:lambda:{region}:{account}:function:{name}"
     rest = match.group(2) or ""
     action = {

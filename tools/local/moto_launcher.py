@@ -323,19 +323,19 @@ _TARGET_ACTIONS = {"sqs": "sqs:SendMessage", "states": "states:StartExecution",
                    "lambda": "lambda:InvokeFunction", "sns": "sns:Publish", "events": "events:PutEvents"}
 
 
-def delivery_denied(rule, target, arn=None):
-    """Why EventBridge may not reach `target` (or `arn`) for `rule`, or None:
+def delivery_denied(rule, target):
+    """Why EventBridge may not reach `target` for `rule`, or None:
     through the target's role (its trust policy must let EventBridge assume
     it for this rule, its policies allow the action), or else through the
     resource's own policy (a queue policy for events.amazonaws.com, with
     its aws:SourceArn condition)."""
-    arn = arn or target["Arn"]
+    arn = target["Arn"]
     service = arn.split(":")[2]
     action = _TARGET_ACTIONS.get(service, f"{service}:*")
     account = rule.account_id
     context = {"aws:SourceArn": rule.arn, "aws:SourceAccount": account}
     events = {"service": "events.amazonaws.com"}
-    role_arn = target.get("RoleArn") if arn == target["Arn"] else None
+    role_arn = target.get("RoleArn")
     if role_arn:
         from moto.iam.models import iam_backends
 
@@ -345,14 +345,9 @@ def delivery_denied(rule, target, arn=None):
             return f"its role {role_arn} does not exist"
         if iam.decide([role.assume_role_policy_document], "sts:AssumeRole", role_arn, context, events) != "allow":
             return f"the trust policy of {role_arn} does not let events.amazonaws.com assume it for {rule.arn}"
-        principal = iam.Principal(account, role_arn, rule.name)
-        failed = iam.check(principal, [iam.Request(action, arn)])
-        if failed:
-            iam.RECORD.refused(principal, action, arn, failed[1], IAM["mode"] == "enforce")
-            return failed[1]
-        iam.RECORD.allowed(principal, action, arn)
-        return None
-    policy = iam._queue_policy(arn) if service == "sqs" else None
+        denied = judge(iam.Principal(account, role_arn, rule.name), [iam.Request(action, arn)])
+        return denied and denied[1]
+    policy = iam.queue_policy(arn) if service == "sqs" else None
     if policy and iam.decide([policy], action, arn, context, events) == "allow":
         return None
     return (f"no resource-based policy of {arn} allows events.amazonaws.com to perform: {action} "
@@ -368,7 +363,7 @@ def dead_letter(rule, target, event, why):
     if not queue:
         _activity("failure", f"event dropped: {rule.name} has no dead-letter queue for {target['Arn']}")
         return
-    if delivery_denied(rule, {"Arn": queue}, queue):
+    if delivery_denied(rule, {"Arn": queue}):
         _activity("failure", f"event dropped: {rule.name} may not send to its dead-letter queue {queue}")
         return
     _, _, _, region, account, name = queue.split(":", 5)
@@ -1029,11 +1024,10 @@ FAULTS_PATH = "/_invctl/faults"
 IAM = {"mode": "enforce"}
 
 
-def caller_of(environ):
+def caller_name(principal):
     """Who signed a request, as fault rules name callers: the role
     session (a function or workflow name) and its role's name, or `invctl`
     for the account's administrator (invctl's own commands)."""
-    principal = iam.principal_of(environ)
     return f"{principal.session} {principal.role_name}" if principal else "invctl"
 
 
@@ -1221,8 +1215,9 @@ def serve_faults(app):
         path = environ.get("PATH_INFO", "")
         if path.startswith(iam.PATH):
             return serve_iam(environ, start_response, read_body(environ), answer)
-        principal = iam.principal_of(environ) if IAM["mode"] != "off" else None
-        if not path.startswith(FAULTS_PATH) and not FAULTS.rules and principal is None:
+        principal = iam.principal_of(environ)
+        checked = IAM["mode"] != "off" and principal is not None
+        if not path.startswith(FAULTS_PATH) and not FAULTS.rules and not checked:
             # Nothing to check: nothing is read twice.
             return app(environ, start_response)
         body = read_body(environ)
@@ -1241,11 +1236,11 @@ def serve_faults(app):
                 return answer(start_response, {"cleared": FAULTS.clear()})
             return answer(start_response, FAULTS.listing())
         service, operation = _operation(environ, body)
-        if principal is not None:
+        if checked:
             denied = authorize(principal, service, operation, environ, body)
             if denied and IAM["mode"] == "enforce":
                 return access_denied(service, environ, *denied, start_response)
-        caller = caller_of(environ)
+        caller = caller_name(principal)
         rule = FAULTS.pick(f"{service}:{operation}", caller)
         if rule:
             _activity("failure", f"fault: {service}:{operation} answered {rule['error']} for {caller}")
@@ -1255,12 +1250,11 @@ def serve_faults(app):
     return layer
 
 
-def authorize(principal, service, operation, environ, body):
-    """(the action denied, AWS's message) for this request, or None; every
-    decision is recorded, every denial printed."""
-    scope = environ.get("HTTP_AUTHORIZATION", "").split("Credential=", 1)[-1].split("/")
-    region = scope[2] if len(scope) > 2 else "us-east-1"
-    checks = iam.requested(service, operation, environ, body, region, principal.account)
+def judge(principal, checks):
+    """IAM's decision on `checks` for `principal`: None if all are allowed,
+    else (the action denied, AWS's message). Every decision is recorded for
+    `invctl local iam`, every denial printed (in audit mode as one that
+    would be)."""
     failed = iam.check(principal, checks)
     for request in checks:
         if failed and request is failed[0]:
@@ -1275,6 +1269,13 @@ def authorize(principal, service, operation, environ, body):
     _activity("failure", f"iam: {verdict} {request.action} on {request.resource} "
                          f"for role {principal.role_name} ({principal.session})")
     return request.action, message
+
+
+def authorize(principal, service, operation, environ, body):
+    """IAM's decision on a request, as [`judge`] gives it."""
+    scope = environ.get("HTTP_AUTHORIZATION", "").split("Credential=", 1)[-1].split("/")
+    region = scope[2] if len(scope) > 2 else "us-east-1"
+    return judge(principal, iam.requested(service, operation, environ, body, region, principal.account))
 
 
 def _query_error(start_response, status, code, message):
@@ -1326,15 +1327,9 @@ def serve_iam(environ, start_response, body, answer):
         if IAM["mode"] == "off":
             return answer(start_response, {"denied": None})
         principal = iam.Principal(asked["role"].split(":")[4], asked["role"], asked.get("session", "service"))
-        failed = iam.check(principal, [iam.Request(asked["action"], asked["resource"])])
-        if not failed:
-            iam.RECORD.allowed(principal, asked["action"], asked["resource"])
-            return answer(start_response, {"denied": None})
+        denied = judge(principal, [iam.Request(asked["action"], asked["resource"])])
         enforced = IAM["mode"] == "enforce"
-        iam.RECORD.refused(principal, asked["action"], asked["resource"], failed[1], enforced)
-        _activity("failure", f"iam: {'denied' if enforced else 'would deny (audit)'} {asked['action']} "
-                             f"on {asked['resource']} for role {principal.role_name} ({principal.session})")
-        return answer(start_response, {"denied": failed[1] if enforced else None})
+        return answer(start_response, {"denied": denied[1] if denied and enforced else None})
     if environ.get("REQUEST_METHOD") == "POST" and environ.get("PATH_INFO") == iam.PATH + "/function-url":
         asked = json.loads(body or b"{}")
         denied = None if IAM["mode"] == "off" else function_url_denied(asked)
