@@ -515,15 +515,21 @@ class Record:
 RECORD = Record()
 
 
+def _denied(principal, request, why):
+    """AWS's message for a denied request."""
+    return request, (f"User: {principal.arn} is not authorized to perform: {request.action} "
+                     f"on resource: {request.resource} {why}")
+
+
 def check(principal, checks):
     """The first check that fails, with AWS's message, or None."""
     documents = role_documents(principal)
     if documents is None:
-        return checks[0], (f"User: {principal.arn} is not authorized to perform: {checks[0].action} "
-                           f"on resource: {checks[0].resource} because its role no longer exists")
+        return _denied(principal, checks[0], "because its role no longer exists")
     context = {"aws:PrincipalArn": principal.role_arn, "aws:PrincipalAccount": principal.account,
                "aws:SourceAccount": principal.account}
     for request in checks:
+        no_identity_allow = f"because no identity-based policy allows the {request.action} action"
         identity = decide(documents, request.action, request.resource, context)
         resource = None
         if request.resource_policy:
@@ -531,31 +537,16 @@ def check(principal, checks):
                               principal.for_resource_policies())
         if identity == "deny" or resource == "deny":
             where = "identity-based" if identity == "deny" else "resource-based"
-            return request, (f"User: {principal.arn} is not authorized to perform: {request.action} "
-                             f"on resource: {request.resource} with an explicit deny in a {where} policy")
+            return _denied(principal, request, f"with an explicit deny in a {where} policy")
         if request.required_resource_policy:
             # A key policy that names the role allows on its own; one that
             # names the account's root hands the decision to IAM.
             named = decide([request.resource_policy], request.action, request.resource, context,
                            {"aws": {principal.role_arn, principal.arn}}) if request.resource_policy else None
-            delegated = named == "allow" or (resource == "allow" and identity == "allow")
-            if not delegated:
-                why = ("because no identity-based policy allows the " + request.action + " action"
-                       if identity is None else "because the key policy does not allow it")
-                return request, (f"User: {principal.arn} is not authorized to perform: {request.action} "
-                                 f"on resource: {request.resource} {why}")
+            if not (named == "allow" or (resource == "allow" and identity == "allow")):
+                why = no_identity_allow if identity is None else "because the key policy does not allow it"
+                return _denied(principal, request, why)
             continue
         if identity != "allow" and resource != "allow":
-            return request, (f"User: {principal.arn} is not authorized to perform: {request.action} "
-                             f"on resource: {request.resource} because no identity-based policy allows the "
-                             f"{request.action} action")
+            return _denied(principal, request, no_identity_allow)
     return None
-
-
-def authorize_role(role_arn, action, resource, context=None):
-    """For the execution plane (a schedule's role invoking its target):
-    None if allowed, else the denial message."""
-    account = role_arn.split(":")[4]
-    principal = Principal(account, role_arn, "scheduler")
-    failed = check(principal, [Request(action, resource)])
-    return failed and failed[1]
