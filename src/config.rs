@@ -68,6 +68,9 @@ pub struct Section {
     pub artifact_bucket: Option<String>,
     /// Use the workspace's local cloud, as `--local` does.
     pub local: Option<bool>,
+    /// `false` deploys the functions without reserved concurrency, as
+    /// `deploy --no-reserved-concurrency` does.
+    pub reserved_concurrency: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -88,6 +91,11 @@ pub struct Settings {
     pub endpoint_url: Option<String>,
     pub email: Option<String>,
     pub artifact_bucket: Option<String>,
+    pub reserved_concurrency: Option<bool>,
+    /// The `./invctl.toml` nobody named that the email came from: approval
+    /// links work like passwords, so a checkout someone else wrote must not
+    /// redirect them unannounced.
+    pub email_from_implicit_file: Option<PathBuf>,
     /// The local cloud in use, with `--local`.
     pub local: Option<crate::local::LocalState>,
 }
@@ -245,6 +253,9 @@ impl Settings {
                 email: over(&environment.email, &section.email),
                 artifact_bucket: over(&environment.artifact_bucket, &section.artifact_bucket),
                 local: environment.local.or(section.local),
+                reserved_concurrency: environment
+                    .reserved_concurrency
+                    .or(section.reserved_concurrency),
             };
         }
         let stack_name = args
@@ -255,6 +266,9 @@ impl Settings {
         if !valid_stack_name(&stack_name) {
             return Err(ConfigError::BadStackName(stack_name));
         }
+        let email_from_implicit_file = implicit_file
+            .filter(|_| section.email.is_some())
+            .map(Path::to_owned);
         let region = args.region.clone().or(section.region);
         if let Some(region) = region.as_deref().filter(|r| !valid_region(r)) {
             return Err(ConfigError::BadRegion(region.to_owned()));
@@ -273,6 +287,8 @@ impl Settings {
                 endpoint_url: Some(state.endpoint.clone()),
                 email: section.email,
                 artifact_bucket: section.artifact_bucket,
+                reserved_concurrency: section.reserved_concurrency,
+                email_from_implicit_file,
                 local,
             });
         }
@@ -300,6 +316,8 @@ impl Settings {
             endpoint_url,
             email: section.email,
             artifact_bucket: section.artifact_bucket,
+            reserved_concurrency: section.reserved_concurrency,
+            email_from_implicit_file,
             local: None,
         })
     }
@@ -344,6 +362,8 @@ profile = "prod"
                 endpoint_url: None,
                 email: Some("ops@example.com".into()),
                 artifact_bucket: None,
+                reserved_concurrency: None,
+                email_from_implicit_file: None,
                 local: None,
             }
         );

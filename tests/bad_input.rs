@@ -156,6 +156,47 @@ fn an_endpoint_from_a_settings_file_nobody_named_is_announced() {
 }
 
 #[test]
+fn an_email_from_a_settings_file_nobody_named_is_announced_by_deploy() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("invctl.toml"),
+        "[default]\nemail = \"someone@elsewhere.example\"\n",
+    )
+    .unwrap();
+    let run = |extra: &[&str]| {
+        util::run(
+            Command::new(assert_cmd::cargo::cargo_bin("invctl"))
+                .current_dir(dir.path())
+                .env("AWS_ACCESS_KEY_ID", "testing")
+                .env("AWS_SECRET_ACCESS_KEY", "testing")
+                .env("AWS_REGION", "us-east-1")
+                .env("AWS_MAX_ATTEMPTS", "1")
+                .args([
+                    "--endpoint-url",
+                    &closed_endpoint(),
+                    "deploy",
+                    "--skip-build",
+                ])
+                .args(extra),
+        )
+    };
+    let found = run(&[]);
+    let text = stderr(&found);
+    assert!(
+        text.starts_with("warning: alerts and approval links (which approve purchase orders like a password) go to someone@elsewhere.example, as invctl.toml in this folder says"),
+        "{text}"
+    );
+    // Named by the user, in the file or on the command line: no warning.
+    for named in [
+        &["--config", "invctl.toml"][..],
+        &["--email", "me@example.com"][..],
+    ] {
+        let output = run(named);
+        assert!(!stderr(&output).contains("warning:"), "{}", stderr(&output));
+    }
+}
+
+#[test]
 fn a_picture_that_cannot_be_written_says_where_and_replaces_nothing() {
     let dir = tempfile::tempdir().unwrap();
     // A folder where the file should go, and a file inside a missing folder.

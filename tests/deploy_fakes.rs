@@ -393,3 +393,305 @@ async fn on_a_terminal_a_failed_rollback_is_continued_only_on_yes() {
     assert!(matches!(error, Error::RollbackFailed { .. }), "{error}");
     assert_eq!(declined.num_calls(), 0, "nothing is continued on no");
 }
+
+// ------------------------------------------------------------------ destroy
+
+const PURCHASE_ORDERS: &str =
+    "arn:aws:states:us-east-1:123456789012:stateMachine:inventory-create-purchase-order";
+
+/// The stack's resources as CloudFormation lists them: both kinds of workflow.
+fn workflow_resources() -> Rule {
+    use aws_sdk_cloudformation::operation::list_stack_resources::ListStackResourcesOutput;
+    use aws_sdk_cloudformation::types::StackResourceSummary;
+    let summary = |logical: &str, physical: &str| {
+        StackResourceSummary::builder()
+            .logical_resource_id(logical)
+            .physical_resource_id(physical)
+            .resource_type("AWS::StepFunctions::StateMachine")
+            .resource_status(ResourceStatus::CreateComplete)
+            .last_updated_timestamp(DateTime::from_secs(0))
+            .build()
+    };
+    mock!(Client::list_stack_resources).then_output(move || {
+        ListStackResourcesOutput::builder()
+            .stack_resource_summaries(summary(
+                "ReserveStockStateMachine",
+                "arn:aws:states:us-east-1:123456789012:stateMachine:inventory-reserve-stock",
+            ))
+            .stack_resource_summaries(summary("CreatePurchaseOrderStateMachine", PURCHASE_ORDERS))
+            .build()
+    })
+}
+
+/// Two purchase orders waiting for approval; the listing is asked only of
+/// the STANDARD machine, for RUNNING executions.
+fn waiting_purchase_orders() -> Rule {
+    use aws_sdk_sfn::operation::list_executions::ListExecutionsOutput;
+    use aws_sdk_sfn::types::{ExecutionListItem, ExecutionStatus};
+    mock!(aws_sdk_sfn::Client::list_executions)
+        .match_requests(|r| {
+            r.state_machine_arn() == Some(PURCHASE_ORDERS)
+                && r.status_filter() == Some(&ExecutionStatus::Running)
+        })
+        .then_output(|| {
+            let execution = |name: &str| {
+                ExecutionListItem::builder()
+                    .execution_arn(format!(
+                        "arn:aws:states:us-east-1:123456789012:execution:inventory-create-purchase-order:{name}"
+                    ))
+                    .state_machine_arn(PURCHASE_ORDERS)
+                    .name(name)
+                    .status(ExecutionStatus::Running)
+                    .start_date(aws_sdk_sfn::primitives::DateTime::from_secs(0))
+                    .build()
+                    .unwrap()
+            };
+            ListExecutionsOutput::builder()
+                .executions(execution("po-1"))
+                .executions(execution("po-2"))
+                .build()
+                .unwrap()
+        })
+}
+
+fn destroy_target(
+    cloudformation: Client,
+    step_functions: aws_sdk_sfn::Client,
+) -> invctl::commands::destroy::Target {
+    invctl::commands::destroy::Target {
+        cloudformation,
+        step_functions,
+        stack: "inventory".to_owned(),
+        region: "us-east-1".to_owned(),
+        poll: POLL,
+    }
+}
+
+#[tokio::test]
+async fn destroy_stops_the_waiting_purchase_orders_before_deleting_and_says_so() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static STOPPED: AtomicUsize = AtomicUsize::new(0);
+    let stop = mock!(aws_sdk_sfn::Client::stop_execution)
+        .match_requests(|r| {
+            r.error() == Some("invctl.StackDestroyed")
+                && r.cause().is_some_and(|c| c.contains("invctl destroy"))
+        })
+        .then_output(|| {
+            STOPPED.fetch_add(1, Ordering::SeqCst);
+            aws_sdk_sfn::operation::stop_execution::StopExecutionOutput::builder()
+                .stop_date(aws_sdk_sfn::primitives::DateTime::from_secs(0))
+                .build()
+                .unwrap()
+        });
+    // DeleteStack comes only after both executions are stopped.
+    let delete = mock!(Client::delete_stack)
+        .match_requests(|_| STOPPED.load(Ordering::SeqCst) == 2)
+        .then_output(|| DeleteStackOutput::builder().build());
+    let listing = waiting_purchase_orders();
+    let step_functions = mock_client!(aws_sdk_sfn, RuleMode::MatchAny, [&listing, &stop]);
+    let cloudformation = mock_client!(
+        aws_sdk_cloudformation,
+        RuleMode::Sequential,
+        [
+            &stacks(StackStatus::CreateComplete),
+            &workflow_resources(),
+            &delete,
+            &stacks(StackStatus::DeleteInProgress),
+            &events(vec![]),
+            &stacks(StackStatus::DeleteComplete),
+            &events(vec![]),
+        ]
+    );
+    let mut console = Scripted::answering(&["inventory"]);
+    let mut out = Vec::new();
+    invctl::commands::destroy::destroy(
+        &destroy_target(cloudformation, step_functions),
+        false,
+        &mut console,
+        &mut out,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        console.asked,
+        ["Delete stack inventory and all its data? 2 running executions of create-purchase-order will be stopped first. Type its name to confirm: "]
+    );
+    assert_eq!(
+        listing.num_calls(),
+        1,
+        "only the STANDARD workflow is listed"
+    );
+    assert_eq!(stop.num_calls(), 2);
+    assert_eq!(delete.num_calls(), 1);
+    let out = String::from_utf8(out).unwrap();
+    assert_eq!(
+        out,
+        "stopped 2 running executions of create-purchase-order\nstack inventory deleted\n"
+    );
+}
+
+#[tokio::test]
+async fn a_declined_destroy_stops_nothing() {
+    let stop = mock!(aws_sdk_sfn::Client::stop_execution).then_output(|| {
+        aws_sdk_sfn::operation::stop_execution::StopExecutionOutput::builder()
+            .stop_date(aws_sdk_sfn::primitives::DateTime::from_secs(0))
+            .build()
+            .unwrap()
+    });
+    let delete = mock!(Client::delete_stack).then_output(|| DeleteStackOutput::builder().build());
+    let listing = waiting_purchase_orders();
+    let step_functions = mock_client!(aws_sdk_sfn, RuleMode::MatchAny, [&listing, &stop]);
+    let cloudformation = mock_client!(
+        aws_sdk_cloudformation,
+        RuleMode::MatchAny,
+        [
+            &stacks(StackStatus::CreateComplete),
+            &workflow_resources(),
+            &delete
+        ]
+    );
+    let error = invctl::commands::destroy::destroy(
+        &destroy_target(cloudformation, step_functions),
+        false,
+        &mut Scripted::answering(&["no"]),
+        &mut Vec::new(),
+    )
+    .await
+    .unwrap_err();
+    assert!(error.to_string().contains("nothing was deleted"), "{error}");
+    assert_eq!((stop.num_calls(), delete.num_calls()), (0, 0));
+}
+
+// ------------------------------------------------------ email subscriptions
+
+#[tokio::test]
+async fn a_pending_email_subscription_is_shown_with_what_to_do() {
+    use aws_sdk_sns::operation::list_subscriptions_by_topic::ListSubscriptionsByTopicOutput;
+    use aws_sdk_sns::types::Subscription;
+    use invctl::deploy::subscriptions;
+    let subscription = |topic: &str, arn: &str| {
+        Subscription::builder()
+            .topic_arn(topic)
+            .protocol("email")
+            .endpoint("ops@example.com")
+            .subscription_arn(arn)
+            .build()
+    };
+    let alerts = mock!(aws_sdk_sns::Client::list_subscriptions_by_topic)
+        .match_requests(|r| r.topic_arn() == Some("arn:aws:sns:us-east-1:1:alerts"))
+        .then_output(move || {
+            ListSubscriptionsByTopicOutput::builder()
+                .subscriptions(subscription(
+                    "arn:aws:sns:us-east-1:1:alerts",
+                    "arn:aws:sns:us-east-1:1:alerts:0b7e",
+                ))
+                .build()
+        });
+    let approvals = mock!(aws_sdk_sns::Client::list_subscriptions_by_topic)
+        .match_requests(|r| r.topic_arn() == Some("arn:aws:sns:us-east-1:1:approvals"))
+        .then_output(move || {
+            ListSubscriptionsByTopicOutput::builder()
+                // SNS's name for a subscription nobody confirmed yet.
+                .subscriptions(subscription(
+                    "arn:aws:sns:us-east-1:1:approvals",
+                    "PendingConfirmation",
+                ))
+                .build()
+        });
+    let sns = mock_client!(aws_sdk_sns, RuleMode::MatchAny, [&alerts, &approvals]);
+    let output = |key: &str, value: &str| {
+        aws_sdk_cloudformation::types::Output::builder()
+            .output_key(key)
+            .output_value(value)
+            .build()
+    };
+    let deployed = Stack::builder()
+        .stack_name("inventory")
+        .creation_time(DateTime::from_secs(0))
+        .stack_status(StackStatus::CreateComplete)
+        .outputs(output(
+            invctl::stack::ids::output::ALERT_TOPIC_ARN,
+            "arn:aws:sns:us-east-1:1:alerts",
+        ))
+        .outputs(output(
+            invctl::stack::ids::output::APPROVAL_TOPIC_ARN,
+            "arn:aws:sns:us-east-1:1:approvals",
+        ))
+        .build();
+    let states = subscriptions::states(&sns, &deployed).await;
+    let shown: Vec<(&str, &str)> = states.iter().map(|s| (s.topic, s.state)).collect();
+    assert_eq!(shown, [("alerts", "confirmed"), ("approvals", "pending")]);
+    let mut text = Vec::new();
+    subscriptions::write(&states, &mut text).unwrap();
+    let text = String::from_utf8(text).unwrap();
+    assert!(
+        text.contains("approvals  email ops@example.com  PENDING CONFIRMATION"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ops@example.com must click \"Confirm subscription\""),
+        "{text}"
+    );
+    assert!(text.contains("purchase orders expire unapproved"), "{text}");
+}
+
+// ------------------------------------------------ reserved concurrency
+
+fn account_with_unreserved(quota: i32, unreserved: i32) -> Rule {
+    use aws_sdk_lambda::operation::get_account_settings::GetAccountSettingsOutput;
+    use aws_sdk_lambda::types::AccountLimit;
+    mock!(aws_sdk_lambda::Client::get_account_settings).then_output(move || {
+        GetAccountSettingsOutput::builder()
+            .account_limit(
+                AccountLimit::builder()
+                    .concurrent_executions(quota)
+                    .unreserved_concurrent_executions(unreserved)
+                    .build(),
+            )
+            .build()
+    })
+}
+
+#[tokio::test]
+async fn a_new_accounts_small_quota_stops_the_deploy_before_any_change_with_the_ways_out() {
+    use invctl::commands::deploy::{check_concurrency, Error};
+    let small = account_with_unreserved(10, 10);
+    let lambda = mock_client!(aws_sdk_lambda, [&small]);
+    let cloudformation = mock_client!(
+        aws_sdk_cloudformation,
+        [&stacks(StackStatus::CreateComplete)]
+    );
+    let error = check_concurrency(&lambda, &cloudformation, None, "eu-west-1")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, Error::ConcurrencyTooLow { left: 8, .. }),
+        "{error}"
+    );
+    let message = error.to_string();
+    for needed in [
+        "Lambda in eu-west-1 has 10 of the account's 10 concurrent executions unreserved",
+        "approval (2)",
+        "L-B99A9384",
+        "--no-reserved-concurrency",
+        "reserved_concurrency = false",
+        "Nothing was changed",
+    ] {
+        assert!(message.contains(needed), "{needed:?} not in: {message}");
+    }
+
+    // A usual account has room: the deploy goes on.
+    let usual = account_with_unreserved(1000, 1000);
+    let lambda = mock_client!(aws_sdk_lambda, [&usual]);
+    check_concurrency(&lambda, &cloudformation, None, "eu-west-1")
+        .await
+        .unwrap();
+    // 101 unreserved leaves 99 after reserving 2: refused, as Lambda would.
+    let edge = account_with_unreserved(1000, 101);
+    let lambda = mock_client!(aws_sdk_lambda, [&edge]);
+    assert!(
+        check_concurrency(&lambda, &cloudformation, None, "eu-west-1")
+            .await
+            .is_err()
+    );
+}

@@ -1839,3 +1839,80 @@ async fn a_throttled_put_events_task_is_retried_by_its_error_name() {
         "the gap is gone: the patch can go too"
     );
 }
+
+/// (ConcurrentExecutions, UnreservedConcurrentExecutions) from GetAccountSettings.
+async fn account_concurrency(moto: &Moto) -> Result<(i32, i32), String> {
+    let config = moto.sdk_config().await;
+    let settings = aws_sdk_lambda::Client::new(&config)
+        .get_account_settings()
+        .send()
+        .await
+        .map_err(|e| format!("{e:?}"))?;
+    let limit = settings.account_limit().ok_or("no AccountLimit")?;
+    Ok((
+        limit.concurrent_executions(),
+        limit.unreserved_concurrent_executions().unwrap_or_default(),
+    ))
+}
+
+/// Creates a stack whose one function reserves `reserved`; its final status
+/// (or the refusal of the create).
+async fn stack_reserving(moto: &Moto, reserved: i32) -> String {
+    let config = moto.sdk_config().await;
+    let template = json!({"Resources": {
+        "Role": {"Type": "AWS::IAM::Role", "Properties": {
+            "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"Service": ["lambda.amazonaws.com"]},
+                "Action": ["sts:AssumeRole"]}]}
+        }},
+        "Function": {"Type": "AWS::Lambda::Function", "Properties": {
+            "Runtime": "python3.12",
+            "Handler": "index.handler",
+            "Role": {"Fn::GetAtt": ["Role", "Arn"]},
+            "Code": {"ZipFile": "def handler(event, context):\n    return event\n"},
+            "ReservedConcurrentExecutions": reserved
+        }}
+    }});
+    let cfn = aws_sdk_cloudformation::Client::new(&config);
+    let name = unique("reserving");
+    if let Err(e) = cfn
+        .create_stack()
+        .stack_name(&name)
+        .template_body(template.to_string())
+        .send()
+        .await
+    {
+        return format!("refused: {e:?}");
+    }
+    cfn.describe_stacks()
+        .stack_name(&name)
+        .send()
+        .await
+        .unwrap()
+        .stacks()[0]
+        .stack_status()
+        .map(|s| s.as_str().to_owned())
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn account_concurrency_is_answered_and_a_reservation_beyond_it_fails() {
+    let small = Moto::start_local_with_flags(&["--concurrency-quota", "110"]);
+    assert_eq!(account_concurrency(&small).await, Ok((110, 110)));
+    assert_eq!(stack_reserving(&small, 5).await, "CREATE_COMPLETE");
+    assert_eq!(account_concurrency(&small).await, Ok((110, 105)));
+    let refused = stack_reserving(&small, 6).await;
+    assert_ne!(refused, "CREATE_COMPLETE", "105 - 6 leaves fewer than 100");
+    assert_eq!(account_concurrency(&small).await, Ok((110, 105)));
+    assert_eq!(
+        account_concurrency(patched()).await.map(|(quota, _)| quota),
+        Ok(1000)
+    );
+
+    let unpatched = Moto::start_local(&["lambda-account-settings"]);
+    assert!(
+        account_concurrency(&unpatched).await.is_err(),
+        "the gap is gone: the patch can go too"
+    );
+    assert_eq!(stack_reserving(&unpatched, 995).await, "CREATE_COMPLETE");
+}

@@ -89,11 +89,13 @@ fn iam_policies_name_actions_and_stack_resources() {
                 }
                 for resource in statement["Resource"].as_array().unwrap() {
                     if resource == "*" {
-                        // Only the CloudWatch Logs delivery API, which has no
-                        // resource-level permissions, may use "*".
+                        // Only actions that take no resource may use "*":
+                        // the CloudWatch Logs delivery API, ListStreams and
+                        // the task-token calls.
                         assert!(
-                            actions.iter().all(|a| a.starts_with("logs:")
-                                && !["logs:PutLogEvents", "logs:CreateLogStream"].contains(a)),
+                            actions.iter().all(|a| (a.starts_with("logs:")
+                                && !["logs:PutLogEvents", "logs:CreateLogStream"].contains(a))
+                                || ["dynamodb:ListStreams", "states:SendTaskSuccess"].contains(a)),
                             "{id}: '*' resource for {actions:?}"
                         );
                     } else {
@@ -131,6 +133,8 @@ fn physical_names_derive_from_the_stack_name() {
             if let Some(name) = resource["Properties"].get(*key) {
                 named += 1;
                 let sub = name["Fn::Sub"].as_str().unwrap_or_default();
+                // Log groups Step Functions writes to sit under its prefix.
+                let sub = sub.trim_start_matches("/aws/vendedlogs/states/");
                 assert!(
                     sub.starts_with("${AWS::StackName}-"),
                     "{id}.{key} is not derived from the stack name: {name}"
@@ -138,7 +142,10 @@ fn physical_names_derive_from_the_stack_name() {
             }
         }
     }
-    assert_eq!(named, 5, "bus, schedule and three state machines are named");
+    assert_eq!(
+        named, 8,
+        "bus, schedule, three state machines and their log groups are named"
+    );
 }
 
 #[test]
@@ -150,7 +157,11 @@ fn every_derived_name_fits_its_service_with_the_longest_stack_name() {
     let mut suffixes: Vec<&str> = text
         .split("${AWS::StackName}-")
         .skip(1)
-        .map(|rest| rest.split('"').next().unwrap())
+        .map(|rest| {
+            rest.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+                .next()
+                .unwrap()
+        })
         .collect();
     suffixes.sort();
     suffixes.dedup();
@@ -166,6 +177,139 @@ fn every_derived_name_fits_its_service_with_the_longest_stack_name() {
             "{suffix} exceeds {limit}"
         );
     }
+}
+
+#[test]
+fn actions_that_take_no_resource_are_granted_on_star_alone() {
+    let template = template();
+    for (id, role) in resources_of_type(&template, "AWS::IAM::Role") {
+        for policy in role["Properties"]["Policies"].as_array().unwrap() {
+            for statement in policy["PolicyDocument"]["Statement"].as_array().unwrap() {
+                let actions = statement["Action"].as_array().unwrap();
+                if actions
+                    .iter()
+                    .any(|a| a == "dynamodb:ListStreams" || a == "states:SendTaskSuccess")
+                {
+                    assert_eq!(statement["Resource"], json!(["*"]), "{id}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn no_arn_names_the_aws_partition_literally() {
+    let mut stack = stack::synthesize(Architecture::Arm64).unwrap();
+    let text = stack.template.to_json();
+    assert!(
+        !text.contains("arn:aws:"),
+        "an ARN with a literal partition: use ${{AWS::Partition}}"
+    );
+    assert!(
+        text.contains("arn:${AWS::Partition}:states:::"),
+        "the workflows' integrations are there, with the partition to fill in"
+    );
+    for flow in stack.workflows.drain(..) {
+        assert!(!flow.workflow.definition_json().contains("arn:aws:"));
+    }
+}
+
+#[test]
+fn roles_services_assume_are_for_this_account_and_stack_only() {
+    let template = template();
+    let mut checked = 0;
+    for (id, role) in resources_of_type(&template, "AWS::IAM::Role") {
+        for statement in role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+            .as_array()
+            .unwrap()
+        {
+            let service = statement["Principal"]["Service"][0].as_str().unwrap();
+            if service == "lambda.amazonaws.com" {
+                continue;
+            }
+            checked += 1;
+            let condition = &statement["Condition"];
+            assert_eq!(
+                condition["StringEquals"]["aws:SourceAccount"],
+                json!({"Fn::Sub": "${AWS::AccountId}"}),
+                "{id}"
+            );
+            let source = condition["ArnLike"]["aws:SourceArn"]["Fn::Sub"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{id}: no aws:SourceArn condition"));
+            let service_name = service.trim_end_matches(".amazonaws.com");
+            assert!(
+                source.starts_with(&format!(
+                    "arn:${{AWS::Partition}}:{service_name}:${{AWS::Region}}:${{AWS::AccountId}}:"
+                )),
+                "{id}: {source}"
+            );
+            if service_name != "scheduler" {
+                assert!(source.contains("${AWS::StackName}-"), "{id}: {source}");
+            }
+        }
+    }
+    assert_eq!(
+        checked, 5,
+        "three workflows, the rule's role, the schedule's"
+    );
+}
+
+#[test]
+fn each_queue_policy_holds_only_its_own_queues_statements() {
+    let template = template();
+    let policies = resources_of_type(&template, "AWS::SQS::QueuePolicy");
+    assert_eq!(policies.len(), 2);
+    for (id, policy) in policies {
+        let queues: Vec<&str> = policy["Properties"]["Queues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|q| q["Ref"].as_str().unwrap())
+            .collect();
+        assert_eq!(queues.len(), 1, "{id}: one queue");
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+            .as_array()
+            .unwrap()
+        {
+            for resource in statement["Resource"].as_array().unwrap() {
+                assert_eq!(resource["Fn::GetAtt"][0], queues[0], "{id}");
+            }
+        }
+    }
+}
+
+#[test]
+fn workflow_logs_are_vended_log_groups_named_by_stack() {
+    let template = template();
+    for flow in stack::stack_workflows() {
+        let group = &template["Resources"][flow.spec.log_group_id()]["Properties"];
+        assert_eq!(
+            group["LogGroupName"],
+            json!({"Fn::Sub": format!("/aws/vendedlogs/states/${{AWS::StackName}}-{}", flow.workflow.name)})
+        );
+    }
+}
+
+#[test]
+fn deploying_without_reserved_concurrency_changes_only_that() {
+    let shaped = |reserve_concurrency| {
+        let stack = stack::synthesize_shaped(stack::Shape {
+            architecture: Architecture::Arm64,
+            reserve_concurrency,
+        })
+        .unwrap();
+        serde_json::from_str::<Json>(&stack.template.to_json()).unwrap()
+    };
+    let mut with = shaped(true);
+    let without = shaped(false);
+    assert_eq!(with, template(), "reserving is the default");
+    let reserved = with["Resources"]["ApprovalFunction"]["Properties"]
+        .as_object_mut()
+        .unwrap()
+        .remove("ReservedConcurrentExecutions");
+    assert_eq!(reserved, Some(json!(2)));
+    assert_eq!(with, without);
 }
 
 #[test]
@@ -493,7 +637,7 @@ fn reservation_is_one_conditional_transaction() {
     };
     assert_eq!(
         task.resource,
-        "arn:aws:states:::aws-sdk:dynamodb:transactWriteItems"
+        "arn:${AWS::Partition}:states:::aws-sdk:dynamodb:transactWriteItems"
     );
     let items = task.parameters.as_ref().unwrap()["TransactItems"]
         .as_array()

@@ -52,6 +52,9 @@ fn cfn_lint_fails_a_broken_template() {
     assert!(text.contains("NoSuchQueue"), "{text}");
 }
 
+/// The workflows as Step Functions receives them: the template's `Fn::Sub`
+/// has filled in the partition (the other placeholders the validators take
+/// as they are).
 fn workflow_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut files: Vec<_> = fs::read_dir(dir.join("asl"))
         .unwrap()
@@ -59,7 +62,18 @@ fn workflow_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         .collect();
     files.sort();
     assert_eq!(files.len(), 3);
+    let resolved = dir.join("resolved");
+    fs::create_dir_all(&resolved).unwrap();
     files
+        .iter()
+        .map(|file| {
+            let text = fs::read_to_string(file).unwrap();
+            assert!(text.contains("arn:${AWS::Partition}:states:::"), "{file:?}");
+            let copy = resolved.join(file.file_name().unwrap());
+            fs::write(&copy, text.replace("${AWS::Partition}", "aws")).unwrap();
+            copy
+        })
+        .collect()
 }
 
 fn asl_validator(files: &[std::path::PathBuf]) -> std::process::Output {
@@ -80,7 +94,10 @@ fn language_service(files: &[std::path::PathBuf]) -> std::process::Output {
 
 /// A copy of reserve-stock whose first state points at a state that does not exist.
 fn broken_workflow(dir: &std::path::Path) -> std::path::PathBuf {
-    let source = dir.join("asl/reserve-stock.asl.json");
+    let source = workflow_files(dir)
+        .into_iter()
+        .find(|f| f.ends_with("reserve-stock.asl.json"))
+        .unwrap();
     let mut definition: Json = serde_json::from_str(&fs::read_to_string(source).unwrap()).unwrap();
     definition["States"]["StartReservationAttempts"]["Next"] = "NoSuchState".into();
     let broken = dir.join("broken.asl.json");
@@ -144,6 +161,8 @@ struct Accepted {
 struct AllowList {
     checkov: Vec<Accepted>,
     serverless: Vec<Accepted>,
+    #[serde(default)]
+    parliament: Vec<Accepted>,
 }
 
 fn allow_list() -> AllowList {
@@ -282,5 +301,181 @@ fn checkov_and_the_serverless_rules_catch_a_new_finding() {
     assert!(
         serverless.contains(&("ES6000".to_owned(), "OrdersQueue".to_owned())),
         "{serverless:#?}"
+    );
+}
+
+// ------------------------------------------------------------ parliament
+
+const ACCOUNT: &str = "123456789012";
+const REGION: &str = "us-east-1";
+
+/// The ARN a resource of the template would have (parliament matches ARNs
+/// against each action's resource types, so intrinsics must be resolved).
+/// An attribute or type this does not know fails the test: add it.
+fn arn_of(resources: &serde_json::Map<String, Json>, id: &str, attribute: &str) -> String {
+    let kind = resources[id]["Type"].as_str().unwrap();
+    let (service, path) = match (kind, attribute) {
+        ("AWS::SQS::Queue", "Arn") => ("sqs", id.to_owned()),
+        ("AWS::DynamoDB::Table", "Arn") => ("dynamodb", format!("table/{id}")),
+        // A real stream label is a time with colons (2026-01-01T00:00:00.000);
+        // parliament splits ARNs at every colon and would then match no
+        // stream action, so the label here has none.
+        ("AWS::DynamoDB::Table", "StreamArn") => (
+            "dynamodb",
+            format!("table/{id}/stream/2026-01-01T000000.000"),
+        ),
+        ("AWS::Lambda::Function", "Arn") => ("lambda", format!("function:{id}")),
+        ("AWS::Logs::LogGroup", "Arn") => ("logs", format!("log-group:{id}:*")),
+        ("AWS::Events::EventBus", "Arn") => ("events", format!("event-bus/{id}")),
+        ("AWS::Events::Rule", "Arn") => ("events", format!("rule/bus/{id}")),
+        ("AWS::KMS::Key", "Arn") => ("kms", format!("key/{id}")),
+        ("AWS::SNS::Topic", "Ref") => ("sns", id.to_owned()),
+        ("AWS::StepFunctions::StateMachine", "Ref") => ("states", format!("stateMachine:{id}")),
+        ("AWS::IAM::Role", "Arn") => return format!("arn:aws:iam::{ACCOUNT}:role/{id}"),
+        _ => panic!("no ARN for {id} ({kind}).{attribute}: teach arn_of"),
+    };
+    format!("arn:aws:{service}:{REGION}:{ACCOUNT}:{path}")
+}
+
+/// `value` with every intrinsic function replaced by what CloudFormation
+/// would put there.
+fn resolved(value: &Json, resources: &serde_json::Map<String, Json>) -> Json {
+    match value {
+        Json::Object(map) if map.len() == 1 && map.contains_key("Fn::GetAtt") => {
+            let pair = map["Fn::GetAtt"].as_array().unwrap();
+            Json::from(arn_of(
+                resources,
+                pair[0].as_str().unwrap(),
+                pair[1].as_str().unwrap(),
+            ))
+        }
+        Json::Object(map) if map.len() == 1 && map.contains_key("Ref") => {
+            Json::from(arn_of(resources, map["Ref"].as_str().unwrap(), "Ref"))
+        }
+        Json::Object(map) if map.len() == 1 && map.contains_key("Fn::Sub") => {
+            let mut text = map["Fn::Sub"].as_str().unwrap().to_owned();
+            for (name, value) in [
+                ("AWS::Partition", "aws"),
+                ("AWS::Region", REGION),
+                ("AWS::AccountId", ACCOUNT),
+                ("AWS::StackName", "inventory"),
+            ] {
+                text = text.replace(&format!("${{{name}}}"), value);
+            }
+            assert!(!text.contains("${"), "unresolved: {text}");
+            Json::from(text)
+        }
+        Json::Object(map) => Json::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), resolved(v, resources)))
+                .collect(),
+        ),
+        Json::Array(items) => Json::Array(items.iter().map(|v| resolved(v, resources)).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Every IAM policy of the template, resolved, as (a name that says whose
+/// policy it is, the document): roles' inline policies, queue policies and
+/// the key policy.
+fn template_policies(template: &Json) -> Vec<(String, Json)> {
+    let resources = template["Resources"].as_object().unwrap();
+    let mut policies = Vec::new();
+    for (id, resource) in resources {
+        let properties = &resource["Properties"];
+        let mut add = |kind: &str, document: &Json| {
+            policies.push((format!("{id}.{kind}"), resolved(document, resources)));
+        };
+        match resource["Type"].as_str().unwrap() {
+            // Trust policies are left out: parliament reads every document as
+            // an identity policy, and a trust policy names no Resource.
+            "AWS::IAM::Role" => {
+                for policy in properties["Policies"].as_array().unwrap() {
+                    add(
+                        policy["PolicyName"].as_str().unwrap(),
+                        &policy["PolicyDocument"],
+                    );
+                }
+            }
+            "AWS::SQS::QueuePolicy" => add("queue", &properties["PolicyDocument"]),
+            "AWS::KMS::Key" => add("key", &properties["KeyPolicy"]),
+            _ => {}
+        }
+    }
+    policies
+}
+
+/// parliament's findings on `policies` as (issue, whose policy).
+fn parliament_findings(policies: &[(String, Json)]) -> Findings {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, document) in policies {
+        fs::write(
+            dir.path().join(format!("{name}.json")),
+            serde_json::to_string_pretty(document).unwrap(),
+        )
+        .unwrap();
+    }
+    let output = util::run(
+        Command::new(util::parliament())
+            .arg("--directory")
+            .arg(dir.path())
+            .args(["--include_policy_extension", ".json", "--json"])
+            .stdin(std::process::Stdio::null()),
+    );
+    // It exits non-zero when it finds something; a crash shows on stderr.
+    assert!(
+        output.status.code().is_some() && !util::text(&output).contains("Traceback"),
+        "parliament failed:\n{}",
+        util::text(&output)
+    );
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let finding: Json = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("parliament wrote {line:?}: {e}"));
+            let file = finding["location"]["filepath"].as_str().unwrap();
+            let name = std::path::Path::new(file)
+                .file_stem()
+                .unwrap()
+                .to_str()
+                .unwrap();
+            (
+                finding["issue"].as_str().unwrap().to_owned(),
+                name.to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn parliament_finds_only_what_the_allow_list_accepts_in_every_policy() {
+    let template: Json = serde_json::from_str(
+        &invctl::stack::synthesize(invctl::stack::Architecture::Arm64)
+            .unwrap()
+            .template
+            .to_json(),
+    )
+    .unwrap();
+    let policies = template_policies(&template);
+    assert_eq!(policies.len(), 13, "ten roles, two queue policies, the key");
+    let found = parliament_findings(&policies);
+    assert_only_accepted("parliament", &found, &allow_list().parliament);
+}
+
+/// parliament can fail: a grant of ListStreams on a stream (the action takes
+/// no resource) is a finding the allow-list does not cover.
+#[test]
+fn parliament_catches_an_action_on_a_resource_it_does_not_take() {
+    let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow",
+        "Action": ["dynamodb:ListStreams"],
+        "Resource": [format!("arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/T/stream/2026-01-01T00:00:00.000")],
+    }]});
+    let found = parliament_findings(&[("Broken.policy".to_owned(), policy)]);
+    assert!(
+        found.contains(&("RESOURCE_MISMATCH".to_owned(), "Broken.policy".to_owned())),
+        "{found:?}"
     );
 }

@@ -52,6 +52,9 @@ pub struct DeployArgs {
     /// Do not load the sample catalog into the inventory table
     #[arg(long)]
     pub no_seed: bool,
+    /// Deploy the functions without their reserved concurrency (for accounts whose concurrency quota is too small to reserve any; also `reserved_concurrency = false` in invctl.toml)
+    #[arg(long)]
+    pub no_reserved_concurrency: bool,
     /// When the stack is UPDATE_ROLLBACK_FAILED, continue its rollback first (ContinueUpdateRollback), then deploy
     #[arg(long)]
     pub continue_rollback: bool,
@@ -118,9 +121,23 @@ pub enum Error {
         /// Whether CloudFormation had been told to change the stack.
         started: bool,
     },
+    #[error("Lambda in {region} has {unreserved} of the account's {quota} concurrent executions unreserved; reserving {extra} more for {functions} would leave {left}, below the {MIN_UNRESERVED} Lambda keeps unreserved, so CloudFormation would fail and roll the stack back. Nothing was changed. Either raise the account's \"Concurrent executions\" quota (Service Quotas, code L-B99A9384), or deploy without the reservation: `invctl deploy --no-reserved-concurrency`, or `reserved_concurrency = false` in invctl.toml (the public approval URL then shares the account's concurrency)")]
+    ConcurrencyTooLow {
+        region: String,
+        unreserved: i64,
+        quota: i64,
+        extra: i64,
+        left: i64,
+        functions: String,
+    },
+    #[error("cannot read the account's Lambda concurrency before deploying: {0}")]
+    AccountSettings(String),
     #[error("cannot read a zip or print the report")]
     Io(#[source] io::Error),
 }
+
+/// What Lambda keeps of an account's concurrency for unreserved functions.
+pub const MIN_UNRESERVED: i64 = 100;
 
 impl crate::exit::ExitCode for Error {
     fn exit_code(&self) -> i32 {
@@ -147,6 +164,8 @@ struct Report {
     outputs: serde_json::Map<String, serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     seeded: Option<SeededReport>,
+    /// The email subscriptions and whether each is confirmed.
+    subscriptions: Vec<crate::deploy::subscriptions::SubscriptionState>,
     /// The first line of the text report.
     #[serde(skip)]
     summary: String,
@@ -168,6 +187,7 @@ impl Report {
             uploaded,
             outputs,
             seeded: None,
+            subscriptions: Vec::new(),
             summary: summary.to_owned(),
         }
     }
@@ -262,6 +282,7 @@ struct Plan {
     arch: Architecture,
     /// Functions built for this machine, to run on the local cloud.
     local: bool,
+    shape: crate::stack::Shape,
     template: String,
     template_hash: String,
 }
@@ -274,6 +295,13 @@ impl Plan {
             if !valid_email(address) {
                 return Err(Error::BadEmail(address.clone()));
             }
+            if let (None, Some(file)) = (&args.email, &settings.email_from_implicit_file) {
+                // The approval links work like passwords: say where they go.
+                eprintln!(
+                    "warning: alerts and approval links (which approve purchase orders like a password) go to {address}, as {} in this folder says (pass --email, or --config to name the settings file, to silence this)",
+                    file.display()
+                );
+            }
         }
         // The local cloud runs the functions on this machine: built for it.
         let local = settings.local.is_some() && Architecture::host().is_some();
@@ -283,7 +311,12 @@ impl Plan {
             (None, false) => Architecture::default(),
         };
         let local = local && Some(arch) == Architecture::host();
-        let template = crate::stack::synthesize(arch)?.template.to_yaml();
+        let shape = crate::stack::Shape {
+            architecture: arch,
+            reserve_concurrency: !args.no_reserved_concurrency
+                && settings.reserved_concurrency != Some(false),
+        };
+        let template = crate::stack::synthesize_shaped(shape)?.template.to_yaml();
         let template_hash = build::sha256_hex(template.as_bytes());
         Ok(Plan {
             name: settings.stack_name.clone(),
@@ -291,6 +324,7 @@ impl Plan {
             email,
             arch,
             local,
+            shape,
             template,
             template_hash,
         })
@@ -383,6 +417,10 @@ async fn deploy(
         (None, None) => return Err(Error::EmailRequired(name.clone())),
     };
 
+    if plan.shape.reserve_concurrency {
+        let lambda = aws_sdk_lambda::Client::new(&config);
+        check_concurrency(&lambda, &client, existing.as_ref(), &region).await?;
+    }
     let zips = zips(args, plan.arch, plan.local)?;
     let store = artifact_store(args, plan, &config, &region).await?;
     let fingerprint = crate::deploy::fingerprint(&plan.template_hash, &email, &store.bucket, &zips);
@@ -434,6 +472,7 @@ async fn deploy(
         uploaded,
         outputs: Default::default(),
         seeded: None,
+        subscriptions: Vec::new(),
         summary: format!("change set {change_set} created and not executed"),
     };
     if args.no_execute {
@@ -460,6 +499,9 @@ async fn deploy(
     }
     report.executed = true;
     report.outputs = outputs(&final_stack);
+    report.subscriptions =
+        crate::deploy::subscriptions::states(&aws_sdk_sns::Client::new(&config), &final_stack)
+            .await;
     report.summary = format!(
         "stack {name}: {}",
         final_stack
@@ -468,6 +510,94 @@ async fn deploy(
             .unwrap_or_default()
     );
     Ok(report)
+}
+
+/// Stops before any change, with the ways out, when the functions'
+/// reserved concurrency would leave the account fewer than
+/// [`MIN_UNRESERVED`] unreserved executions: CloudFormation would fail the
+/// function and roll the whole stack back. What the stack's functions
+/// already reserve is counted as theirs.
+pub async fn check_concurrency(
+    lambda: &aws_sdk_lambda::Client,
+    cloudformation: &aws_sdk_cloudformation::Client,
+    existing: Option<&Stack>,
+    region: &str,
+) -> Result<(), Error> {
+    let reserving: Vec<_> = functions::ALL
+        .iter()
+        .filter_map(|f| Some((f, i64::from(f.reserved_concurrency?))))
+        .collect();
+    if reserving.is_empty() {
+        return Ok(());
+    }
+    let settings = lambda
+        .get_account_settings()
+        .send()
+        .await
+        .map_err(|e| Error::AccountSettings(crate::aws::error_text(&e)))?;
+    let Some(limit) = settings.account_limit() else {
+        return Err(Error::AccountSettings(
+            "the answer has no AccountLimit".into(),
+        ));
+    };
+    let unreserved = i64::from(limit.unreserved_concurrent_executions().unwrap_or_default());
+    let mut extra = 0;
+    for (function, wanted) in &reserving {
+        let held = match existing.and_then(|s| s.stack_id()) {
+            Some(stack_id) => held_reservation(lambda, cloudformation, stack_id, function).await,
+            None => 0,
+        };
+        extra += (wanted - held).max(0);
+    }
+    let left = unreserved - extra;
+    if extra > 0 && left < MIN_UNRESERVED {
+        return Err(Error::ConcurrencyTooLow {
+            region: region.to_owned(),
+            unreserved,
+            quota: i64::from(limit.concurrent_executions()),
+            extra,
+            left,
+            functions: reserving
+                .iter()
+                .map(|(f, n)| format!("{} ({n})", f.package))
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    }
+    Ok(())
+}
+
+/// The reservation a deployed function of the stack already holds (0 when
+/// it has none or cannot be found: the check then errs on the safe side).
+async fn held_reservation(
+    lambda: &aws_sdk_lambda::Client,
+    cloudformation: &aws_sdk_cloudformation::Client,
+    stack_id: &str,
+    function: &functions::FunctionSpec,
+) -> i64 {
+    let Ok(resource) = cloudformation
+        .describe_stack_resource()
+        .stack_name(stack_id)
+        .logical_resource_id(function.logical_id)
+        .send()
+        .await
+    else {
+        return 0;
+    };
+    let Some(name) = resource
+        .stack_resource_detail()
+        .and_then(|d| d.physical_resource_id())
+    else {
+        return 0;
+    };
+    lambda
+        .get_function_concurrency()
+        .function_name(name)
+        .send()
+        .await
+        .ok()
+        .and_then(|c| c.reserved_concurrent_executions())
+        .map_or(0, i64::from)
 }
 
 /// Where the zips and the template go: `--artifact-bucket`, the config
@@ -582,7 +712,7 @@ impl crate::output::Report for Report {
                 value.as_str().unwrap_or_default()
             )?;
         }
-        Ok(())
+        crate::deploy::subscriptions::write(&self.subscriptions, out)
     }
 }
 

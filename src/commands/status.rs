@@ -50,6 +50,8 @@ struct StatusReport {
     /// links), read from Lambda as the email function reads it.
     #[serde(skip_serializing_if = "Option::is_none")]
     approval_url: Option<String>,
+    /// The email subscriptions and whether each is confirmed.
+    subscriptions: Vec<crate::deploy::subscriptions::SubscriptionState>,
 }
 
 /// The Function URL of the stack's approval function, if it has one that
@@ -82,8 +84,11 @@ pub fn run(aws: &AwsArgs, args: &StatusArgs, out: &mut dyn Write) -> Result<(), 
         } = drive::locate(aws).await?;
         let region = config.region().map(ToString::to_string).unwrap_or_default();
         let approval_url = approval_url(&config, &found).await;
+        let subscriptions =
+            crate::deploy::subscriptions::states(&aws_sdk_sns::Client::new(&config), &found).await;
         let report = StatusReport {
             approval_url,
+            subscriptions,
             stack_name: name,
             region,
             status: found
@@ -146,6 +151,6 @@ impl crate::output::Report for StatusReport {
                 writeln!(out, "  {key:<width$}  {value}")?;
             }
         }
-        Ok(())
+        crate::deploy::subscriptions::write(&report.subscriptions, out)
     }
 }

@@ -297,16 +297,41 @@ impl ArtifactStore {
             uploaded,
             code_keys,
             template_url: format!(
-                "https://{}.s3.{}.amazonaws.com/{template_key}",
-                self.bucket, self.region
+                "https://{}.s3.{}.{}/{template_key}",
+                self.bucket,
+                self.region,
+                dns_suffix(&self.region)
             ),
         })
+    }
+}
+
+/// The domain of a region's endpoints (the partition's `AWS::URLSuffix`).
+pub fn dns_suffix(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "amazonaws.com.cn"
+    } else if region.starts_with("us-isob-") {
+        "sc2s.sgov.gov"
+    } else if region.starts_with("us-iso-") {
+        "c2s.ic.gov"
+    } else {
+        "amazonaws.com"
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn template_urls_use_the_partitions_domain() {
+        assert_eq!(dns_suffix("eu-west-1"), "amazonaws.com");
+        assert_eq!(dns_suffix("us-gov-west-1"), "amazonaws.com");
+        assert_eq!(dns_suffix("cn-north-1"), "amazonaws.com.cn");
+        assert_eq!(dns_suffix("cn-northwest-1"), "amazonaws.com.cn");
+        assert_eq!(dns_suffix("us-iso-east-1"), "c2s.ic.gov");
+        assert_eq!(dns_suffix("us-isob-east-1"), "sc2s.sgov.gov");
+    }
 
     #[test]
     fn names_and_keys_are_stable_and_fit_s3() {

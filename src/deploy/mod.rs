@@ -9,6 +9,7 @@ pub mod progress;
 pub mod seed;
 pub mod settle;
 pub mod stack;
+pub mod subscriptions;
 
 use crate::stack::functions::FunctionSpec;
 

@@ -172,12 +172,13 @@ fn retry_text(retry: &crate::model::asl::Retrier) -> String {
     ))
 }
 
-/// `arn:aws:states:::dynamodb:updateItem` → `dynamodb:updateItem`.
+/// `arn:${AWS::Partition}:states:::dynamodb:updateItem` (or a resolved
+/// partition) → `dynamodb:updateItem`.
 fn service_call(resource: &str) -> String {
-    resource
-        .strip_prefix("arn:aws:states:::")
-        .unwrap_or(resource)
-        .to_owned()
+    match resource.split_once(":states:::") {
+        Some((arn, call)) if arn.starts_with("arn:") => call.to_owned(),
+        _ => resource.to_owned(),
+    }
 }
 
 /// A Choice rule's condition as people write it: `$.stock >= $.quantity`.

@@ -15,7 +15,12 @@ use bytes::Bytes;
 use super::console::Console;
 use super::plane::{Outcome, Plane};
 
-/// `rate(N unit)` as a duration.
+/// The longest period a local timer takes: a rate beyond it (which no
+/// cloud that runs for a century would fire) waits this long, so the
+/// timer's deadline cannot overflow.
+const LONGEST_PERIOD: Duration = Duration::from_secs(100 * 365 * 86_400);
+
+/// `rate(N unit)` as a duration, at most [`LONGEST_PERIOD`].
 pub fn rate(expression: &str) -> Option<Duration> {
     let inner = expression.strip_prefix("rate(")?.strip_suffix(')')?;
     let (count, unit) = inner.trim().split_once(' ')?;
@@ -26,7 +31,8 @@ pub fn rate(expression: &str) -> Option<Duration> {
         "day" | "days" => 86_400,
         _ => return None,
     };
-    Some(Duration::from_secs(count * seconds))
+    let seconds = count.saturating_mul(seconds);
+    Some(Duration::from_secs(seconds).min(LONGEST_PERIOD))
 }
 
 struct Timer {
@@ -224,6 +230,16 @@ mod tests {
         assert_eq!(rate("rate(2 hours)"), Some(Duration::from_secs(7200)));
         assert_eq!(rate("rate(1 day)"), Some(Duration::from_secs(86_400)));
         assert_eq!(rate("rate(0 minutes)"), None);
+        // Far beyond any run, and beyond u64 seconds: capped, no overflow.
+        for huge in [
+            "rate(106751991167301 days)",
+            "rate(18446744073709551615 minutes)",
+        ] {
+            assert_eq!(rate(huge), Some(LONGEST_PERIOD), "{huge}");
+        }
+        assert!(tokio::time::Instant::now()
+            .checked_add(LONGEST_PERIOD)
+            .is_some());
         assert_eq!(rate("rate(1 fortnight)"), None);
         assert_eq!(rate("cron(0 12 * * ? *)"), None);
         assert_eq!(rate("at(2026-11-28T00:00:00)"), None);

@@ -237,6 +237,8 @@ impl Sources {
             })
             .await
             .map_err(|e| e.to_string())??;
+            // Cached under the hash Lambda reports: it must be these bytes'.
+            check_code_sha256(&zip, &sha)?;
             unpack_bootstrap(&zip, &dir).map_err(|e| format!("cannot unpack its code: {e}"))?;
         }
         let mut environment: Vec<(String, String)> = configuration
@@ -535,9 +537,37 @@ fn sqs_event(queue_arn: &str, messages: &[aws_sdk_sqs::types::Message]) -> Value
     json!({ "Records": records })
 }
 
+/// Whether `zip` is the code whose CodeSha256 (base64 SHA-256, as Lambda
+/// reports it) is `expected`.
+fn check_code_sha256(zip: &[u8], expected: &str) -> Result<(), String> {
+    use sha2::Digest;
+    let actual = aws_smithy_types::base64::encode(sha2::Sha256::digest(zip));
+    if actual == expected {
+        Ok(())
+    } else {
+        Err(format!(
+            "its downloaded code has SHA-256 {actual}, not the CodeSha256 {expected} Lambda reports: not run"
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn code_is_run_only_when_it_has_the_reported_hash() {
+        let zip = b"PK\x03\x04 code";
+        use sha2::Digest;
+        let reported = aws_smithy_types::base64::encode(sha2::Sha256::digest(zip));
+        assert_eq!(check_code_sha256(zip, &reported), Ok(()));
+        let other = check_code_sha256(b"PK\x03\x04 other code", &reported).unwrap_err();
+        assert!(other.contains(&reported), "{other}");
+        assert!(
+            check_code_sha256(zip, "").is_err(),
+            "no hash reported is no match"
+        );
+    }
 
     #[test]
     fn failures_are_read_from_the_functions_answer() {

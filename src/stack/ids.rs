@@ -6,7 +6,9 @@ pub const ORDERS_QUEUE: &str = "OrdersQueue";
 pub const ORDERS_DEAD_LETTER_QUEUE: &str = "OrdersDeadLetterQueue";
 pub const EVENT_DELIVERY_DEAD_LETTER_QUEUE: &str = "EventDeliveryDeadLetterQueue";
 pub const STREAM_FAILURE_QUEUE: &str = "InventoryStreamFailureQueue";
+/// The event-delivery dead-letter queue's policy (once both queues' policy).
 pub const QUEUE_POLICY: &str = "EventDeliveryQueuePolicy";
+pub const ORDERS_QUEUE_POLICY: &str = "OrdersQueuePolicy";
 pub const NEW_ORDER_RULE: &str = "NewOrderRule";
 pub const CREATE_PURCHASE_ORDER_RULE: &str = "CreatePurchaseOrderRule";
 pub const EVENTS_TO_WORKFLOW_ROLE: &str = "EventsToWorkflowRole";

@@ -104,13 +104,38 @@ pub struct Synthesized {
     pub workflows: Vec<StackWorkflow>,
 }
 
-/// Builds and checks the whole stack. Output depends only on `architecture`.
+/// What a deploy may choose about the stack: everything else is fixed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shape {
+    pub architecture: Architecture,
+    /// Whether functions keep their reserved concurrency. An account whose
+    /// unreserved concurrency would drop below Lambda's minimum of 100 (a
+    /// new account's quota is 10) cannot create them with it.
+    pub reserve_concurrency: bool,
+}
+
+impl Shape {
+    pub fn new(architecture: Architecture) -> Shape {
+        Shape {
+            architecture,
+            reserve_concurrency: true,
+        }
+    }
+}
+
+/// Builds and checks the whole stack with the default shape for
+/// `architecture`.
 pub fn synthesize(architecture: Architecture) -> Result<Synthesized, SynthError> {
+    synthesize_shaped(Shape::new(architecture))
+}
+
+/// Builds and checks the whole stack. Output depends only on `shape`.
+pub fn synthesize_shaped(shape: Shape) -> Result<Synthesized, SynthError> {
     let workflows = stack_workflows();
     for flow in &workflows {
         flow.workflow.validate()?;
     }
-    let template = template::build(architecture);
+    let template = template::build(shape);
     let errors = template.validate();
     if !errors.is_empty() {
         return Err(SynthError::Template(errors));

@@ -13,10 +13,11 @@ use super::functions::{self, FunctionSpec};
 use super::ids::{self, output, param};
 use super::queues;
 use super::workflows;
-use super::Architecture;
 use super::StackWorkflow;
 use crate::model::asl::WorkflowType;
-use crate::model::cfn::iam::{assume_role_policy, PolicyDocument, Principal, Statement};
+use crate::model::cfn::iam::{
+    assume_role_policy, assume_role_policy_for, PolicyDocument, Principal, Statement,
+};
 use crate::model::cfn::resources::*;
 use crate::model::cfn::{Parameter, Template, Val};
 use inventory_domain::{detail_type, inventory, source};
@@ -28,9 +29,28 @@ const FOURTEEN_DAYS: u32 = 14 * 24 * 60 * 60;
 use super::ids::arn;
 
 fn role(description: &str, service: &str, statements: Vec<Statement>) -> Role {
+    role_trusting(description, assume_role_policy(service), statements)
+}
+
+/// A role an AWS service assumes on behalf of resources of this stack
+/// only: `source_arn` (ArnLike) names them.
+fn service_role(
+    description: &str,
+    service: &str,
+    source_arn: Val,
+    statements: Vec<Statement>,
+) -> Role {
+    role_trusting(
+        description,
+        assume_role_policy_for(service, source_arn),
+        statements,
+    )
+}
+
+fn role_trusting(description: &str, trust: PolicyDocument, statements: Vec<Statement>) -> Role {
     Role {
         description: Some(description.to_owned()),
-        assume_role_policy_document: assume_role_policy(service),
+        assume_role_policy_document: trust,
         policies: vec![InlinePolicy {
             policy_name: "least-privilege".to_owned(),
             policy_document: PolicyDocument::new(statements),
@@ -40,7 +60,21 @@ fn role(description: &str, service: &str, statements: Vec<Statement>) -> Role {
 
 fn log_group() -> LogGroup {
     LogGroup {
+        log_group_name: None,
         retention_in_days: LOG_RETENTION_DAYS,
+    }
+}
+
+/// A workflow's log group, under the prefix Step Functions needs no
+/// resource policy for: elsewhere it adds each group to the account's one
+/// CloudWatch Logs resource policy, whose 5,120 characters fill up in busy
+/// accounts and then fail CreateStateMachine.
+fn workflow_log_group(workflow: &str) -> LogGroup {
+    LogGroup {
+        log_group_name: Some(Val::sub(format!(
+            "/aws/vendedlogs/states/${{AWS::StackName}}-{workflow}"
+        ))),
+        ..log_group()
     }
 }
 
@@ -49,7 +83,7 @@ fn pattern(source: &str, detail_type: &str) -> serde_json::Value {
     json!({"source": [source], "detail-type": [detail_type]})
 }
 
-pub fn build(architecture: Architecture) -> Template {
+pub fn build(shape: super::Shape) -> Template {
     let mut t = Template::new(
         "Inventory management: orders from EventBridge through SQS reserve stock in an EXPRESS \
          workflow, purchase orders wait for email approval in a STANDARD workflow, and the \
@@ -62,7 +96,7 @@ pub fn build(architecture: Architecture) -> Template {
     dead_letter_alarms(&mut t);
     failure_alarms(&mut t, &stack_workflows);
     tables(&mut t);
-    lambda_functions(&mut t, architecture);
+    lambda_functions(&mut t, shape);
     state_machines(&mut t, &stack_workflows);
     routing(&mut t);
     outputs(&mut t);
@@ -309,7 +343,7 @@ fn function_environment(function: &FunctionSpec) -> IndexMap<String, Val> {
         .collect()
 }
 
-fn lambda_functions(t: &mut Template, architecture: Architecture) {
+fn lambda_functions(t: &mut Template, shape: super::Shape) {
     for function in functions::ALL {
         let log_group_id = function.log_group_id();
         t.add(&log_group_id, log_group());
@@ -332,7 +366,7 @@ fn lambda_functions(t: &mut Template, architecture: Architecture) {
                 description: Some(function.description.to_owned()),
                 runtime: "provided.al2023",
                 handler: "bootstrap",
-                architectures: vec![architecture.as_str().to_owned()],
+                architectures: vec![shape.architecture.as_str().to_owned()],
                 code: FunctionCode {
                     s3_bucket: Val::r#ref(param::ARTIFACT_BUCKET),
                     s3_key: Val::r#ref(function.code_key_parameter()),
@@ -340,7 +374,9 @@ fn lambda_functions(t: &mut Template, architecture: Architecture) {
                 role: arn(&function.role_id()),
                 memory_size: function.memory_mb,
                 timeout: function.timeout_seconds,
-                reserved_concurrent_executions: function.reserved_concurrency,
+                reserved_concurrent_executions: function
+                    .reserved_concurrency
+                    .filter(|_| shape.reserve_concurrency),
                 environment: Some(Environment {
                     variables: function_environment(&function),
                 }),
@@ -394,9 +430,13 @@ fn lambda_functions(t: &mut Template, architecture: Architecture) {
 
     t.add(
         ids::SCHEDULER_ROLE,
-        role(
+        service_role(
             "Lets EventBridge Scheduler run the order generator",
             "scheduler.amazonaws.com",
+            // The schedule's group is the source Scheduler names.
+            Val::sub(
+                "arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule-group/default",
+            ),
             vec![Statement::allow(
                 ["lambda:InvokeFunction"],
                 vec![arn(functions::ORDER_GENERATOR.logical_id)],
@@ -430,7 +470,7 @@ fn state_machines(t: &mut Template, flows: &[StackWorkflow]) {
     for flow in flows {
         let log_group_id = flow.spec.log_group_id();
         let role_id = flow.spec.role_id();
-        t.add(&log_group_id, log_group());
+        t.add(&log_group_id, workflow_log_group(flow.workflow.name));
         let mut statements = (flow.spec.permissions)();
         statements.extend(
             flow.spec
@@ -461,9 +501,10 @@ fn state_machines(t: &mut Template, flows: &[StackWorkflow]) {
         ));
         t.add(
             &role_id,
-            role(
+            service_role(
                 &format!("Runs the {} workflow", flow.workflow.name),
                 "states.amazonaws.com",
+                ids::state_machine_arn(flow.workflow.name),
                 statements,
             ),
         );
@@ -521,9 +562,15 @@ fn routing(t: &mut Template) {
     );
     t.add(
         ids::EVENTS_TO_WORKFLOW_ROLE,
-        role(
+        service_role(
             "Lets the create-purchase-order rule start its workflow",
             "events.amazonaws.com",
+            // The rules of this stack's bus (naming the rule itself would
+            // be a cycle: it names the role).
+            Val::sub(format!(
+                "arn:${{AWS::Partition}}:events:${{AWS::Region}}:${{AWS::AccountId}}:rule/${{AWS::StackName}}-{}/*",
+                crate::stack::scoped_name::EVENT_BUS
+            )),
             vec![Statement::allow(
                 ["states:StartExecution"],
                 vec![Val::r#ref(workflows::CREATE_PURCHASE_ORDER.logical_id)],
@@ -554,15 +601,16 @@ fn routing(t: &mut Template) {
             .principal(Principal::Service(vec!["events.amazonaws.com".to_owned()]))
             .condition("ArnEquals", "aws:SourceArn", arn(rule))
     };
+    // One policy per queue, each with its own statements only. The
+    // dead-letter queue's keeps the logical id the single policy had, and
+    // the orders queue's comes after it: on an update from that single
+    // policy, it is narrowed first and the new one set second, so no step
+    // clears the policy another has just set.
     t.add(
         ids::QUEUE_POLICY,
         QueuePolicy {
-            queues: vec![
-                Val::r#ref(ids::ORDERS_QUEUE),
-                Val::r#ref(ids::EVENT_DELIVERY_DEAD_LETTER_QUEUE),
-            ],
+            queues: vec![Val::r#ref(ids::EVENT_DELIVERY_DEAD_LETTER_QUEUE)],
             policy_document: PolicyDocument::new(vec![
-                events_may_send(ids::ORDERS_QUEUE, ids::NEW_ORDER_RULE, "NewOrders"),
                 events_may_send(
                     ids::EVENT_DELIVERY_DEAD_LETTER_QUEUE,
                     ids::NEW_ORDER_RULE,
@@ -576,6 +624,18 @@ fn routing(t: &mut Template) {
             ]),
         },
     );
+    t.add(
+        ids::ORDERS_QUEUE_POLICY,
+        QueuePolicy {
+            queues: vec![Val::r#ref(ids::ORDERS_QUEUE)],
+            policy_document: PolicyDocument::new(vec![events_may_send(
+                ids::ORDERS_QUEUE,
+                ids::NEW_ORDER_RULE,
+                "NewOrders",
+            )]),
+        },
+    )
+    .depends_on(ids::QUEUE_POLICY);
 }
 
 fn outputs(t: &mut Template) {

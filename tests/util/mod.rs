@@ -59,6 +59,10 @@ pub fn checkov() -> PathBuf {
     tool("INVCTL_CHECKOV", ".venv-checkov/bin/checkov")
 }
 
+pub fn parliament() -> PathBuf {
+    tool("INVCTL_PARLIAMENT", ".venv-checkov/bin/parliament")
+}
+
 pub fn asl_validator() -> PathBuf {
     tool(
         "INVCTL_ASL_VALIDATOR",

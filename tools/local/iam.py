@@ -365,26 +365,11 @@ def _sns(operation, request, region, account):
     return checks
 
 
-def _execution_machine(token):
-    """The state machine whose running execution holds a task token."""
-    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
-
-    for account, regions in list(stepfunctions_parser_backends.items()):
-        for region, backend in list(regions.items()):
-            for machine in list(getattr(backend, "state_machines", [])):
-                for execution in list(getattr(machine, "executions", [])):
-                    worker = getattr(execution, "exec_worker", None)
-                    try:
-                        if worker and worker.env.callback_pool_manager.get(token) is not None:
-                            return machine.arn
-                    except AttributeError:
-                        continue
-    return "*"
-
-
 def _states(operation, request, region, account):
     if operation.startswith("SendTask"):
-        return [Request(f"states:{operation}", _execution_machine(request.get("taskToken", "")))]
+        # SendTask* take no resource (the Service Authorization Reference
+        # lists none): only a grant on "*" allows them, as on AWS.
+        return [Request(f"states:{operation}", "*")]
     resource = request.get("stateMachineArn") or request.get("executionArn") or request.get("resourceArn") or "*"
     return [Request(f"states:{operation}", resource)]
 
@@ -426,6 +411,8 @@ def _lambda(environ, region, account):
     match = _LAMBDA_PATH.match(environ.get("PATH_INFO", ""))
     method = environ.get("REQUEST_METHOD", "GET")
     if not match:
+        if environ.get("PATH_INFO", "").rstrip("/").endswith("/account-settings"):
+            return [Request("lambda:GetAccountSettings", "*")]
         return [Request("lambda:" + ("ListFunctions" if method == "GET" else "Unknown"), "*")]
     # The path names the function by name or ARN, maybe with a qualifier.
     named = unquote(match.group(1))

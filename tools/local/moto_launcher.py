@@ -572,6 +572,57 @@ def events_errors_named(args):
     StateTaskServiceEvents._from_error = _from_error
 
 
+def lambda_account_settings(args):
+    """GetAccountSettings answers the account's concurrency (moto has no
+    such operation), and a function created with ReservedConcurrentExecutions
+    that would leave fewer than 100 unreserved fails as on AWS (moto checks
+    only PutFunctionConcurrency, awslambda/models.py:2580-2592, and only under
+    MOTO_LAMBDA_CONCURRENCY_QUOTA). The quota is the launcher's
+    --concurrency-quota: AWS's default of 1000, or a new account's 10."""
+    import moto.awslambda.urls as urls
+    from moto.awslambda.exceptions import InvalidParameterValueException
+    from moto.awslambda.models import LambdaBackend
+    from moto.awslambda.responses import LambdaResponse
+
+    os.environ["MOTO_LAMBDA_CONCURRENCY_QUOTA"] = str(args.concurrency_quota)
+
+    def reserved(backend, leaving_out=None):
+        return sum(
+            int(f.reserved_concurrency or 0)
+            for f in backend.list_functions()
+            if f.function_name != leaving_out
+        )
+
+    def get_account_settings(self):
+        unreserved = args.concurrency_quota - reserved(self.backend)
+        return 200, {}, json.dumps({
+            "AccountLimit": {
+                "TotalCodeSize": 80530636800,
+                "CodeSizeUnzipped": 262144000,
+                "CodeSizeZipped": 52428800,
+                "ConcurrentExecutions": args.concurrency_quota,
+                "UnreservedConcurrentExecutions": unreserved,
+            },
+            "AccountUsage": {"TotalCodeSize": 0, "FunctionCount": len(self.backend.list_functions())},
+        })
+
+    LambdaResponse.get_account_settings = get_account_settings
+    urls.url_paths[r"{0}/(?P<api_version>[^/]+)/account-settings/?$"] = LambdaResponse.dispatch
+
+    create_function = LambdaBackend.create_function
+
+    def create_function_within_quota(self, spec):
+        wanted = spec.get("ReservedConcurrentExecutions")
+        if wanted is not None and args.concurrency_quota - reserved(self) - int(wanted) < 100:
+            raise InvalidParameterValueException(
+                "Specified ReservedConcurrentExecutions for function decreases account's "
+                "UnreservedConcurrentExecution below its minimum value of [100]."
+            )
+        return create_function(self, spec)
+
+    LambdaBackend.create_function = create_function_within_quota
+
+
 def lambda_code_location(args):
     """GetFunction's Code.Location is a URL that serves the function's zip,
     as on AWS (awslambda/models.py:823-829 names an S3 host that does not
@@ -1462,6 +1513,7 @@ PATCHES = {
     "rule-targets": rule_targets,
     "lambda-invoke": lambda_invoke,
     "lambda-code-location": lambda_code_location,
+    "lambda-account-settings": lambda_account_settings,
     "cfn-queue-policies": cfn_queue_policies,
     "lambda-url-permissions": lambda_url_permissions,
     "log-group-arn": log_group_arn,
@@ -1484,6 +1536,8 @@ def main():
     parser.add_argument("--plane", default=None)
     parser.add_argument("--without", action="append", default=[], choices=sorted(PATCHES))
     parser.add_argument("--time-scale", type=int, default=1)
+    # AWS's default; a new account has 10.
+    parser.add_argument("--concurrency-quota", type=int, default=1000)
     parser.add_argument("--iam", default="enforce", choices=iam.MODES)
     args = parser.parse_args()
     IAM["mode"] = args.iam

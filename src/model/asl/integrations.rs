@@ -138,6 +138,13 @@ impl Put {
     }
 }
 
+/// The Resource of a service integration. The partition is left to the
+/// template's `Fn::Sub`, through which every definition is deployed, so the
+/// same definition runs in aws, aws-cn and aws-us-gov.
+pub fn integration(name: &str) -> String {
+    format!("arn:${{AWS::Partition}}:states:::{name}")
+}
+
 /// One action of a TransactWriteItems call.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub enum TransactItem {
@@ -145,7 +152,7 @@ pub enum TransactItem {
     Put(Put),
 }
 
-/// DynamoDB through the optimized integration (`arn:aws:states:::dynamodb:*`)
+/// DynamoDB through the optimized integration (`arn:…:states:::dynamodb:*`)
 /// and, for transactions, the AWS SDK integration.
 pub mod dynamodb {
     use super::*;
@@ -178,7 +185,7 @@ pub mod dynamodb {
     /// A strongly consistent GetItem.
     pub fn get_item(table_name: &str, key: Item) -> Task {
         Task::new(
-            "arn:aws:states:::dynamodb:getItem",
+            integration("dynamodb:getItem"),
             json!({"TableName": table_name, "Key": key, "ConsistentRead": true}),
         )
         .retry(retry())
@@ -186,7 +193,7 @@ pub mod dynamodb {
 
     pub fn update_item(update: Update) -> Task {
         Task::new(
-            "arn:aws:states:::dynamodb:updateItem",
+            integration("dynamodb:updateItem"),
             serde_json::to_value(update).expect("requests serialize"),
         )
         .retry(retry())
@@ -194,7 +201,7 @@ pub mod dynamodb {
 
     pub fn put_item(put: Put) -> Task {
         Task::new(
-            "arn:aws:states:::dynamodb:putItem",
+            integration("dynamodb:putItem"),
             serde_json::to_value(put).expect("requests serialize"),
         )
         .retry(retry())
@@ -203,7 +210,7 @@ pub mod dynamodb {
     /// All actions succeed together or none does.
     pub fn transact_write_items(items: Vec<TransactItem>) -> Task {
         Task::new(
-            "arn:aws:states:::aws-sdk:dynamodb:transactWriteItems",
+            integration("aws-sdk:dynamodb:transactWriteItems"),
             json!({ "TransactItems": items }),
         )
         .retry(retry())
@@ -230,7 +237,7 @@ pub mod events {
 
     pub fn put_events(entries: Vec<EventEntry>) -> Task {
         Task::new(
-            "arn:aws:states:::events:putEvents",
+            integration("events:putEvents"),
             json!({ "Entries": entries }),
         )
         .retry(Retrier::backoff(
@@ -253,7 +260,7 @@ pub mod sns {
     /// Publishes `message` (a path or intrinsic, e.g. `States.Format(...)`).
     pub fn publish(topic_arn: &str, subject: &str, message: &str) -> Task {
         Task::new(
-            "arn:aws:states:::sns:publish",
+            integration("sns:publish"),
             json!({"TopicArn": topic_arn, "Subject": subject, "Message.$": message}),
         )
         .retry(Retrier::backoff(
@@ -290,7 +297,7 @@ pub mod lambda {
             .expect("a Lambda payload template is an object")
             .insert("taskToken.$".to_owned(), json!("$$.Task.Token"));
         Task::new(
-            "arn:aws:states:::lambda:invoke.waitForTaskToken",
+            integration("lambda:invoke.waitForTaskToken"),
             json!({"FunctionName": function, "Payload": payload}),
         )
         .retry(Retrier::backoff(transient_errors(), 2, 6))
@@ -325,7 +332,7 @@ mod tests {
         let task = lambda::invoke_wait_for_task_token("${Fn}", json!({"po.$": "$.po"}));
         assert_eq!(
             task.resource,
-            "arn:aws:states:::lambda:invoke.waitForTaskToken"
+            "arn:${AWS::Partition}:states:::lambda:invoke.waitForTaskToken"
         );
         assert_eq!(
             task.parameters.unwrap()["Payload"]["taskToken.$"],

@@ -163,6 +163,8 @@ fn scan_scope(
         for placeholder in placeholders {
             if bindings.contains_key(&placeholder) {
                 used.insert(placeholder);
+            } else if placeholder.starts_with("AWS::") {
+                // A pseudo parameter: Fn::Sub fills it in unbound.
             } else if !errors.iter().any(|e| matches!(e, AslError::UnboundPlaceholder { state, placeholder: p } if state == name && *p == placeholder)) {
                 errors.push(AslError::UnboundPlaceholder {
                     state: name.clone(),

@@ -101,6 +101,24 @@ impl Statement {
     }
 }
 
+/// A trust policy that lets one AWS service assume a role only on behalf
+/// of this account and of the resources `source_arn` matches (`ArnLike`):
+/// the conditions AWS recommends against the confused deputy.
+pub fn assume_role_policy_for(service: &str, source_arn: Val) -> PolicyDocument {
+    let mut policy = assume_role_policy(service);
+    let statement = policy.statement.remove(0);
+    policy.statement.push(
+        statement
+            .condition(
+                "StringEquals",
+                "aws:SourceAccount",
+                Val::sub("${AWS::AccountId}"),
+            )
+            .condition("ArnLike", "aws:SourceArn", source_arn),
+    );
+    policy
+}
+
 /// A trust policy that lets one AWS service assume a role.
 pub fn assume_role_policy(service: &str) -> PolicyDocument {
     PolicyDocument::new(vec![Statement {

@@ -350,6 +350,8 @@ pub struct FunctionUrl {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct LogGroup {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_group_name: Option<Val>,
     pub retention_in_days: u32,
 }
 
