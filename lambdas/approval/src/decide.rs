@@ -4,8 +4,12 @@
 //! for an emailed link, the right secret), so a purchase order is decided
 //! once however often the link is used. Then the workflow's task completes
 //! with SendTaskSuccess for both answers, so approve and reject each run
-//! their own branch. If the task cannot be completed for a passing reason,
-//! the decision is withdrawn so the approver can try again.
+//! their own branch. When Step Functions answers that it did not complete
+//! the task (a throttle, a service error), the decision is withdrawn so the
+//! approver can decide again. When no answer came (a client timeout, a
+//! dropped connection), the call may have landed: the decision is kept, so
+//! the only way on is to repeat it, and a later opposite decision can never
+//! be recorded over what the workflow did.
 //!
 //! Between the write and SendTaskSuccess the function can die (a timeout, a
 //! crash). The decision is then recorded and the task token still stored:
@@ -15,6 +19,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_sfn::error::SdkError;
 use inventory_domain::{approval, purchase_order as po, secret_hash, secret_matches};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,6 +66,8 @@ pub enum DecideError {
     Expired(String),
     #[error("the decision could not be recorded: {0}; nothing was decided, try again")]
     Unavailable(String),
+    #[error("the decision on purchase order {id} is recorded, but whether it reached the workflow is unknown ({why}); make the same decision again to complete it")]
+    Unconfirmed { id: String, why: String },
 }
 
 pub struct Decider {
@@ -206,13 +213,13 @@ impl Decider {
         let sent = self
             .sfn
             .send_task_success()
-            .task_token(token)
+            .task_token(&token)
             .output(answer.to_string())
             .send()
             .await;
         match sent {
             Ok(_) => {
-                self.forget_token(id).await;
+                self.forget_token(id, &token).await;
                 tracing::info!(purchase_order = id, decision = decision.as_str(), "decided");
                 Ok(())
             }
@@ -223,7 +230,7 @@ impl Decider {
                     && e.as_service_error()
                         .is_some_and(|s| s.is_task_does_not_exist() || s.is_invalid_token()) =>
             {
-                self.forget_token(id).await;
+                self.forget_token(id, &token).await;
                 Err(DecideError::AlreadyDecided {
                     id: id.to_owned(),
                     state: decision.as_str().to_owned(),
@@ -234,13 +241,23 @@ impl Decider {
                     s.is_task_timed_out() || s.is_task_does_not_exist() || s.is_invalid_token()
                 }) =>
             {
-                self.forget_token(id).await;
+                self.forget_token(id, &token).await;
                 Err(DecideError::Expired(id.to_owned()))
             }
-            Err(e) => {
+            // Step Functions answered: the task was not completed.
+            Err(e @ (SdkError::ServiceError(_) | SdkError::ConstructionFailure(_))) => {
                 let message = aws_sdk_sfn::error::DisplayErrorContext(&e).to_string();
                 self.withdraw(id, decision).await;
                 Err(DecideError::Unavailable(message))
+            }
+            // No answer: it may have landed. Keep the decision and the token.
+            Err(e) => {
+                let why = aws_sdk_sfn::error::DisplayErrorContext(&e).to_string();
+                tracing::warn!(purchase_order = id, error = %why, "decision recorded, delivery unconfirmed");
+                Err(DecideError::Unconfirmed {
+                    id: id.to_owned(),
+                    why,
+                })
             }
         }
     }
@@ -272,16 +289,25 @@ impl Decider {
     }
 
     /// The token has served; it should not outlive its use in the table.
-    async fn forget_token(&self, id: &str) {
+    /// Only that token is removed: one stored since (a new wait of the same
+    /// purchase order) is not this call's to forget.
+    pub async fn forget_token(&self, id: &str, token: &str) {
         let result = self
             .dynamodb
             .update_item()
             .table_name(&self.table)
             .key(po::ID, AttributeValue::S(id.to_owned()))
             .update_expression("REMOVE #token")
+            .condition_expression("#token = :token")
             .expression_attribute_names("#token", po::TASK_TOKEN)
+            .expression_attribute_values(":token", AttributeValue::S(token.to_owned()))
             .send()
             .await;
+        if let Err(e) = result.as_ref().map_err(|e| e.as_service_error()) {
+            if e.is_some_and(|e| e.is_conditional_check_failed_exception()) {
+                return;
+            }
+        }
         if let Err(e) = result {
             tracing::warn!(purchase_order = id, error = %aws_sdk_dynamodb::error::DisplayErrorContext(&e), "token not removed");
         }

@@ -114,6 +114,13 @@ fn error_page(error: &DecideError) -> LambdaFunctionUrlResponse {
             )
         }
         DecideError::Expired(_) => (410, error.to_string()),
+        DecideError::Unconfirmed { why, .. } => {
+            tracing::warn!(error = %why, "decision recorded, delivery unconfirmed");
+            (
+                503,
+                "Your decision is recorded, but it could not be confirmed with the purchase order just now. Open the link again in a minute and press the same button to complete it.".to_owned(),
+            )
+        }
     };
     message_page(status, "Purchase order", message)
 }
@@ -174,12 +181,27 @@ pub async fn handle(
                         recorded == Some(Decision::Approve.as_str()),
                         recorded == Some(Decision::Reject.as_str()),
                     )
-                } else {
+                } else if view.status == inventory_domain::purchase_order::EXPIRED {
+                    // A decision recorded in time that never reached the
+                    // workflow did not count: say what happened.
                     (
-                        format!(
-                            "This purchase order is {} and can no longer be decided.",
-                            recorded.unwrap_or(&view.status)
-                        ),
+                        match recorded {
+                            Some(decision) => format!("This purchase order expired before the decision ({decision}) reached it: nothing was ordered, and it can no longer be decided."),
+                            None => "This purchase order expired without a decision: nothing was ordered, and it can no longer be decided.".to_owned(),
+                        },
+                        false,
+                        false,
+                    )
+                } else {
+                    // The workflow's own outcome once it has one; the
+                    // recorded decision while it is on its way.
+                    let state = if view.status == inventory_domain::purchase_order::PENDING {
+                        recorded.unwrap_or(&view.status)
+                    } else {
+                        &view.status
+                    };
+                    (
+                        format!("This purchase order is {state} and can no longer be decided."),
                         false,
                         false,
                     )

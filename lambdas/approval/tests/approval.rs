@@ -433,3 +433,174 @@ async fn an_operator_repeating_an_undelivered_rejection_completes_it() {
         "the recorded reason goes with it"
     );
 }
+
+/// How the stand-in Step Functions endpoint treats each request.
+#[derive(Clone, Copy)]
+enum Answer {
+    /// Reads the request and never answers, as a lost response looks.
+    Never,
+    /// Answers a throttle: Step Functions refused the call.
+    Throttled,
+}
+
+/// A Step Functions endpoint on loopback that answers every call `answer`.
+fn step_functions_that(answer: Answer) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let mut stream = stream.unwrap();
+            std::thread::spawn(move || {
+                let mut buffer = [0u8; 65536];
+                let _ = stream.read(&mut buffer);
+                match answer {
+                    Answer::Never => std::thread::sleep(Duration::from_secs(30)),
+                    Answer::Throttled => {
+                        let body = r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#;
+                        let _ = write!(
+                            stream,
+                            "HTTP/1.1 400 Bad Request\r\ncontent-type: application/x-amz-json-1.0\r\ncontent-length: {}\r\n\r\n{body}",
+                            body.len()
+                        );
+                    }
+                }
+            });
+        }
+    });
+    url
+}
+
+/// The fixture's decider, with its SendTaskSuccess going to `url`: one
+/// attempt, given half a second.
+fn decider_reaching(f: &Fixture, url: &str) -> Decider {
+    let sfn = aws_sdk_sfn::config::Builder::from(&f.config)
+        .endpoint_url(url)
+        .retry_config(aws_sdk_sfn::config::retry::RetryConfig::standard().with_max_attempts(1))
+        .timeout_config(
+            aws_sdk_sfn::config::timeout::TimeoutConfig::builder()
+                .operation_attempt_timeout(Duration::from_millis(500))
+                .build(),
+        )
+        .build();
+    Decider {
+        dynamodb: f.decider.dynamodb.clone(),
+        sfn: aws_sdk_sfn::Client::from_conf(sfn),
+        table: f.decider.table.clone(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unanswered_delivery_keeps_the_decision_so_only_a_repeat_completes_it() {
+    let f = fixture().await;
+    let execution = waiting_purchase_order(&f, "po-timeout").await;
+    let lost = decider_reaching(&f, &step_functions_that(Answer::Never));
+    let error = lost
+        .decide("po-timeout", Decision::Approve, None, Some(SECRET))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, approval::decide::DecideError::Unconfirmed { .. }),
+        "{error}"
+    );
+    // The call may have landed: the decision and its token stay.
+    let kept = item(&f, "po-timeout").await;
+    assert_eq!(kept[po::DECISION], AttributeValue::S("APPROVED".into()));
+    assert!(kept.contains_key(po::TASK_TOKEN));
+    // So the opposite decision cannot be recorded over it...
+    let rejected = f
+        .decider
+        .decide("po-timeout", Decision::Reject, None, Some(SECRET))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            rejected,
+            approval::decide::DecideError::AlreadyDecided { .. }
+        ),
+        "{rejected}"
+    );
+    // ...and the same decision again completes the task.
+    f.decider
+        .decide("po-timeout", Decision::Approve, None, Some(SECRET))
+        .await
+        .unwrap();
+    let (status, output) = finished(&aws_sdk_sfn::Client::new(&f.config), &execution).await;
+    assert_eq!(status, "SUCCEEDED");
+    assert_eq!(output["approval"], json!({"decision": "APPROVED"}));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_delivery_step_functions_refused_withdraws_the_decision() {
+    let f = fixture().await;
+    let execution = waiting_purchase_order(&f, "po-throttled").await;
+    let throttled = decider_reaching(&f, &step_functions_that(Answer::Throttled));
+    let error = throttled
+        .decide("po-throttled", Decision::Approve, None, Some(SECRET))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, approval::decide::DecideError::Unavailable(_)),
+        "{error}"
+    );
+    let withdrawn = item(&f, "po-throttled").await;
+    assert!(!withdrawn.contains_key(po::DECISION), "{withdrawn:?}");
+    assert!(withdrawn.contains_key(po::TASK_TOKEN));
+    // The approver may decide again, either way.
+    f.decider
+        .decide("po-throttled", Decision::Reject, None, Some(SECRET))
+        .await
+        .unwrap();
+    let (_, output) = finished(&aws_sdk_sfn::Client::new(&f.config), &execution).await;
+    assert_eq!(output["approval"], json!({"decision": "REJECTED"}));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expired_purchase_order_says_so_whatever_was_recorded() {
+    let f = fixture().await;
+    waiting_purchase_order(&f, "po-expired").await;
+    record_without_delivering(&f, "po-expired", "APPROVED").await;
+    f.decider
+        .dynamodb
+        .update_item()
+        .table_name(&f.decider.table)
+        .key(po::ID, AttributeValue::S("po-expired".into()))
+        .update_expression("SET #s = :s REMOVE #t")
+        .expression_attribute_names("#s", po::STATUS)
+        .expression_attribute_names("#t", po::TASK_TOKEN)
+        .expression_attribute_values(":s", AttributeValue::S(po::EXPIRED.into()))
+        .send()
+        .await
+        .unwrap();
+    let shown = approval::page::handle(
+        &f.decider,
+        request("GET", &format!("po=po-expired&secret={SECRET}"), None),
+    )
+    .await;
+    let html = page(&shown);
+    assert!(
+        html.contains("expired before the decision (APPROVED) reached it"),
+        "{html}"
+    );
+    assert!(!html.contains("is APPROVED"), "{html}");
+    assert!(!html.contains(r#"value="approve""#), "{html}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_used_token_is_forgotten_but_not_one_stored_since() {
+    let f = fixture().await;
+    waiting_purchase_order(&f, "po-token").await;
+    let stored = |item: &std::collections::HashMap<String, AttributeValue>| {
+        item.get(po::TASK_TOKEN).cloned()
+    };
+    let current = stored(&item(&f, "po-token").await).unwrap();
+    // A token that is no longer the stored one leaves the stored one alone.
+    f.decider.forget_token("po-token", "an-older-token").await;
+    assert_eq!(stored(&item(&f, "po-token").await), Some(current.clone()));
+    // The stored one goes.
+    let AttributeValue::S(token) = current else {
+        panic!("a string token")
+    };
+    f.decider.forget_token("po-token", &token).await;
+    assert_eq!(stored(&item(&f, "po-token").await), None);
+}
