@@ -65,6 +65,16 @@ pub fn write_json<T: serde::Serialize + ?Sized>(
 /// Writes `contents` to `path` whole or not at all (a temporary file in the
 /// same folder, renamed over it), as an ordinary 0644 file.
 pub fn write_atomically(path: &std::path::Path, contents: &[u8]) -> std::io::Result<()> {
+    write_with_mode(path, contents, 0o644)
+}
+
+/// As [`write_atomically`], readable and writable by the owner only (0600):
+/// for state that holds secrets or says what may be done next.
+pub fn write_private(path: &std::path::Path, contents: &[u8]) -> std::io::Result<()> {
+    write_with_mode(path, contents, 0o600)
+}
+
+fn write_with_mode(path: &std::path::Path, contents: &[u8], mode: u32) -> std::io::Result<()> {
     use std::io::Write as _;
     let folder = match path.parent() {
         Some(folder) if !folder.as_os_str().is_empty() => folder,
@@ -72,13 +82,15 @@ pub fn write_atomically(path: &std::path::Path, contents: &[u8]) -> std::io::Res
     };
     let mut temp = tempfile::NamedTempFile::new_in(folder)?;
     temp.write_all(contents)?;
-    // Temporary files are private (0600); generated files are ordinary ones.
+    // Temporary files are private (0600); set what this file is to be.
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         temp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))?;
+            .set_permissions(std::fs::Permissions::from_mode(mode))?;
     }
+    #[cfg(not(unix))]
+    let _ = mode;
     temp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }

@@ -122,6 +122,13 @@ async fn undelivered_events_go_back_on_the_bus_and_the_rest_stays() {
     f.send(&f.undelivered_events, &new_order("ord-1")).await;
     f.send(&f.undelivered_events, &new_order("ord-2")).await;
     f.send(&f.undelivered_events, "not an event").await;
+    // Anyone allowed to send to the queue could put any event there: one no
+    // rule that dead-letters here routes is not published.
+    let forged = json!({
+        "source": "com.inventory", "detail-type": "stock-reserved",
+        "detail": {"orderId": "forged", "productId": "tv", "quantity": 1}
+    });
+    f.send(&f.undelivered_events, &forged.to_string()).await;
 
     let output = f.invctl(&["events", "--output", "json"]);
     assert_eq!(
@@ -132,13 +139,17 @@ async fn undelivered_events_go_back_on_the_bus_and_the_rest_stays() {
     );
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report[0]["queue"], "events");
-    assert_eq!(report[0]["waiting"], 3);
+    assert_eq!(report[0]["waiting"], 4);
     assert_eq!(report[0]["moved"], 2);
-    assert_eq!(report[0]["left"], 1);
-    assert!(report[0]["notes"][0]
-        .as_str()
-        .unwrap()
-        .contains("is not an EventBridge event"));
+    assert_eq!(report[0]["left"], 2);
+    let notes = report[0]["notes"].to_string();
+    assert!(notes.contains("is not an EventBridge event"), "{notes}");
+    assert!(
+        notes.contains(
+            "com.inventory/stock-reserved event, which no rule that dead-letters here routes"
+        ),
+        "{notes}"
+    );
 
     // Through the new-order rule into the orders queue, as first sent.
     let mut orders: Vec<String> = testkit::drain(&f.config, &f.orders_queue)
@@ -154,8 +165,8 @@ async fn undelivered_events_go_back_on_the_bus_and_the_rest_stays() {
     assert_eq!(orders, ["ord-1", "ord-2"]);
     assert_eq!(
         held(&f, &f.undelivered_events).await,
-        1,
-        "the non-event stays"
+        2,
+        "the non-event and the forged event stay"
     );
 }
 
@@ -310,6 +321,7 @@ async fn redrive_orders(
         events,
         poll: Duration::from_millis(1),
         timeout: Duration::from_secs(5),
+        journal_dir: std::env::temp_dir(),
     };
     let result = redriver
         .redrive(&mut stack, &ORDERS_DEAD_LETTERS)
@@ -346,4 +358,118 @@ async fn a_failed_move_says_why() {
         "{error}"
     );
     assert!(error.to_string().contains("NonExistentQueue"), "{error}");
+}
+
+/// A dead-lettered new order as SQS hands it out, with a fixed message id.
+fn dead_lettered(id: &str) -> aws_sdk_sqs::types::Message {
+    aws_sdk_sqs::types::Message::builder()
+        .message_id(id)
+        .receipt_handle(format!("handle-{id}"))
+        .body(new_order(id))
+        .build()
+}
+
+#[tokio::test]
+async fn a_rerun_after_a_failed_delete_deletes_without_putting_twice() {
+    use aws_sdk_eventbridge::operation::put_events::PutEventsOutput;
+    use aws_sdk_eventbridge::types::PutEventsResultEntry;
+    use aws_sdk_sqs::operation::delete_message_batch::{
+        DeleteMessageBatchError, DeleteMessageBatchOutput,
+    };
+    use aws_sdk_sqs::operation::receive_message::ReceiveMessageOutput;
+    use aws_sdk_sqs::Client;
+    use invctl::stack::queues::UNDELIVERED_EVENTS;
+    const EVENTS_URL: &str = "https://sqs.us-east-1.amazonaws.com/123456789012/events-dlq";
+
+    let waiting = mock!(Client::get_queue_attributes)
+        .then_output(|| attributes(&[(QueueAttributeName::ApproximateNumberOfMessages, "2")]));
+    // Both runs find the same two messages (the first run's delete failed,
+    // so they became visible again), then an empty queue.
+    let receive = mock!(Client::receive_message)
+        .sequence()
+        .output(|| {
+            ReceiveMessageOutput::builder()
+                .messages(dead_lettered("m-1"))
+                .messages(dead_lettered("m-2"))
+                .build()
+        })
+        .output(|| {
+            ReceiveMessageOutput::builder()
+                .messages(dead_lettered("m-1"))
+                .messages(dead_lettered("m-2"))
+                .build()
+        })
+        .output(|| ReceiveMessageOutput::builder().build())
+        .build();
+    let delete = mock!(Client::delete_message_batch)
+        .sequence()
+        .error(|| DeleteMessageBatchError::unhandled(std::io::Error::other("connection reset")))
+        .output(|| {
+            DeleteMessageBatchOutput::builder()
+                .set_successful(Some(Vec::new()))
+                .set_failed(Some(Vec::new()))
+                .build()
+                .unwrap()
+        })
+        .build();
+    let put = mock!(aws_sdk_eventbridge::Client::put_events).then_output(|| {
+        PutEventsOutput::builder()
+            .failed_entry_count(0)
+            .entries(PutEventsResultEntry::builder().event_id("e-1").build())
+            .entries(PutEventsResultEntry::builder().event_id("e-2").build())
+            .build()
+    });
+    let sqs = mock_client!(
+        aws_sdk_sqs,
+        RuleMode::MatchAny,
+        [&waiting, &receive, &delete]
+    );
+    let events = mock_client!(aws_sdk_eventbridge, RuleMode::MatchAny, [&put]);
+    let config = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .build();
+    let outputs = HashMap::from([
+        (
+            output::EVENT_DELIVERY_DEAD_LETTER_QUEUE_URL.to_owned(),
+            EVENTS_URL.to_owned(),
+        ),
+        (output::EVENT_BUS_NAME.to_owned(), "bus".to_owned()),
+    ]);
+    let mut stack = DeployedStack::with_outputs(config, "inventory", outputs);
+    let journal = tempfile::tempdir().unwrap();
+    let redriver = Redriver {
+        sqs,
+        events,
+        poll: Duration::from_millis(1),
+        timeout: Duration::from_secs(5),
+        journal_dir: journal.path().to_owned(),
+    };
+
+    let failed = redriver
+        .redrive(&mut stack, &UNDELIVERED_EVENTS)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(failed, Error::NotDeleted { count: 2, .. }),
+        "{failed}"
+    );
+    assert!(failed
+        .to_string()
+        .contains("without putting them on the bus twice"));
+    assert_eq!(put.num_calls(), 1);
+
+    let rerun = redriver
+        .redrive(&mut stack, &UNDELIVERED_EVENTS)
+        .await
+        .unwrap();
+    assert_eq!(put.num_calls(), 1, "the rerun put nothing on the bus again");
+    assert_eq!(delete.num_calls(), 2);
+    assert_eq!((rerun.moved, rerun.left), (2, 0));
+    assert!(rerun.notes.iter().all(|n| n.contains("by an earlier run")));
+    assert_eq!(
+        std::fs::read_dir(journal.path()).unwrap().count(),
+        0,
+        "a journal with nothing left to delete is removed"
+    );
 }

@@ -730,3 +730,30 @@ fn out_of_stock_is_stock_at_or_below_zero() {
         "{rule}"
     );
 }
+
+#[test]
+fn redrive_knows_exactly_the_rules_that_dead_letter_into_its_queue() {
+    use invctl::stack::queues::UNDELIVERED_EVENTS_ROUTED;
+    let template = template();
+    let dead_letter_queue = invctl::stack::queues::UNDELIVERED_EVENTS.queue.logical_id;
+    let mut routed: Vec<(String, Json)> = Vec::new();
+    for (id, rule) in resources_of_type(&template, "AWS::Events::Rule") {
+        let targets = rule["Properties"]["Targets"].as_array().unwrap();
+        if targets
+            .iter()
+            .any(|t| t["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0] == dead_letter_queue)
+        {
+            routed.push((id.clone(), rule["Properties"]["EventPattern"].clone()));
+        }
+    }
+    let known: Vec<(String, Json)> = UNDELIVERED_EVENTS_ROUTED
+        .iter()
+        .map(|r| {
+            (
+                r.rule.to_owned(),
+                json!({"source": [r.source], "detail-type": [r.detail_type]}),
+            )
+        })
+        .collect();
+    assert_eq!(routed, known);
+}

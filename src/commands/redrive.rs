@@ -4,10 +4,15 @@
 //! Each queue's way back comes from the stack's table of dead-letter queues
 //! (`stack::queues`): dead-lettered orders return to the orders queue
 //! through SQS's own move task (StartMessageMoveTask); events EventBridge
-//! could not deliver are put on the stack's bus again (both consumers are
-//! idempotent: an order id is reserved once, a product has one purchase
-//! order open); stream failures describe batches of records, not the
+//! could not deliver are put on the stack's bus again, only those the rules
+//! that dead-letter into the queue route (anyone allowed to send to the
+//! queue could otherwise publish any event with the operator's
+//! credentials); stream failures describe batches of records, not the
 //! records, so they are listed and left for a person to purge.
+//!
+//! An event put back whose message then cannot be deleted is written to a
+//! journal (under the user's state folder, keyed by queue) before the
+//! delete, so a rerun deletes it without putting it on the bus twice.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -22,7 +27,7 @@ use crate::commands::watch::{self, MAX_WAIT_SECONDS};
 use crate::config::AwsArgs;
 use crate::drive::{DeployedStack, DriveError, Resource};
 use crate::output::ReportArgs;
-use crate::stack::queues::{DeadLetterQueue, WayBack, DEAD_LETTER_QUEUES};
+use crate::stack::queues::{DeadLetterQueue, RoutedEvent, WayBack, DEAD_LETTER_QUEUES};
 
 fn queue_names() -> Vec<&'static str> {
     DEAD_LETTER_QUEUES.iter().map(|q| q.name).collect()
@@ -58,6 +63,19 @@ pub enum Error {
     MoveUnfinished { seconds: u64, moved: u64 },
     #[error("{0} message(s) could not be sent back and are still in their dead-letter queue (see above)")]
     Left(u64),
+    #[error("{count} event(s) are back on the bus but could not be deleted from queue {queue}: {message}; they are recorded in {journal}, and `invctl redrive events` again deletes them without putting them on the bus twice")]
+    NotDeleted {
+        count: usize,
+        queue: String,
+        message: String,
+        journal: std::path::PathBuf,
+    },
+    #[error("cannot keep the redrive journal {path}: {source}")]
+    Journal {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot print the report")]
     Report(#[source] std::io::Error),
 }
@@ -98,6 +116,59 @@ pub struct Redriver {
     pub poll: Duration,
     /// How long to follow SQS's move task.
     pub timeout: Duration,
+    /// Where the journal of events put back but not yet deleted lives.
+    pub journal_dir: std::path::PathBuf,
+}
+
+/// The SQS message ids of events put back on the bus whose messages are
+/// not deleted yet, for one queue: a file of one id per line.
+struct Journal {
+    path: std::path::PathBuf,
+    ids: std::collections::BTreeSet<String>,
+}
+
+impl Journal {
+    fn open(dir: &std::path::Path, queue_url: &str) -> Result<Journal, Error> {
+        let key = crate::build::sha256_hex(queue_url.as_bytes());
+        let path = dir.join(format!("redriven-{}.txt", &key[..16]));
+        let ids = match std::fs::read_to_string(&path) {
+            Ok(text) => text.lines().map(str::to_owned).collect(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Default::default(),
+            Err(source) => return Err(Error::Journal { path, source }),
+        };
+        Ok(Journal { path, ids })
+    }
+
+    fn save(&self) -> Result<(), Error> {
+        let failed = |source| Error::Journal {
+            path: self.path.clone(),
+            source,
+        };
+        if self.ids.is_empty() {
+            return match std::fs::remove_file(&self.path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(failed(e)),
+                _ => Ok(()),
+            };
+        }
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir).map_err(failed)?;
+        }
+        let text: String = self.ids.iter().map(|id| format!("{id}\n")).collect();
+        crate::output::write_private(&self.path, text.as_bytes()).map_err(failed)
+    }
+}
+
+/// Where invctl keeps what must outlive one run: `$XDG_STATE_HOME/invctl`,
+/// else `~/.local/state/invctl`.
+pub fn state_dir() -> std::path::PathBuf {
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".local/state"))
+        })
+        .unwrap_or_else(|| std::path::PathBuf::from(".invctl"));
+    base.join("invctl")
 }
 
 impl Redriver {
@@ -226,9 +297,16 @@ impl Redriver {
         Ok(received.messages.unwrap_or_default())
     }
 
-    /// Each message is an event: put it on the bus again, then delete it.
-    /// A message that is not an event, or that the bus refuses, stays.
-    async fn put_back_on_bus(&self, report: &mut QueueReport, bus: &str) -> Result<(), Error> {
+    /// Each message is an event one of `routed` failed to deliver: put it
+    /// on the bus again, then delete it. A message that is not such an
+    /// event, or that the bus refuses, stays.
+    async fn put_back_on_bus(
+        &self,
+        report: &mut QueueReport,
+        bus: &str,
+        routed: &[RoutedEvent],
+    ) -> Result<(), Error> {
+        let mut journal = Journal::open(&self.journal_dir, &report.url)?;
         loop {
             // Anything left becomes visible again after this, not during the run.
             let messages = self.receive(&report.url, 60).await?;
@@ -236,68 +314,103 @@ impl Redriver {
                 return Ok(());
             }
             let mut entries = Vec::new();
-            let mut handles = Vec::new();
+            let mut to_put = Vec::new();
+            // (message id, receipt handle) of messages whose events are on the bus.
+            let mut to_delete = Vec::new();
             for message in &messages {
-                match event_entry(message.body().unwrap_or_default(), bus) {
-                    Some(entry) => {
+                let id = message.message_id().unwrap_or_default().to_owned();
+                let handle = message.receipt_handle().unwrap_or_default().to_owned();
+                if journal.ids.contains(&id) {
+                    report.notes.push(format!(
+                        "message {id} was put back on the bus by an earlier run; deleted now"
+                    ));
+                    to_delete.push((id, handle));
+                    continue;
+                }
+                match event_entry(message.body().unwrap_or_default(), bus, routed) {
+                    Ok(entry) => {
                         entries.push(entry);
-                        handles.push(message.receipt_handle().unwrap_or_default().to_owned());
+                        to_put.push((id, handle));
                     }
-                    None => {
+                    Err(why) => {
                         report.left += 1;
-                        report.notes.push(format!(
-                            "message {} is not an EventBridge event; left in the queue",
-                            message.message_id().unwrap_or("?")
-                        ));
+                        report
+                            .notes
+                            .push(format!("message {id} {why}; left in the queue"));
                     }
                 }
             }
-            if entries.is_empty() {
+            if !entries.is_empty() {
+                let put = self
+                    .events
+                    .put_events()
+                    .set_entries(Some(entries))
+                    .send()
+                    .await
+                    .map_err(|e| Error::PutEvents {
+                        queue: report.url.clone(),
+                        message: crate::aws::error_text(&e),
+                    })?;
+                for (result, message) in put.entries().iter().zip(to_put) {
+                    match result.error_code() {
+                        None => to_delete.push(message),
+                        Some(code) => {
+                            report.left += 1;
+                            report.notes.push(format!(
+                                "the bus refused an event ({code}: {}); left in the queue",
+                                result.error_message().unwrap_or_default()
+                            ));
+                        }
+                    }
+                }
+            }
+            if to_delete.is_empty() {
                 continue;
             }
-            let put = self
-                .events
-                .put_events()
+            // Recorded before the delete: if it fails, a rerun must not
+            // put these on the bus again.
+            journal
+                .ids
+                .extend(to_delete.iter().map(|(id, _)| id.clone()));
+            journal.save()?;
+            let entries = to_delete
+                .iter()
+                .enumerate()
+                .map(|(i, (_, handle))| {
+                    DeleteMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .receipt_handle(handle)
+                        .build()
+                        .expect("id and handle are set")
+                })
+                .collect();
+            let deleted = self
+                .sqs
+                .delete_message_batch()
+                .queue_url(&report.url)
                 .set_entries(Some(entries))
                 .send()
                 .await
-                .map_err(|e| Error::PutEvents {
+                .map_err(|e| Error::NotDeleted {
+                    count: to_delete.len(),
                     queue: report.url.clone(),
                     message: crate::aws::error_text(&e),
+                    journal: journal.path.clone(),
                 })?;
-            let mut delete = Vec::new();
-            for (i, (result, handle)) in put.entries().iter().zip(&handles).enumerate() {
-                match result.error_code() {
-                    None => delete.push(
-                        DeleteMessageBatchRequestEntry::builder()
-                            .id(i.to_string())
-                            .receipt_handle(handle)
-                            .build()
-                            .expect("id and handle are set"),
-                    ),
-                    Some(code) => {
-                        report.left += 1;
-                        report.notes.push(format!(
-                            "the bus refused an event ({code}: {}); left in the queue",
-                            result.error_message().unwrap_or_default()
-                        ));
-                    }
+            let failed: std::collections::HashSet<&str> =
+                deleted.failed().iter().map(|f| f.id()).collect();
+            for (i, (id, _)) in to_delete.iter().enumerate() {
+                if failed.contains(i.to_string().as_str()) {
+                    report.left += 1;
+                    report.notes.push(format!(
+                        "message {id} is back on the bus but could not be deleted; the next run deletes it without putting it twice"
+                    ));
+                } else {
+                    journal.ids.remove(id);
+                    report.moved += 1;
                 }
             }
-            if !delete.is_empty() {
-                let count = delete.len() as u64;
-                self.sqs
-                    .delete_message_batch()
-                    .queue_url(&report.url)
-                    .set_entries(Some(delete))
-                    .send()
-                    .await
-                    .map_err(Self::sqs_error(
-                        "delete redriven messages from",
-                        &report.url,
-                    ))?;
-                report.moved += count;
-            }
+            journal.save()?;
         }
     }
 
@@ -348,9 +461,9 @@ impl Redriver {
                     self.move_back(&mut report, &source_url).await?;
                 }
             }
-            WayBack::Bus => {
+            WayBack::Bus(routed) => {
                 let bus = stack.get(Resource::EventBus).await?;
-                self.put_back_on_bus(&mut report, &bus).await?;
+                self.put_back_on_bus(&mut report, &bus, routed).await?;
             }
             WayBack::None => self.describe_stream_failures(&mut report).await?,
         }
@@ -359,20 +472,36 @@ impl Redriver {
 }
 
 /// The PutEvents entry that puts `body` (an event as EventBridge
-/// dead-letters it) on `bus` again, if it is one.
-pub fn event_entry(body: &str, bus: &str) -> Option<PutEventsRequestEntry> {
-    let event: Value = serde_json::from_str(body).ok()?;
-    let source = event.get("source")?.as_str()?;
-    let detail_type = event.get("detail-type")?.as_str()?;
-    let detail = event.get("detail").filter(|d| d.is_object())?;
-    Some(
-        PutEventsRequestEntry::builder()
-            .event_bus_name(bus)
-            .source(source)
-            .detail_type(detail_type)
-            .detail(detail.to_string())
-            .build(),
-    )
+/// dead-letters it) on `bus` again, if it is one `routed` names; else why not.
+pub fn event_entry(
+    body: &str,
+    bus: &str,
+    routed: &[RoutedEvent],
+) -> Result<PutEventsRequestEntry, String> {
+    let not_an_event = || "is not an EventBridge event".to_owned();
+    let event: Value = serde_json::from_str(body).map_err(|_| not_an_event())?;
+    let field = |name| event.get(name).and_then(Value::as_str);
+    let (Some(source), Some(detail_type)) = (field("source"), field("detail-type")) else {
+        return Err(not_an_event());
+    };
+    let detail = event
+        .get("detail")
+        .filter(|d| d.is_object())
+        .ok_or_else(not_an_event)?;
+    if !routed
+        .iter()
+        .any(|r| r.source == source && r.detail_type == detail_type)
+    {
+        return Err(format!(
+            "holds a {source}/{detail_type} event, which no rule that dead-letters here routes (it was not put there by the stack, and is not published with your credentials)"
+        ));
+    }
+    Ok(PutEventsRequestEntry::builder()
+        .event_bus_name(bus)
+        .source(source)
+        .detail_type(detail_type)
+        .detail(detail.to_string())
+        .build())
 }
 
 /// One line about a failed batch, from the record Lambda sends to an
@@ -440,6 +569,7 @@ pub fn run(aws: &AwsArgs, args: &RedriveArgs, out: &mut dyn Write) -> Result<(),
             events: aws_sdk_eventbridge::Client::new(&stack.config),
             poll: watch::poll_interval(),
             timeout: Duration::from_secs(args.timeout),
+            journal_dir: state_dir(),
         };
         let mut reports = Vec::new();
         for dead_letters in DEAD_LETTER_QUEUES
@@ -470,9 +600,11 @@ mod tests {
 
     #[test]
     fn only_whole_events_go_back_on_the_bus() {
+        let routed = crate::stack::queues::UNDELIVERED_EVENTS_ROUTED;
         let entry = event_entry(
             r#"{"version":"0","id":"e1","source":"com.orders","detail-type":"new-order-received","detail":{"orderId":"o1","productId":"tv","quantity":1}}"#,
             "my-bus",
+            routed,
         )
         .unwrap();
         assert_eq!(entry.source(), Some("com.orders"));
@@ -488,7 +620,33 @@ mod tests {
             r#"{"source":"com.orders","detail":{}}"#,
             r#"{"source":"com.orders","detail-type":"x","detail":"text"}"#,
         ] {
-            assert!(event_entry(body, "b").is_none(), "{body}");
+            let why = event_entry(body, "b", routed).unwrap_err();
+            assert_eq!(why, "is not an EventBridge event", "{body}");
+        }
+    }
+
+    #[test]
+    fn only_events_the_dead_lettering_rules_route_go_back() {
+        let routed = crate::stack::queues::UNDELIVERED_EVENTS_ROUTED;
+        let event = |source: &str, detail_type: &str| {
+            format!(r#"{{"source":"{source}","detail-type":"{detail_type}","detail":{{}}}}"#)
+        };
+        for (source, detail_type) in [
+            ("com.orders", "new-order-received"),
+            ("com.inventory", "create-purchase-order"),
+        ] {
+            assert!(event_entry(&event(source, detail_type), "b", routed).is_ok());
+        }
+        for (source, detail_type) in [
+            ("com.inventory", "stock-reserved"),
+            ("com.orders", "create-purchase-order"),
+            ("aws.partner", "new-order-received"),
+        ] {
+            let why = event_entry(&event(source, detail_type), "b", routed).unwrap_err();
+            assert!(
+                why.contains("no rule that dead-letters here routes"),
+                "{why}"
+            );
         }
     }
 

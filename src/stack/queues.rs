@@ -3,6 +3,29 @@
 //! queue) and `invctl redrive` both read.
 
 use super::ids;
+use inventory_domain::{detail_type, source};
+
+/// The events one rule of the stack routes: its pattern matches exactly
+/// this source and detail-type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RoutedEvent {
+    /// The rule's logical id.
+    pub rule: &'static str,
+    pub source: &'static str,
+    pub detail_type: &'static str,
+}
+
+pub const NEW_ORDERS: RoutedEvent = RoutedEvent {
+    rule: ids::NEW_ORDER_RULE,
+    source: source::ORDERS,
+    detail_type: detail_type::NEW_ORDER_RECEIVED,
+};
+
+pub const PURCHASE_ORDER_REQUESTS: RoutedEvent = RoutedEvent {
+    rule: ids::CREATE_PURCHASE_ORDER_RULE,
+    source: source::INVENTORY,
+    detail_type: detail_type::CREATE_PURCHASE_ORDER,
+};
 
 /// A queue of the stack, found through its URL output.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,8 +44,11 @@ pub const ORDERS: QueueRef = QueueRef {
 pub enum WayBack {
     /// SQS moves them back to the queue they came from (StartMessageMoveTask).
     SourceQueue(QueueRef),
-    /// Each message is an EventBridge event: it is put on the stack's bus again.
-    Bus,
+    /// Each message is an EventBridge event that one of these rules failed
+    /// to deliver: it is put on the stack's bus again if it is one of them
+    /// (anything else in the queue was not put there by the stack's rules,
+    /// and is not published with the operator's credentials).
+    Bus(&'static [RoutedEvent]),
     /// Each message describes a batch of stream records, not the records:
     /// nothing can be replayed, only shown.
     None,
@@ -56,8 +82,11 @@ pub const UNDELIVERED_EVENTS: DeadLetterQueue = DeadLetterQueue {
     },
     holds:
         "events EventBridge could not deliver to the orders queue or the purchase-order workflow",
-    way_back: WayBack::Bus,
+    way_back: WayBack::Bus(UNDELIVERED_EVENTS_ROUTED),
 };
+
+/// The rules whose dead-letter queue is [`UNDELIVERED_EVENTS`].
+pub const UNDELIVERED_EVENTS_ROUTED: &[RoutedEvent] = &[NEW_ORDERS, PURCHASE_ORDER_REQUESTS];
 
 pub const STREAM_FAILURES: DeadLetterQueue = DeadLetterQueue {
     name: "stream-failures",
@@ -81,7 +110,7 @@ impl DeadLetterQueue {
                 "fix the cause, then `invctl redrive {}` sends them back to be processed",
                 self.name
             ),
-            WayBack::Bus => format!(
+            WayBack::Bus(_) => format!(
                 "fix the cause, then `invctl redrive {}` puts them on the bus again",
                 self.name
             ),

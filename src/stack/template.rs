@@ -20,7 +20,7 @@ use crate::model::cfn::iam::{
 };
 use crate::model::cfn::resources::*;
 use crate::model::cfn::{Parameter, Template, Val};
-use inventory_domain::{detail_type, inventory, source};
+use inventory_domain::inventory;
 
 const LOG_RETENTION_DAYS: u32 = 30;
 /// Maximum a queued order is kept, in the queue and in its dead-letter queue.
@@ -78,9 +78,9 @@ fn workflow_log_group(workflow: &str) -> LogGroup {
     }
 }
 
-/// An event pattern matching one source and detail-type.
-fn pattern(source: &str, detail_type: &str) -> serde_json::Value {
-    json!({"source": [source], "detail-type": [detail_type]})
+/// An event pattern matching one routed event's source and detail-type.
+fn pattern(routed: &queues::RoutedEvent) -> serde_json::Value {
+    json!({"source": [routed.source], "detail-type": [routed.detail_type]})
 }
 
 pub fn build(shape: super::Shape) -> Template {
@@ -544,11 +544,11 @@ fn routing(t: &mut Template) {
         })
     };
     t.add(
-        ids::NEW_ORDER_RULE,
+        queues::NEW_ORDERS.rule,
         Rule {
             description: Some("Queues every new order for reservation".to_owned()),
             event_bus_name: Val::get_att(ids::EVENT_BUS, "Name"),
-            event_pattern: pattern(source::ORDERS, detail_type::NEW_ORDER_RECEIVED),
+            event_pattern: pattern(&queues::NEW_ORDERS),
             state: "ENABLED",
             targets: vec![RuleTarget {
                 id: "orders-queue".to_owned(),
@@ -578,11 +578,11 @@ fn routing(t: &mut Template) {
         ),
     );
     t.add(
-        ids::CREATE_PURCHASE_ORDER_RULE,
+        queues::PURCHASE_ORDER_REQUESTS.rule,
         Rule {
             description: Some("Starts a purchase order workflow per request".to_owned()),
             event_bus_name: Val::get_att(ids::EVENT_BUS, "Name"),
-            event_pattern: pattern(source::INVENTORY, detail_type::CREATE_PURCHASE_ORDER),
+            event_pattern: pattern(&queues::PURCHASE_ORDER_REQUESTS),
             state: "ENABLED",
             targets: vec![RuleTarget {
                 id: "create-purchase-order".to_owned(),

@@ -117,8 +117,17 @@ pub fn invctl_on(endpoint: &str) -> Command {
         .env("AWS_CONFIG_FILE", "/nonexistent")
         .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
         .env("INVCTL_POLL_MS", "100")
+        // What invctl keeps between runs stays out of the user's home.
+        .env("XDG_STATE_HOME", state_home())
         .stdin(std::process::Stdio::null());
     command
+}
+
+/// One state folder for the test binary's runs of invctl.
+fn state_home() -> &'static std::path::Path {
+    static HOME: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    HOME.get_or_init(|| tempfile::tempdir().expect("a temporary folder"))
+        .path()
 }
 
 /// The workflow `workflow` as checked in under `asl/`, its placeholders bound
