@@ -402,3 +402,49 @@ fn fault_rules_are_checked_before_anything_runs() {
     );
     assert!(!dir.path().join(".invctl").exists(), "nothing may start");
 }
+
+#[test]
+fn a_stale_local_state_signals_nothing_and_says_the_cloud_is_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    // A process that now has the id the dead cloud wrote down.
+    let mut bystander = Command::new("sleep").arg("60").spawn().unwrap();
+    let state = dir.path().join(".invctl/local");
+    std::fs::create_dir_all(&state).unwrap();
+    std::fs::write(
+        state.join("state.json"),
+        serde_json::json!({
+            "endpoint": closed_endpoint(), "region": "us-east-1",
+            "plane": "http://127.0.0.1:9/x", "pid": bystander.id(), "motoPid": bystander.id(),
+            "log": "-", "timeScale": 1, "iam": "enforce"
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        util::run(
+            Command::new(assert_cmd::cargo::cargo_bin("invctl"))
+                .current_dir(dir.path())
+                .args(args),
+        )
+    };
+    let used = run(&["--local", "status"]);
+    assert_eq!(used.status.code(), Some(3), "{}", util::text(&used));
+    assert!(stderr(&used).contains("is gone"), "{}", stderr(&used));
+
+    let down = run(&["local", "down"]);
+    assert!(down.status.success(), "{}", util::text(&down));
+    assert!(
+        util::text(&down).contains("no process was signalled"),
+        "{}",
+        util::text(&down)
+    );
+    assert!(
+        bystander.try_wait().unwrap().is_none(),
+        "the process with the recorded id was left alone"
+    );
+    assert!(
+        !state.join("state.json").exists(),
+        "the stale state is gone"
+    );
+    bystander.kill().unwrap();
+}

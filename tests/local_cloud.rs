@@ -106,6 +106,10 @@ fn foreground_cloud_in(dir: tempfile::TempDir, args: &[&str]) -> Cloud {
         .args(args)
         .current_dir(dir.path())
         .env("CARGO_TARGET_DIR", target_dir())
+        // The user's own AWS settings, which the cloud must not pass on.
+        .env("AWS_ACCESS_KEY_ID", "AKIAUSERSOWNKEY")
+        .env("AWS_SECRET_ACCESS_KEY", USERS_OWN_SECRET)
+        .env("AWS_PROFILE", "users-own-profile")
         .stdin(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -116,6 +120,9 @@ fn foreground_cloud_in(dir: tempfile::TempDir, args: &[&str]) -> Cloud {
     assert!(ready, "the local cloud did not start");
     running(dir, Some(child))
 }
+
+/// A secret key in the environment of `invctl local up`.
+const USERS_OWN_SECRET: &str = "users-own-secret-never-passed-on";
 
 /// The cloud most tests share.
 fn cloud() -> &'static Cloud {
@@ -224,6 +231,55 @@ fn outcomes(report: &Value) -> Vec<String> {
         .iter()
         .map(|o| o["outcome"].as_str().unwrap().to_owned())
         .collect()
+}
+
+/// The environment of a process, as `NAME=value` entries.
+fn environment_of(pid: u64) -> Vec<String> {
+    std::fs::read(format!("/proc/{pid}/environ"))
+        .map(|bytes| {
+            bytes
+                .split(|b| *b == 0)
+                .map(|entry| String::from_utf8_lossy(entry).into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn the_users_own_aws_settings_reach_neither_moto_nor_the_functions() {
+    let cloud = cloud();
+    let status = json(&ok(invctl_in(
+        cloud.dir.path(),
+        &["local", "status", "--output", "json"],
+    )));
+    let moto = status["motoPid"].as_u64().unwrap();
+    let moto_environment = environment_of(moto);
+    assert!(
+        !moto_environment.is_empty(),
+        "moto's process {moto} is there"
+    );
+    // Every process of the cloud: moto's and each function instance's.
+    let functions = cloud.dir.path().join(".invctl/local/functions");
+    let mut checked = vec![moto_environment];
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u64>() else {
+            continue;
+        };
+        let command = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if String::from_utf8_lossy(&command).contains(functions.to_str().unwrap()) {
+            checked.push(environment_of(pid));
+        }
+    }
+    for environment in checked {
+        for entry in environment {
+            assert!(
+                !entry.contains(USERS_OWN_SECRET)
+                    && !entry.contains("AKIAUSERSOWNKEY")
+                    && !entry.contains("users-own-profile"),
+                "passed on: {entry}"
+            );
+        }
+    }
 }
 
 #[test]

@@ -327,3 +327,126 @@ async fn a_latest_stream_mapping_reads_from_when_it_was_made_not_from_when_polli
         "a record from before the mapping arrived: {seen}"
     );
 }
+
+/// A raw HTTP/1.1 request to the plane, as any local process (or a web
+/// page's fetch) could make it; the status code answered.
+fn status_of_raw(plane: &Plane, method: &str, path: &str, host: &str, body: &[u8]) -> u16 {
+    use std::io::{Read, Write};
+    let address = plane.url();
+    let address = address
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let mut stream = std::net::TcpStream::connect(&address).unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    // The plane may answer before the whole body is sent (a refusal).
+    let _ = stream.write_all(body);
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {answer:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn only_the_launcher_and_each_instance_reach_the_plane_and_bodies_are_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let plane = plane().await;
+    plane.load(function(dir.path(), "echo", "echo", 10));
+    // Warm an instance: instance 0 is now polling under its key.
+    assert!(plane.invoke("echo", Bytes::from("{}")).await.is_some());
+    let url = plane.url();
+    let (base, secret) = url.trim_start_matches("http://").split_once('/').unwrap();
+    let (base, secret) = (base.to_owned(), secret.to_owned());
+    let status = move |method: &'static str, path: String, host: String, body: Vec<u8>| {
+        let plane = plane.clone();
+        tokio::task::spawn_blocking(move || status_of_raw(&plane, method, &path, &host, &body))
+    };
+    // The launcher's path, with the plane's secret, is answered.
+    assert_eq!(
+        status(
+            "POST",
+            format!("/{secret}/invoke/echo"),
+            base.clone(),
+            b"{}".to_vec()
+        )
+        .await
+        .unwrap(),
+        200
+    );
+    // Without it, nothing: no invoking, no mail, no Function URL listener.
+    for path in [
+        "/invoke/echo",
+        "/mail",
+        "/function-urls/echo",
+        "/not-the-secret/invoke/echo",
+    ] {
+        assert_eq!(
+            status("POST", path.to_owned(), base.clone(), b"{}".to_vec())
+                .await
+                .unwrap(),
+            404,
+            "{path}"
+        );
+    }
+    // An instance's Runtime API needs that instance's own key: no one can
+    // take its invocations (and their task tokens) by guessing its number.
+    for path in [
+        "/fn/echo/0/2018-06-01/runtime/invocation/next",
+        "/fn/echo/0/0123456789abcdef0123456789abcdef/2018-06-01/runtime/invocation/next",
+    ] {
+        assert_eq!(
+            status("GET", path.to_owned(), base.clone(), Vec::new())
+                .await
+                .unwrap(),
+            404,
+            "{path}"
+        );
+    }
+    // A page that resolved a name of its own to loopback sends that name.
+    let port = base.rsplit(':').next().unwrap().to_owned();
+    assert_eq!(
+        status(
+            "POST",
+            format!("/{secret}/invoke/echo"),
+            format!("rebound.example:{port}"),
+            b"{}".to_vec()
+        )
+        .await
+        .unwrap(),
+        421
+    );
+    assert_eq!(
+        status(
+            "POST",
+            format!("/{secret}/invoke/echo"),
+            format!("localhost:{port}"),
+            b"{}".to_vec()
+        )
+        .await
+        .unwrap(),
+        200
+    );
+    // Lambda's 6 MB payload limit.
+    let too_large = vec![b' '; invctl::local::plane::MAX_BODY_BYTES + 1];
+    assert_eq!(
+        status(
+            "POST",
+            format!("/{secret}/invoke/echo"),
+            base.clone(),
+            too_large
+        )
+        .await
+        .unwrap(),
+        413
+    );
+}

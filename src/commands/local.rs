@@ -17,7 +17,7 @@ use crate::local::console::Console;
 use crate::local::iam::IamMode;
 use crate::local::plane::Plane;
 use crate::local::sources::Sources;
-use crate::local::{alive, state_dir, LocalError, LocalState};
+use crate::local::{state_dir, CloudLock, LocalError, LocalState};
 use crate::output::{OutputFormat, ReportArgs};
 
 #[derive(Debug, Args)]
@@ -291,24 +291,47 @@ fn status(start: &Path, output: OutputFormat, out: &mut dyn Write) -> Result<(),
 }
 
 fn down(start: &Path, out: &mut dyn Write) -> Result<(), Error> {
+    let dir = state_dir(start);
     let state = match LocalState::running(start) {
         Ok(state) => state,
         Err(LocalError::NotRunning { .. }) => {
             return writeln!(out, "no local cloud is running").map_err(Error::Report)
         }
+        // Nothing of it runs: its recorded process id may be anyone's now.
+        Err(LocalError::Gone { .. }) => {
+            LocalState::remove(&dir);
+            return writeln!(
+                out,
+                "no local cloud is running (the state one left behind was removed; no process was signalled)"
+            )
+            .map_err(Error::Report);
+        }
         Err(e) => return Err(e.into()),
     };
-    unsafe { libc::kill(state.pid as libc::pid_t, libc::SIGTERM) };
+    // Signalled only while its lock is held: once the cloud exits, its
+    // process id may be reused, and nothing else is ever signalled.
+    let signal = |signal| {
+        if CloudLock::held(&dir) {
+            unsafe { libc::kill(state.pid as libc::pid_t, signal) };
+        }
+    };
+    signal(libc::SIGTERM);
     let deadline = Instant::now() + Duration::from_secs(20);
-    while alive(state.pid) && Instant::now() < deadline {
+    while CloudLock::held(&dir) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
     }
-    if alive(state.pid) {
-        unsafe { libc::kill(state.pid as libc::pid_t, libc::SIGKILL) };
+    if CloudLock::held(&dir) {
+        signal(libc::SIGKILL);
         std::thread::sleep(Duration::from_millis(200));
-        if alive(state.pid) {
+        if CloudLock::held(&dir) {
             return Err(Error::DidNotStop { pid: state.pid });
         }
+    }
+    // The lock goes a moment before the process ends: wait for it (only
+    // waiting, so a reused id costs at most this wait).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while crate::local::alive(state.pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
     }
     // moto goes with its parent (see `spawn_moto`); wait for its port to close.
     let address = state.endpoint.trim_start_matches("http://").to_owned();
@@ -434,7 +457,15 @@ fn spawn_moto(
     }
     let launcher = workspace.join("tools/local/moto_launcher.py");
     let log = std::fs::File::create(log).map_err(|e| Error::Start(e.to_string()))?;
-    tokio::process::Command::new("sh")
+    let mut command = tokio::process::Command::new("sh");
+    // The user's own AWS settings (keys, profile, endpoints) are not the
+    // local cloud's: its services must never sign with them or use them.
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("AWS_") {
+            command.env_remove(name);
+        }
+    }
+    command
         .arg("-c")
         .arg(r#""$@" & pid=$!; read -r _; kill "$pid"; wait "$pid""#)
         .arg("sh")
@@ -499,6 +530,16 @@ fn up(
     }
     let dir = state_dir(start);
     std::fs::create_dir_all(&dir).map_err(|e| Error::Start(e.to_string()))?;
+    // Held until this function returns: it is what says the cloud runs.
+    let Some(_lock) = CloudLock::acquire(&dir).map_err(|e| Error::Start(e.to_string()))? else {
+        return Err(Error::AlreadyRunning {
+            endpoint: LocalState::running(start)
+                .map(|s| s.endpoint)
+                .unwrap_or_default(),
+        });
+    };
+    // What a cloud that died left is not this one's.
+    LocalState::remove(&dir);
     let workspace = tools_root(start);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -147,6 +147,11 @@ fn real_time() -> u32 {
 pub enum LocalError {
     #[error("no local cloud is running for {workspace}: start one with `invctl local up --detach` (or `invctl local up` in another terminal)")]
     NotRunning { workspace: PathBuf },
+    #[error("the local cloud of {workspace} is gone (it stopped without cleaning up, or the machine restarted); its endpoint {endpoint} answers nothing: start one with `invctl local up --detach`")]
+    Gone {
+        workspace: PathBuf,
+        endpoint: String,
+    },
     #[error("cannot read the local cloud's state in {path}")]
     State {
         path: PathBuf,
@@ -177,6 +182,52 @@ pub fn alive(pid: u32) -> bool {
     pid > 0 && unsafe { libc::kill(pid as libc::pid_t, 0) } == 0
 }
 
+fn lock_file(dir: &Path) -> PathBuf {
+    dir.join("cloud.lock")
+}
+
+/// The lock a running cloud holds on its state folder for its whole life.
+/// A process id alone can be reused after a crash or a reboot (pid 1 in a
+/// container); the lock goes with the process that took it, so whoever
+/// finds it held knows the cloud is there, and whoever finds it free knows
+/// the state left behind names nothing to signal.
+pub struct CloudLock {
+    _file: std::fs::File,
+}
+
+fn try_lock(dir: &Path) -> std::io::Result<Option<std::fs::File>> {
+    use std::os::fd::AsRawFd;
+    std::fs::create_dir_all(dir)?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(lock_file(dir))?;
+    // Close-on-exec (std's default), so moto and the functions never hold it.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+        return Ok(Some(file));
+    }
+    let error = std::io::Error::last_os_error();
+    if error.kind() == std::io::ErrorKind::WouldBlock {
+        Ok(None)
+    } else {
+        Err(error)
+    }
+}
+
+impl CloudLock {
+    /// Takes the lock of `dir`, or `None` when a running cloud holds it.
+    pub fn acquire(dir: &Path) -> std::io::Result<Option<CloudLock>> {
+        Ok(try_lock(dir)?.map(|file| CloudLock { _file: file }))
+    }
+
+    /// Whether a running cloud holds the lock of `dir`.
+    pub fn held(dir: &Path) -> bool {
+        // Taking it shows it was free; dropping the file releases it again.
+        matches!(try_lock(dir), Ok(None))
+    }
+}
+
 impl LocalState {
     /// The running local cloud of the workspace at or above `start`.
     pub fn running(start: &Path) -> Result<LocalState, LocalError> {
@@ -195,28 +246,80 @@ impl LocalState {
             }
             Err(source) => return Err(LocalError::State { path, source }),
         };
+        let workspace = dir
+            .parent()
+            .and_then(Path::parent)
+            .unwrap_or(&dir)
+            .to_owned();
         match serde_json::from_str::<LocalState>(&text) {
-            Ok(state) if alive(state.pid) => Ok(state),
-            // Left by a cloud that died: it runs no more.
-            _ => Err(LocalError::NotRunning {
-                workspace: dir
-                    .parent()
-                    .and_then(Path::parent)
-                    .unwrap_or(&dir)
-                    .to_owned(),
+            Ok(state) if CloudLock::held(&dir) => Ok(state),
+            // Left by a cloud that died: it runs no more, whatever process
+            // now has its id.
+            Ok(state) => Err(LocalError::Gone {
+                workspace,
+                endpoint: state.endpoint,
             }),
+            Err(_) => Err(LocalError::NotRunning { workspace }),
         }
     }
 
     pub fn write(&self, dir: &Path) -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
-        let path = state_file(dir);
-        let temporary = path.with_extension("json.tmp");
-        std::fs::write(&temporary, serde_json::to_vec_pretty(self)?)?;
-        std::fs::rename(temporary, path)
+        crate::output::write_private(&state_file(dir), &serde_json::to_vec_pretty(self)?)
     }
 
     pub fn remove(dir: &Path) {
         let _ = std::fs::remove_file(state_file(dir));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state() -> LocalState {
+        LocalState {
+            endpoint: "http://127.0.0.1:9".into(),
+            region: REGION.into(),
+            plane: "http://127.0.0.1:9/secret".into(),
+            pid: std::process::id(),
+            moto_pid: 0,
+            log: PathBuf::from("-"),
+            time_scale: 1,
+            iam: iam::IamMode::default(),
+        }
+    }
+
+    #[test]
+    fn the_state_is_readable_by_its_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        state().write(dir.path()).unwrap();
+        let mode = std::fs::metadata(state_file(dir.path()))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn a_cloud_counts_as_running_only_while_it_holds_its_lock() {
+        let start = tempfile::tempdir().unwrap();
+        let dir = state_dir(start.path());
+        // Written by a cloud whose process id is alive (this test's), but
+        // which holds no lock: a reused id, not a cloud.
+        state().write(&dir).unwrap();
+        assert!(matches!(
+            LocalState::running(start.path()),
+            Err(LocalError::Gone { .. })
+        ));
+        let lock = CloudLock::acquire(&dir).unwrap().expect("the lock is free");
+        assert_eq!(LocalState::running(start.path()).unwrap(), state());
+        assert!(
+            CloudLock::acquire(&dir).unwrap().is_none(),
+            "a second cloud cannot take it"
+        );
+        drop(lock);
+        assert!(!CloudLock::held(&dir));
     }
 }

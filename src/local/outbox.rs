@@ -39,10 +39,13 @@ impl Mail {
 pub fn append(path: &Path, mail: &Mail) -> std::io::Result<()> {
     let mut line = serde_json::to_vec(mail)?;
     line.push(b'\n');
-    // One write per message, appended: readers never see half of one.
+    // One write per message, appended: readers never see half of one. The
+    // mail holds approval links, which work like passwords: owner only.
+    use std::os::unix::fs::OpenOptionsExt;
     std::fs::OpenOptions::new()
         .create(true)
         .append(true)
+        .mode(0o600)
         .open(path)?
         .write_all(&line)
 }
@@ -64,6 +67,20 @@ pub fn read(path: &Path) -> std::io::Result<Vec<Mail>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_outbox_is_readable_by_its_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("outbox.jsonl");
+        append(
+            &path,
+            &Mail::now("a@x".into(), "s".into(), "link".into(), "t".into()),
+        )
+        .unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
 
     #[test]
     fn messages_come_back_in_the_order_they_were_sent() {

@@ -107,6 +107,22 @@ struct Inner {
     outbox: PathBuf,
     /// Function name to the URL its Function URL is served at.
     function_urls: tokio::sync::Mutex<HashMap<String, String>>,
+    /// The first path segment of every request the launcher makes (invoke,
+    /// mail, Function URLs): no other local process or web page knows it.
+    secret: String,
+    /// Each instance's own key, in its Runtime API path: an instance (or
+    /// anything else) cannot take another's invocations and task tokens.
+    instance_keys: Mutex<HashMap<u32, String>>,
+}
+
+/// The largest request body the plane takes: Lambda's 6 MB payload limit.
+pub const MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
+
+/// 16 random bytes from the operating system, as hex.
+fn random_key() -> String {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the operating system gives random bytes");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn error_document(kind: &str, message: &str) -> Bytes {
@@ -139,6 +155,8 @@ impl Plane {
                 invocation_ids: AtomicU32::new(0),
                 outbox,
                 function_urls: tokio::sync::Mutex::new(HashMap::new()),
+                secret: random_key(),
+                instance_keys: Mutex::new(HashMap::new()),
             }),
         };
         let serving = plane.clone();
@@ -171,14 +189,11 @@ impl Plane {
     async fn serve_function_url(
         &self,
         name: &str,
-        request: Request<Incoming>,
+        request: Request<Bytes>,
         peer: SocketAddr,
     ) -> Response<Full<Bytes>> {
         let started = std::time::Instant::now();
         let (parts, body) = request.into_parts();
-        let Ok(body) = body.collect().await.map(|b| b.to_bytes()) else {
-            return respond(StatusCode::BAD_REQUEST, Bytes::new());
-        };
         let request_id = format!(
             "{:08x}-url-{:08x}",
             std::process::id(),
@@ -250,9 +265,9 @@ impl Plane {
         &self.inner.endpoint
     }
 
-    /// `http://127.0.0.1:PORT`
+    /// `http://127.0.0.1:PORT/SECRET`: the launcher's way in.
     pub fn url(&self) -> String {
-        format!("http://{}", self.inner.address)
+        format!("http://{}/{}", self.inner.address, self.inner.secret)
     }
 
     /// The functions it runs, by name, with their deployed code's sha256.
@@ -453,11 +468,17 @@ impl Plane {
     fn spawn_instance(&self, function: &Arc<Function>) {
         let config = &function.config;
         let instance = self.inner.instance_ids.fetch_add(1, Ordering::Relaxed);
+        let key = random_key();
         // A scheme is needed for the runtime client to accept a path.
         let api = format!(
-            "http://{}/fn/{}/{instance}",
+            "http://{}/fn/{}/{instance}/{key}",
             self.inner.address, config.name
         );
+        self.inner
+            .instance_keys
+            .lock()
+            .unwrap()
+            .insert(instance, key);
         let mut command = tokio::process::Command::new(&config.bootstrap);
         command
             .env_clear()
@@ -693,13 +714,35 @@ impl Plane {
         lines
     }
 
-    async fn route(&self, request: Request<Incoming>) -> Response<Full<Bytes>> {
+    async fn route(&self, request: Request<Bytes>) -> Response<Full<Bytes>> {
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-        let body = match request.into_body().collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(_) => return respond(StatusCode::BAD_REQUEST, Bytes::new()),
+        let body = request.into_body();
+        let segments = match segments.as_slice() {
+            // An instance's Runtime API, under its own key.
+            ["fn", name, instance, key, "2018-06-01", "runtime", rest @ ..] => {
+                let instance: u32 = instance.parse().unwrap_or(u32::MAX);
+                let known = self
+                    .inner
+                    .instance_keys
+                    .lock()
+                    .unwrap()
+                    .get(&instance)
+                    .cloned();
+                if known.as_deref() != Some(*key) {
+                    return respond(StatusCode::NOT_FOUND, Bytes::new());
+                }
+                let Some(function) = self.owner(name, instance) else {
+                    return respond(StatusCode::NOT_FOUND, Bytes::new());
+                };
+                return self
+                    .runtime_api(&function, instance, method, rest, body)
+                    .await;
+            }
+            // The launcher's requests, under the plane's secret.
+            [secret, rest @ ..] if *secret == self.inner.secret => rest.to_vec(),
+            _ => return respond(StatusCode::NOT_FOUND, Bytes::new()),
         };
         match (method, segments.as_slice()) {
             (Method::POST, ["mail"]) => self.deliver_mail(&body),
@@ -731,14 +774,6 @@ impl Plane {
                     ),
                 ),
             },
-            (method, ["fn", name, instance, "2018-06-01", "runtime", rest @ ..]) => {
-                let instance: u32 = instance.parse().unwrap_or(u32::MAX);
-                let Some(function) = self.owner(name, instance) else {
-                    return respond(StatusCode::NOT_FOUND, Bytes::new());
-                };
-                self.runtime_api(&function, instance, method, rest, body)
-                    .await
-            }
             _ => respond(StatusCode::NOT_FOUND, Bytes::new()),
         }
     }
@@ -918,13 +953,60 @@ async fn retirement(function: &Function) {
     }
 }
 
-/// Serves HTTP/1.1 on `listener`, each request answered by `handle`
-/// (given the request and the peer's address).
+/// Whether a request's Host names this listener itself (`127.0.0.1:PORT`
+/// or `localhost:PORT`): a web page that got a name of its own resolved to
+/// loopback (DNS rebinding) sends its own name, and is refused.
+fn addressed_here(request: &Request<Incoming>, local: SocketAddr) -> bool {
+    let port = local.port();
+    request
+        .headers()
+        .get(hyper::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .is_some_and(|host| {
+            host == format!("127.0.0.1:{port}") || host == format!("localhost:{port}")
+        })
+}
+
+/// The request with its body read, at most [`MAX_BODY_BYTES`]; or the
+/// answer to give instead.
+async fn read_request(
+    request: Request<Incoming>,
+    local: SocketAddr,
+) -> Result<Request<Bytes>, Response<Full<Bytes>>> {
+    if !addressed_here(&request, local) {
+        return Err(respond(
+            StatusCode::MISDIRECTED_REQUEST,
+            Bytes::from_static(b"this server answers requests to 127.0.0.1 or localhost only"),
+        ));
+    }
+    let (parts, body) = request.into_parts();
+    match http_body_util::Limited::new(body, MAX_BODY_BYTES)
+        .collect()
+        .await
+    {
+        Ok(collected) => Ok(Request::from_parts(parts, collected.to_bytes())),
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(respond(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            error_document(
+                "RequestEntityTooLargeException",
+                &format!("Request must be smaller than {MAX_BODY_BYTES} bytes"),
+            ),
+        )),
+        Err(_) => Err(respond(StatusCode::BAD_REQUEST, Bytes::new())),
+    }
+}
+
+/// Serves HTTP/1.1 on `listener`, each request addressed to it with a body
+/// within the limit answered by `handle` (given the request and the peer's
+/// address).
 fn serve<H, F>(listener: tokio::net::TcpListener, handle: H)
 where
-    H: Fn(Request<Incoming>, SocketAddr) -> F + Clone + Send + Sync + 'static,
+    H: Fn(Request<Bytes>, SocketAddr) -> F + Clone + Send + Sync + 'static,
     F: std::future::Future<Output = Response<Full<Bytes>>> + Send + 'static,
 {
+    let Ok(local) = listener.local_addr() else {
+        return;
+    };
     tokio::spawn(async move {
         loop {
             let Ok((stream, peer)) = listener.accept().await else {
@@ -933,8 +1015,14 @@ where
             let handle = handle.clone();
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |request| {
-                    let response = handle(request, peer);
-                    async move { Ok::<_, std::convert::Infallible>(response.await) }
+                    let handle = handle.clone();
+                    async move {
+                        let response = match read_request(request, local).await {
+                            Ok(request) => handle(request, peer).await,
+                            Err(refused) => refused,
+                        };
+                        Ok::<_, std::convert::Infallible>(response)
+                    }
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
