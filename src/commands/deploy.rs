@@ -419,7 +419,14 @@ async fn deploy(
 
     if plan.shape.reserve_concurrency {
         let lambda = aws_sdk_lambda::Client::new(&config);
-        check_concurrency(&lambda, &client, existing.as_ref(), &region).await?;
+        match check_concurrency(&lambda, &client, existing.as_ref(), &region).await {
+            // A role without lambda:GetAccountSettings (or an emulator
+            // without it) can still deploy: say what to do if Lambda refuses.
+            Err(Error::AccountSettings(why)) => eprintln!(
+                "warning: cannot check the account's Lambda concurrency ({why}); if the deploy then fails on the approval function's ReservedConcurrentExecutions, deploy again with --no-reserved-concurrency"
+            ),
+            other => other?,
+        }
     }
     let zips = zips(args, plan.arch, plan.local)?;
     let store = artifact_store(args, plan, &config, &region).await?;

@@ -251,6 +251,13 @@ fn granted(resources: &Resources, role: &str) -> IndexMap<String, String> {
             };
             let mut targets = references(&statement["Resource"]);
             targets.extend(named_in_arns(resources, &statement["Resource"]));
+            // SendTask* take no resource (granted on "*"): they reach the
+            // workflows that wait for a task token.
+            if statement["Resource"] == serde_json::json!(["*"])
+                && granted.iter().any(|a| a.starts_with("states:SendTask"))
+            {
+                targets.extend(token_waiters(resources));
+            }
             for target in targets {
                 let list = actions.entry(target).or_default();
                 for action in &granted {
@@ -264,6 +271,24 @@ fn granted(resources: &Resources, role: &str) -> IndexMap<String, String> {
     actions
         .into_iter()
         .map(|(target, list)| (target, compact_actions(&list)))
+        .collect()
+}
+
+/// The state machines with a task that waits for a task token.
+fn token_waiters(resources: &Resources) -> Vec<String> {
+    resources
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::StepFunctions::StateMachine")
+        .filter(|(_, r)| {
+            let definition = &r["Properties"]["DefinitionString"];
+            let text = definition["Fn::Sub"][0]
+                .as_str()
+                .or_else(|| definition["Fn::Sub"].as_str())
+                .or_else(|| definition.as_str())
+                .unwrap_or_default();
+            text.contains(".waitForTaskToken")
+        })
+        .map(|(id, _)| id.clone())
         .collect()
 }
 

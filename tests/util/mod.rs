@@ -155,6 +155,8 @@ pub fn resolve(resources: &testkit::WorkflowResources, definition: &str) -> Stri
         };
         resolved = resolved.replace(&format!("${{{}}}", placeholder.name()), value);
     }
+    // The pseudo parameter CloudFormation fills in (moto's partition).
+    resolved = resolved.replace("${AWS::Partition}", "aws");
     assert!(
         !resolved.contains("${"),
         "a placeholder has no binding:\n{resolved}"
