@@ -412,12 +412,20 @@ async fn executions_and_watch_follow_orders_to_their_outcome() {
     assert_eq!(outcomes[1]["outcome"], "rejected");
     assert_eq!(f.stock("desk").await, stock_before - 2);
 
-    // As text: each state on stderr as it is entered, the outcome on stdout.
+    // As text: the outcome on stdout, a line; with --trace each state on
+    // stderr as it is entered.
     let followed = f.invctl(&["watch", &reserved]);
-    assert_eq!(
-        String::from_utf8_lossy(&followed.stdout),
-        format!("{reserved}: reserved (2 unit(s))\n")
+    let line = String::from_utf8_lossy(&followed.stdout).into_owned();
+    assert!(
+        line.starts_with(&format!("{reserved}: reserved (2 unit(s)) after "))
+            && line.ends_with(" s\n"),
+        "{line}"
     );
+    assert!(
+        !String::from_utf8_lossy(&followed.stderr).contains("ReserveStock"),
+        "states only with --trace"
+    );
+    let followed = f.invctl(&["watch", &reserved, "--trace"]);
     let steps = String::from_utf8_lossy(&followed.stderr);
     for state in [
         "ValidateOrder",

@@ -58,6 +58,9 @@ pub struct SendOrderArgs {
     /// With --wait: give up after this many seconds (at most a day)
     #[arg(long, default_value_t = 120, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=watch::MAX_WAIT_SECONDS))]
     pub timeout: u64,
+    /// With --wait: print every state each order's execution enters
+    #[arg(long, requires = "wait")]
+    pub trace: bool,
     #[command(flatten)]
     pub report: ReportArgs,
 }
@@ -173,8 +176,13 @@ pub fn run(aws: &AwsArgs, args: &SendOrderArgs, out: &mut dyn Write) -> Result<(
         if args.report.output == OutputFormat::Text {
             report(out, args.report.output, via, &orders, None)?;
         }
-        let outcomes =
-            watch::follow(&mut stack, &orders, Duration::from_secs(args.timeout)).await?;
+        let outcomes = watch::follow(
+            &mut stack,
+            &orders,
+            Duration::from_secs(args.timeout),
+            args.trace,
+        )
+        .await?;
         match args.report.output {
             OutputFormat::Text => {
                 crate::output::print(&outcomes, OutputFormat::Text, out).map_err(Error::Report)?

@@ -1,5 +1,7 @@
 //! `invctl watch ORDER...` (and `send-order --wait`): follow orders until
-//! each is reserved, rejected or unavailable, printing every state its
+//! each is reserved, rejected or unavailable: a line per order with its
+//! outcome and how long it took, and a summary; a progress bar on a
+//! terminal while they come in; with `--trace`, every state each order's
 //! reserve-stock execution enters.
 //!
 //! An order's execution is found by the name the reserve-stock function
@@ -32,6 +34,9 @@ pub struct WatchArgs {
     /// Give up after this many seconds (at most a day)
     #[arg(long, default_value_t = 120, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=MAX_WAIT_SECONDS))]
     pub timeout: u64,
+    /// Print every state each order's execution enters, as it enters it
+    #[arg(long)]
+    pub trace: bool,
     #[command(flatten)]
     pub report: ReportArgs,
 }
@@ -46,6 +51,8 @@ pub enum Error {
     Table { table: String, message: String },
     #[error("no outcome after {seconds} s for: {}", .orders.join(", "))]
     TimedOut { seconds: u64, orders: Vec<String> },
+    #[error("no outcome after {seconds} s for: {}; their last executions failed and their queue delivers them again (`invctl executions --workflow reserve-stock --status failed` shows why)", .orders.join(", "))]
+    StillFailing { seconds: u64, orders: Vec<String> },
     #[error("cannot print the report")]
     Report(#[source] std::io::Error),
 }
@@ -61,7 +68,7 @@ impl crate::exit::ExitCode for Error {
 }
 
 /// Where an order ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Outcome {
     pub order_id: String,
@@ -73,6 +80,9 @@ pub struct Outcome {
     pub execution: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Seconds from the start of following to the outcome.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<f64>,
 }
 
 /// The outcome a finished reserve-stock execution's last state stands for.
@@ -100,16 +110,86 @@ pub async fn follow(
     stack: &mut DeployedStack,
     orders: &[NewOrder],
     timeout: Duration,
+    trace: bool,
 ) -> Result<Outcomes, Error> {
     let ids: Vec<String> = orders.iter().map(|o| o.order_id.clone()).collect();
-    follow_ids(stack, &ids, timeout).await
+    follow_ids(stack, &ids, timeout, trace).await
+}
+
+/// Where the lines about orders on their way go: above a progress bar on
+/// a terminal, plain on stderr otherwise.
+struct Board {
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Board {
+    fn new(orders: usize) -> Board {
+        use std::io::IsTerminal;
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new(orders as u64);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{elapsed:>4} [{bar:30}] {pos}/{len} answered {msg}",
+                )
+                .expect("a valid template")
+                .progress_chars("=> "),
+            );
+            bar.enable_steady_tick(Duration::from_millis(200));
+            bar
+        });
+        Board { bar }
+    }
+
+    fn line(&self, text: String) {
+        match &self.bar {
+            Some(bar) => bar.println(text),
+            None => eprintln!("{text}"),
+        }
+    }
+
+    fn answered(&self, done: &HashMap<&str, Outcome>) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(done.len() as u64);
+            bar.set_message(tally(done.values()));
+        }
+    }
+}
+
+impl Drop for Board {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// "18 reserved, 2 unavailable", in a fixed order.
+fn tally<'a>(outcomes: impl Iterator<Item = &'a Outcome>) -> String {
+    let mut counts: Vec<(&str, usize)> =
+        ["reserved", "unavailable", "rejected", "failed", "pending"]
+            .iter()
+            .map(|o| (*o, 0))
+            .collect();
+    for outcome in outcomes {
+        if let Some(count) = counts.iter_mut().find(|(o, _)| *o == outcome.outcome) {
+            count.1 += 1;
+        }
+    }
+    counts
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(o, n)| format!("{n} {o}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 async fn follow_ids(
     stack: &mut DeployedStack,
     order_ids: &[String],
     timeout: Duration,
+    trace: bool,
 ) -> Result<Outcomes, Error> {
+    let board = Board::new(order_ids.len());
     let table = stack.get(Resource::ReservationTable).await?;
     let mut executions = executions::Executions::new(stack);
     let dynamodb = aws_sdk_dynamodb::Client::new(&stack.config);
@@ -139,11 +219,15 @@ async fn follow_ids(
             if let Some(execution) = &execution {
                 // States already printed for this order; absent until it starts.
                 let printed = shown.entry(id).or_insert_with(|| {
-                    eprintln!("{id}: execution {} started", execution.name);
+                    if trace {
+                        board.line(format!("{id}: execution {} started", execution.name));
+                    }
                     0
                 });
-                for state in execution.states.iter().skip(*printed) {
-                    eprintln!("{id}: {state}");
+                if trace {
+                    for state in execution.states.iter().skip(*printed) {
+                        board.line(format!("{id}: {state}"));
+                    }
                 }
                 *printed = execution.states.len();
             }
@@ -161,18 +245,20 @@ async fn follow_ids(
                     reserved_quantity: reserved.filter(|_| outcome == "reserved"),
                     execution: execution.map(|e| e.arn),
                     error,
+                    seconds: Some(now.elapsed().as_secs_f64()),
                 };
                 if outcome == "failed" {
                     let seen = retried.get(id.as_str()).map(|o| o.execution.clone());
                     if seen != Some(found.execution.clone()) {
-                        eprintln!(
+                        board.line(format!(
                             "{id}: execution failed ({}); its queue will deliver the order again",
                             found.error.as_deref().unwrap_or("no error given")
-                        );
+                        ));
                         retried.insert(id, found);
                     }
                 } else {
                     done.insert(id, found);
+                    board.answered(&done);
                 }
             }
         }
@@ -192,6 +278,7 @@ async fn follow_ids(
                     reserved_quantity: None,
                     execution: None,
                     error: None,
+                    seconds: None,
                 })
         })
         .collect();
@@ -211,7 +298,20 @@ impl crate::output::Report for Outcomes {
                 (_, Some(e)) => format!(" ({e})"),
                 _ => String::new(),
             };
-            writeln!(out, "{}: {}{detail}", o.order_id, o.outcome)?;
+            let after = o
+                .seconds
+                .map(|s| format!(" after {s:.1} s"))
+                .unwrap_or_default();
+            writeln!(out, "{}: {}{detail}{after}", o.order_id, o.outcome)?;
+        }
+        if self.0.len() > 1 {
+            let slowest = self.0.iter().filter_map(|o| o.seconds).fold(0.0, f64::max);
+            writeln!(
+                out,
+                "{} orders: {} (the last after {slowest:.1} s)",
+                self.0.len(),
+                tally(self.0.iter())
+            )?;
         }
         Ok(())
     }
@@ -249,6 +349,7 @@ pub fn run(aws: &AwsArgs, args: &WatchArgs, out: &mut dyn Write) -> Result<(), E
             &mut stack,
             &args.order_ids,
             Duration::from_secs(args.timeout),
+            args.trace,
         )
         .await?;
         crate::output::print(&outcomes, args.report.output, out).map_err(Error::Report)?;
@@ -256,19 +357,73 @@ pub fn run(aws: &AwsArgs, args: &WatchArgs, out: &mut dyn Write) -> Result<(), E
     })
 }
 
-/// Fails naming the orders that had no outcome in time.
+/// Fails naming the orders that had no outcome in time: never seen, or
+/// seen failing (a failed execution is a retry on its way, not an outcome).
 pub fn all_done(outcomes: &[Outcome], timeout_seconds: u64) -> Result<(), Error> {
-    let pending: Vec<String> = outcomes
-        .iter()
-        .filter(|o| o.outcome == "pending")
-        .map(|o| o.order_id.clone())
-        .collect();
-    if pending.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::TimedOut {
+    let with = |outcome: &str| -> Vec<String> {
+        outcomes
+            .iter()
+            .filter(|o| o.outcome == outcome)
+            .map(|o| o.order_id.clone())
+            .collect()
+    };
+    let (pending, failing) = (with("pending"), with("failed"));
+    if !pending.is_empty() {
+        let mut orders = pending;
+        orders.extend(failing);
+        return Err(Error::TimedOut {
             seconds: timeout_seconds,
-            orders: pending,
-        })
+            orders,
+        });
+    }
+    if !failing.is_empty() {
+        return Err(Error::StillFailing {
+            seconds: timeout_seconds,
+            orders: failing,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(id: &str, outcome: &'static str, seconds: f64) -> Outcome {
+        Outcome {
+            order_id: id.to_owned(),
+            outcome,
+            reserved_quantity: (outcome == "reserved").then_some(1),
+            execution: None,
+            error: (outcome == "failed").then(|| "States.Timeout".to_owned()),
+            seconds: Some(seconds),
+        }
+    }
+
+    #[test]
+    fn a_line_per_order_with_its_time_then_a_summary() {
+        let outcomes = Outcomes(vec![
+            outcome("a", "reserved", 0.42),
+            outcome("b", "unavailable", 1.26),
+            outcome("c", "reserved", 0.9),
+        ]);
+        let mut text = Vec::new();
+        crate::output::Report::write_text(&outcomes, &mut text).unwrap();
+        assert_eq!(
+            String::from_utf8(text).unwrap(),
+            "a: reserved (1 unit(s)) after 0.4 s\n\
+             b: unavailable after 1.3 s\n\
+             c: reserved (1 unit(s)) after 0.9 s\n\
+             3 orders: 2 reserved, 1 unavailable (the last after 1.3 s)\n"
+        );
+    }
+
+    #[test]
+    fn an_order_still_failing_at_the_deadline_is_not_done() {
+        let failing = [outcome("a", "reserved", 1.0), outcome("b", "failed", 2.0)];
+        let error = all_done(&failing, 30).unwrap_err();
+        assert!(matches!(error, Error::StillFailing { .. }), "{error}");
+        assert!(error.to_string().contains("no outcome after 30 s for: b"));
+        assert!(all_done(&failing[..1], 30).is_ok());
     }
 }
