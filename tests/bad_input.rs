@@ -8,6 +8,20 @@ mod util;
 use std::process::{Command, Output};
 
 /// An endpoint where nothing listens.
+/// invctl run in `dir` (where an `invctl.toml` may wait), with test keys
+/// and one attempt per AWS call.
+fn in_folder(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    util::run(
+        Command::new(assert_cmd::cargo::cargo_bin("invctl"))
+            .current_dir(dir)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_MAX_ATTEMPTS", "1")
+            .args(args),
+    )
+}
+
 fn closed_endpoint() -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -132,18 +146,7 @@ fn an_endpoint_from_a_settings_file_nobody_named_is_announced() {
         format!("[default]\nendpoint_url = \"{endpoint}\"\n"),
     )
     .unwrap();
-    let run = |extra: &[&str]| {
-        util::run(
-            Command::new(assert_cmd::cargo::cargo_bin("invctl"))
-                .current_dir(dir.path())
-                .env("AWS_ACCESS_KEY_ID", "testing")
-                .env("AWS_SECRET_ACCESS_KEY", "testing")
-                .env("AWS_REGION", "us-east-1")
-                .env("AWS_MAX_ATTEMPTS", "1")
-                .arg("status")
-                .args(extra),
-        )
-    };
+    let run = |extra: &[&str]| in_folder(dir.path(), &[&["status"], extra].concat());
     let found = run(&[]);
     let text = stderr(&found);
     assert!(
@@ -163,22 +166,10 @@ fn an_email_from_a_settings_file_nobody_named_is_announced_by_deploy() {
         "[default]\nemail = \"someone@elsewhere.example\"\n",
     )
     .unwrap();
+    let endpoint = closed_endpoint();
     let run = |extra: &[&str]| {
-        util::run(
-            Command::new(assert_cmd::cargo::cargo_bin("invctl"))
-                .current_dir(dir.path())
-                .env("AWS_ACCESS_KEY_ID", "testing")
-                .env("AWS_SECRET_ACCESS_KEY", "testing")
-                .env("AWS_REGION", "us-east-1")
-                .env("AWS_MAX_ATTEMPTS", "1")
-                .args([
-                    "--endpoint-url",
-                    &closed_endpoint(),
-                    "deploy",
-                    "--skip-build",
-                ])
-                .args(extra),
-        )
+        let deploy = ["--endpoint-url", &endpoint, "deploy", "--skip-build"];
+        in_folder(dir.path(), &[&deploy[..], extra].concat())
     };
     let found = run(&[]);
     let text = stderr(&found);

@@ -770,26 +770,41 @@ fn the_launcher_refuses_a_moto_it_was_not_written_for() {
     );
 }
 
+/// A template of one Python function and its role, with `extra`
+/// properties on the function.
+fn function_stack(extra: Value) -> Value {
+    let mut function = json!({
+        "Runtime": "python3.12",
+        "Handler": "index.handler",
+        "Role": {"Fn::GetAtt": ["Role", "Arn"]},
+        "Code": {"ZipFile": "def handler(event, context):\n    return event\n"}
+    });
+    for (key, value) in extra.as_object().unwrap() {
+        function[key] = value.clone();
+    }
+    json!({"Resources": {
+        "Role": {"Type": "AWS::IAM::Role", "Properties": {
+            "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"Service": ["lambda.amazonaws.com"]},
+                "Action": ["sts:AssumeRole"]}]}
+        }},
+        "Function": {"Type": "AWS::Lambda::Function", "Properties": function}
+    }})
+}
+
 async fn function_log_group(moto: &Moto) -> Option<String> {
     let config = moto.sdk_config().await;
     let group = unique("fn-log");
     let name = stack(
         &config,
-        &json!({"Resources": {
-            "Log": {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": group}},
-            "Role": {"Type": "AWS::IAM::Role", "Properties": {
-                "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
-                    "Effect": "Allow", "Principal": {"Service": ["lambda.amazonaws.com"]},
-                    "Action": ["sts:AssumeRole"]}]}
-            }},
-            "Function": {"Type": "AWS::Lambda::Function", "Properties": {
-                "Runtime": "python3.12",
-                "Handler": "index.handler",
-                "Role": {"Fn::GetAtt": ["Role", "Arn"]},
-                "Code": {"ZipFile": "def handler(event, context):\n    return event\n"},
-                "LoggingConfig": {"LogFormat": "JSON", "LogGroup": {"Ref": "Log"}}
-            }}
-        }}),
+        &{
+            let mut template = function_stack(
+                json!({"LoggingConfig": {"LogFormat": "JSON", "LogGroup": {"Ref": "Log"}}}),
+            );
+            template["Resources"]["Log"] =
+                json!({"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": group}});
+            template
+        },
         false,
     )
     .await;
@@ -1859,20 +1874,7 @@ async fn account_concurrency(moto: &Moto) -> Result<(i32, i32), String> {
 /// (or the refusal of the create).
 async fn stack_reserving(moto: &Moto, reserved: i32) -> String {
     let config = moto.sdk_config().await;
-    let template = json!({"Resources": {
-        "Role": {"Type": "AWS::IAM::Role", "Properties": {
-            "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
-                "Effect": "Allow", "Principal": {"Service": ["lambda.amazonaws.com"]},
-                "Action": ["sts:AssumeRole"]}]}
-        }},
-        "Function": {"Type": "AWS::Lambda::Function", "Properties": {
-            "Runtime": "python3.12",
-            "Handler": "index.handler",
-            "Role": {"Fn::GetAtt": ["Role", "Arn"]},
-            "Code": {"ZipFile": "def handler(event, context):\n    return event\n"},
-            "ReservedConcurrentExecutions": reserved
-        }}
-    }});
+    let template = function_stack(json!({"ReservedConcurrentExecutions": reserved}));
     let cfn = aws_sdk_cloudformation::Client::new(&config);
     let name = unique("reserving");
     if let Err(e) = cfn

@@ -266,6 +266,19 @@ fn move_task(status: &str, moved: i64, failure: Option<&str>) -> ListMessageMove
         .build()
 }
 
+/// A stack named `inventory` with these outputs, for redrives on fakes.
+fn stack_with(outputs: &[(&str, &str)]) -> DeployedStack {
+    let config = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .build();
+    let outputs = outputs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    DeployedStack::with_outputs(config, "inventory", outputs)
+}
+
 /// A redrive of the orders dead-letter queue whose move task ends as `ends`.
 async fn redrive_orders(
     ends: ListMessageMoveTasksOutput,
@@ -304,18 +317,10 @@ async fn redrive_orders(
         [&waiting, &dlq_arn, &orders_arn, &start, &running]
     );
     let events = mock_client!(aws_sdk_eventbridge, RuleMode::MatchAny, []);
-    let config = aws_config::SdkConfig::builder()
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .build();
-    let outputs = HashMap::from([
-        (
-            output::ORDERS_DEAD_LETTER_QUEUE_URL.to_owned(),
-            DLQ_URL.to_owned(),
-        ),
-        (output::ORDERS_QUEUE_URL.to_owned(), ORDERS_URL.to_owned()),
+    let mut stack = stack_with(&[
+        (output::ORDERS_DEAD_LETTER_QUEUE_URL, DLQ_URL),
+        (output::ORDERS_QUEUE_URL, ORDERS_URL),
     ]);
-    let mut stack = DeployedStack::with_outputs(config, "inventory", outputs);
     let redriver = Redriver {
         sqs,
         events,
@@ -425,18 +430,10 @@ async fn a_rerun_after_a_failed_delete_deletes_without_putting_twice() {
         [&waiting, &receive, &delete]
     );
     let events = mock_client!(aws_sdk_eventbridge, RuleMode::MatchAny, [&put]);
-    let config = aws_config::SdkConfig::builder()
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .build();
-    let outputs = HashMap::from([
-        (
-            output::EVENT_DELIVERY_DEAD_LETTER_QUEUE_URL.to_owned(),
-            EVENTS_URL.to_owned(),
-        ),
-        (output::EVENT_BUS_NAME.to_owned(), "bus".to_owned()),
+    let mut stack = stack_with(&[
+        (output::EVENT_DELIVERY_DEAD_LETTER_QUEUE_URL, EVENTS_URL),
+        (output::EVENT_BUS_NAME, "bus"),
     ]);
-    let mut stack = DeployedStack::with_outputs(config, "inventory", outputs);
     let journal = tempfile::tempdir().unwrap();
     let redriver = Redriver {
         sqs,
