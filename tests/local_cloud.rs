@@ -1079,13 +1079,20 @@ async fn the_emailed_link_approves_in_a_real_browser_once() {
         .click()
         .await
         .unwrap();
-    let answer = driver
-        .find(By::Tag("body"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    // The click navigates: the review page's body goes stale while the
+    // answer loads, so read until the answer is there.
+    let mut answer = String::new();
+    for _ in 0..100 {
+        if let Ok(body) = driver.find(By::Tag("body")).await {
+            if let Ok(text) = body.text().await {
+                answer = text;
+                if answer.to_lowercase().contains("approved") {
+                    break;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert!(answer.to_lowercase().contains("approved"), "{answer}");
     purchase_order_reaches(&stack, "monitor", "APPROVED");
     assert_eq!(stack.stock("monitor"), before + order_quantity);
