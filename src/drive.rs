@@ -228,28 +228,35 @@ impl DeployedStack {
     }
 
     async fn list_resources(&self) -> Result<HashMap<String, String>, DriveError> {
-        let mut pages = self
-            .client
-            .list_stack_resources()
-            .stack_name(&self.name)
-            .into_paginator()
-            .items()
-            .send();
-        let mut found = HashMap::new();
-        while let Some(summary) = pages.next().await {
-            let summary = summary.map_err(|e| DriveError::Stack {
+        physical_ids(&self.client, &self.name)
+            .await
+            .map_err(|message| DriveError::Stack {
                 stack: self.name.clone(),
-                message: crate::aws::error_text(&e),
-            })?;
-            if let (Some(logical), Some(physical)) = (
-                summary.logical_resource_id(),
-                summary.physical_resource_id(),
-            ) {
-                found.insert(logical.to_owned(), physical.to_owned());
-            }
-        }
-        Ok(found)
+                message,
+            })
     }
+}
+
+/// Logical id to physical id of every resource of `stack` (a name or an
+/// id), in whatever state it is; or why they cannot be listed.
+pub async fn physical_ids(client: &Client, stack: &str) -> Result<HashMap<String, String>, String> {
+    let mut pages = client
+        .list_stack_resources()
+        .stack_name(stack)
+        .into_paginator()
+        .items()
+        .send();
+    let mut found = HashMap::new();
+    while let Some(summary) = pages.next().await {
+        let summary = summary.map_err(|e| crate::aws::error_text(&e))?;
+        if let (Some(logical), Some(physical)) = (
+            summary.logical_resource_id(),
+            summary.physical_resource_id(),
+        ) {
+            found.insert(logical.to_owned(), physical.to_owned());
+        }
+    }
+    Ok(found)
 }
 
 /// A product as the catalog lists it.

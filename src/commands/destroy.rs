@@ -227,26 +227,19 @@ async fn standard_machines(
     client: &aws_sdk_cloudformation::Client,
     stack_id: &str,
 ) -> Result<Vec<(&'static str, String)>, StackError> {
-    let mut pages = client
-        .list_stack_resources()
-        .stack_name(stack_id)
-        .into_paginator()
-        .items()
-        .send();
-    let mut machines = Vec::new();
-    while let Some(summary) = pages.next().await {
-        let summary = summary.map_err(stack::aws_error)?;
-        let spec = WorkflowId::ALL
-            .map(WorkflowId::spec)
-            .into_iter()
-            .find(|spec| Some(spec.logical_id) == summary.logical_resource_id());
-        if let (Some(spec), Some(arn)) = (spec, summary.physical_resource_id()) {
-            if spec.kind == WorkflowType::Standard && arn.contains(":stateMachine:") {
-                machines.push((spec.name, arn.to_owned()));
-            }
-        }
-    }
-    Ok(machines)
+    let resources = crate::drive::physical_ids(client, stack_id)
+        .await
+        .map_err(StackError::Aws)?;
+    Ok(WorkflowId::ALL
+        .map(WorkflowId::spec)
+        .into_iter()
+        .filter(|spec| spec.kind == WorkflowType::Standard)
+        .filter_map(|spec| {
+            let arn = resources.get(spec.logical_id)?;
+            arn.contains(":stateMachine:")
+                .then(|| (spec.name, arn.clone()))
+        })
+        .collect())
 }
 
 /// Every RUNNING execution of the machines given, or the workflow whose
