@@ -1126,6 +1126,37 @@ class Faults:
 
 FAULTS = Faults()
 
+REQUESTS_PATH = "/_invctl/requests"
+
+
+class Requests:
+    """Every AWS request the cloud served, counted by operation and caller,
+    so a benchmark can say what an order costs in requests (GET
+    REQUESTS_PATH; DELETE starts the count again)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.clear()
+
+    def clear(self):
+        with getattr(self, "lock", threading.Lock()):
+            self.by_operation, self.by_caller, self.total = {}, {}, 0
+
+    def count(self, service, operation, caller):
+        name = f"{service}:{operation}"
+        with self.lock:
+            self.total += 1
+            self.by_operation[name] = self.by_operation.get(name, 0) + 1
+            self.by_caller[caller] = self.by_caller.get(caller, 0) + 1
+
+    def listing(self):
+        with self.lock:
+            return {"total": self.total, "byOperation": dict(self.by_operation),
+                    "byCaller": dict(self.by_caller)}
+
+
+REQUESTS = Requests()
+
 
 def _operation(environ, body):
     """(service prefix, operation) of a request, as its caller names it."""
@@ -1266,12 +1297,17 @@ def serve_faults(app):
         path = environ.get("PATH_INFO", "")
         if path.startswith(iam.PATH):
             return serve_iam(environ, start_response, read_body(environ), answer)
+        if path == REQUESTS_PATH:
+            if environ.get("REQUEST_METHOD") == "DELETE":
+                REQUESTS.clear()
+            return answer(start_response, REQUESTS.listing())
         principal = iam.principal_of(environ)
         checked = IAM["mode"] != "off" and principal is not None
-        if not path.startswith(FAULTS_PATH) and not FAULTS.rules and not checked:
-            # Nothing to check: nothing is read twice.
-            return app(environ, start_response)
         body = read_body(environ)
+        if not path.startswith("/_invctl/") and not path.startswith("/moto-api/"):
+            REQUESTS.count(*_operation(environ, body), caller_name(principal))
+        if not path.startswith(FAULTS_PATH) and not FAULTS.rules and not checked:
+            return app(environ, start_response)
         if path.startswith(FAULTS_PATH):
             method = environ.get("REQUEST_METHOD")
             if path == FAULTS_PATH + "/decide" and method == "POST":
@@ -1444,6 +1480,20 @@ def lambda_url_permissions(args):
     Policy.decode_policy = decode_policy
 
 
+# The interpreter's task clients, one per region, service and signing
+# identity (botocore clients are thread-safe): moto builds a new boto3 client
+# for every task call (asl/utils/boto_client.py), tens of milliseconds of
+# CPU under the GIL each, the largest share of an execution's time.
+TASK_CLIENTS = {"reuse": False, "clients": {}}
+
+
+def task_clients_reused(args):
+    """Task calls reuse one client per region, service and identity, as an
+    SDK user would (a speed-up only: every call is still signed as the
+    workflow's role and served, checked and counted as before)."""
+    TASK_CLIENTS["reuse"] = True
+
+
 def workflow_callers(args):
     """A workflow's service integrations sign as the workflow (the access
     key names its state machine), so a fault rule can pick them by caller
@@ -1493,11 +1543,23 @@ def workflow_callers(args):
         original = module.boto_client_for
 
         def boto_client_for(region, service, state_credentials=None, __original=original):
-            client = __original(region, service, state_credentials)
             session = getattr(current, "session", None)
+            key = (region, service, session)
+            # moto's boto_client_for ignores state_credentials (it signs
+            # with fixed keys): the identity is the session set above.
+            reuse = TASK_CLIENTS["reuse"]
+            if reuse:
+                with lock:
+                    client = TASK_CLIENTS["clients"].get(key)
+                if client is not None:
+                    return client
+            client = __original(region, service, state_credentials)
             if session:
                 credentials = client._request_signer._credentials
                 credentials.access_key, credentials.secret_key, credentials.token = session
+            if reuse:
+                with lock:
+                    client = TASK_CLIENTS["clients"].setdefault(key, client)
             return client
 
         module.boto_client_for = boto_client_for
@@ -1526,6 +1588,7 @@ PATCHES = {
     "function-urls": function_urls,
     "email-outbox": email_outbox,
     "schedules": schedules,
+    "task-clients-reused": task_clients_reused,
 }
 
 
