@@ -2040,3 +2040,52 @@ async fn the_launcher_counts_every_request_by_operation_and_caller() {
         .unwrap();
     assert_eq!(cleared["total"], 0, "{cleared}");
 }
+
+/// A queue's policy after SetQueueAttributes changed only its visibility
+/// timeout.
+async fn policy_after_setting_visibility(moto: &Moto) -> Option<String> {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let sqs = aws_sdk_sqs::Client::new(&moto.sdk_config().await);
+    let url = sqs
+        .create_queue()
+        .queue_name(unique("kept-policy"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let policy = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"Service": "events.amazonaws.com"}, "Action": "sqs:SendMessage",
+        "Resource": "*"}]});
+    for (name, value) in [
+        (QueueAttributeName::Policy, policy.to_string()),
+        (QueueAttributeName::VisibilityTimeout, "1".to_owned()),
+    ] {
+        sqs.set_queue_attributes()
+            .queue_url(&url)
+            .attributes(name, value)
+            .send()
+            .await
+            .unwrap();
+    }
+    sqs.get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(QueueAttributeName::Policy)
+        .send()
+        .await
+        .unwrap()
+        .attributes()
+        .and_then(|a| a.get(&QueueAttributeName::Policy).cloned())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn setting_one_queue_attribute_keeps_the_queues_policy() {
+    let kept = policy_after_setting_visibility(patched()).await;
+    assert!(kept.is_some_and(|p| p.contains("events.amazonaws.com")));
+    let unpatched = Moto::start_local(&["queue-attributes-keep-policy"]);
+    assert_eq!(
+        policy_after_setting_visibility(&unpatched).await,
+        None,
+        "the gap is gone: the patch can go too"
+    );
+}

@@ -431,6 +431,24 @@ def cfn_queue_policies(args):
     cfn_queue_policies.model = QueuePolicy
 
 
+def queue_attributes_keep_policy(args):
+    """SetQueueAttributes changes only the attributes it names, as SQS does
+    (sqs/models.py:358 sets the queue's Policy to the request's, so setting
+    VisibilityTimeout alone drops the policy, and EventBridge's deliveries
+    to the queue are then denied)."""
+    from moto.sqs.models import Queue
+
+    original = Queue._set_attributes
+
+    def _set_attributes(self, attributes, now=None):
+        kept = getattr(self, "policy", None)
+        original(self, attributes, now)
+        if "Policy" not in attributes:
+            self.policy = kept
+
+    Queue._set_attributes = _set_attributes
+
+
 def lambda_invoke(args):
     """Lambda Invoke (the API, and the interpreter's lambda:invoke, which
     calls it over HTTP) is run by invctl's execution plane
@@ -1577,6 +1595,7 @@ PATCHES = {
     "lambda-code-location": lambda_code_location,
     "lambda-account-settings": lambda_account_settings,
     "cfn-queue-policies": cfn_queue_policies,
+    "queue-attributes-keep-policy": queue_attributes_keep_policy,
     "lambda-url-permissions": lambda_url_permissions,
     "log-group-arn": log_group_arn,
     "role-policy-documents": role_policy_documents,
