@@ -569,6 +569,82 @@ async fn a_malformed_order_from_the_bus_is_rejected_and_changes_nothing() {
     assert!(stack.reservations().is_empty());
 }
 
+/// An order whose every delivery fails (each execution is denied its
+/// transaction) is reported `dead-lettered` with that error once the
+/// queue has moved it to its dead-letter queue, and `--wait` fails.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_order_whose_every_delivery_fails_is_reported_dead_lettered() {
+    let stack = Stack::deploy("doomed");
+    let outputs = stack.outputs();
+    let sqs = aws_sdk_sqs::Client::new(&local_sdk_config());
+    let queue = outputs["OrdersQueueUrl"].as_str().unwrap();
+    let dead_letters = outputs["OrdersDeadLetterQueueUrl"].as_str().unwrap();
+    // Test set-up: a short visibility timeout, so the five receives come in
+    // seconds (the template's is six function timeouts).
+    sqs.set_queue_attributes()
+        .queue_url(queue)
+        .attributes(
+            aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout,
+            "1",
+        )
+        .send()
+        .await
+        .unwrap();
+    // The workflow's role may no longer put items (an explicit deny, as a
+    // mis-scoped policy would), which the reservation's transaction needs:
+    // each execution fails at once with AccessDenied, which nothing retries.
+    let role = physical_id(
+        &local_sdk_config(),
+        &stack.name,
+        "ReserveStockStateMachineRole",
+    )
+    .await;
+    aws_sdk_iam::Client::new(&local_sdk_config())
+        .put_role_policy()
+        .role_name(&role)
+        .policy_name("deny-reservations")
+        .policy_document(
+            serde_json::json!({"Version": "2012-10-17", "Statement": [
+                {"Effect": "Deny", "Action": "dynamodb:PutItem", "Resource": "*"}]})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let sent = stack.invctl(&[
+        "send-order",
+        "--product",
+        "chair",
+        "--wait",
+        "--timeout",
+        "120",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(sent.status.code(), Some(1), "{}", util::text(&sent));
+    let report = json(&sent);
+    assert_eq!(outcomes(&report), ["dead-lettered"], "{report}");
+    let error = report["outcomes"][0]["error"].as_str().unwrap_or_default();
+    // The failure that put it there: the denied DynamoDB call.
+    assert!(error.starts_with("DynamoDb."), "{report}");
+    assert!(
+        String::from_utf8_lossy(&sent.stderr).contains("invctl redrive orders"),
+        "{}",
+        util::text(&sent)
+    );
+    // Where the system leaves it: in the dead-letter queue (moved at the
+    // receive after the last allowed one), nothing reserved.
+    let moved = testkit::eventually(Duration::from_secs(30), || async {
+        (held(&sqs, dead_letters).await == 1).then_some(())
+    })
+    .await;
+    assert!(
+        moved.is_some(),
+        "the order never reached the dead-letter queue"
+    );
+    assert!(stack.reservations().is_empty());
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unreadable_message_is_dead_lettered_without_holding_up_its_batch() {
     let stack = Stack::deploy("unreadable");

@@ -23,7 +23,7 @@ use clap::Args;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::commands::watch::{self, MAX_WAIT_SECONDS};
+use crate::commands::watch::MAX_WAIT_SECONDS;
 use crate::config::AwsArgs;
 use crate::drive::{DeployedStack, DriveError, Resource};
 use crate::output::ReportArgs;
@@ -567,7 +567,7 @@ pub fn run(aws: &AwsArgs, args: &RedriveArgs, out: &mut dyn Write) -> Result<(),
         let redriver = Redriver {
             sqs: aws_sdk_sqs::Client::new(&stack.config),
             events: aws_sdk_eventbridge::Client::new(&stack.config),
-            poll: watch::poll_interval(),
+            poll: crate::deploy::stack::poll_interval().min(Duration::from_secs(1)),
             timeout: Duration::from_secs(args.timeout),
             journal_dir: state_dir(),
         };

@@ -1,17 +1,21 @@
 //! `invctl watch ORDER...` (and `send-order --wait`): follow orders until
-//! each is reserved, rejected or unavailable: a line per order with its
+//! each is reserved, rejected, unavailable or dead-lettered (a failed
+//! execution that its queue delivers again is a retry, shown as one, not
+//! an outcome): a line per order with its
 //! outcome and how long it took, and a summary; a progress bar on a
 //! terminal while they come in; with `--trace`, every state each order's
 //! reserve-stock execution enters.
 //!
 //! An order's execution is found by the name the reserve-stock function
 //! gives it (derived from the order id), its steps from the execution's
-//! history (for an EXPRESS workflow, its log); a reservation row is proof of
-//! a reservation on its own.
+//! history (for an EXPRESS workflow, its log, read once a poll for all the
+//! orders just sent); a reservation row is proof of a reservation on its
+//! own. Polls come a tenth of the time waited apart (50 ms to 1 s), so
+//! following adds little to a lone order and few requests to a burst.
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use clap::Args;
@@ -53,6 +57,8 @@ pub enum Error {
     TimedOut { seconds: u64, orders: Vec<String> },
     #[error("no outcome after {seconds} s for: {}; their last executions failed and their queue delivers them again (`invctl executions --workflow reserve-stock --status failed` shows why)", .orders.join(", "))]
     StillFailing { seconds: u64, orders: Vec<String> },
+    #[error("dead-lettered (every delivery its queue allows failed): {}; `invctl executions --workflow reserve-stock --status failed` shows why, `invctl redrive orders` sends them again", .orders.join(", "))]
+    DeadLettered { orders: Vec<String> },
     #[error("cannot print the report")]
     Report(#[source] std::io::Error),
 }
@@ -72,7 +78,9 @@ impl crate::exit::ExitCode for Error {
 #[serde(rename_all = "camelCase")]
 pub struct Outcome {
     pub order_id: String,
-    /// `reserved`, `rejected`, `unavailable`, `failed`, or `pending` (timed out).
+    /// `reserved`, `rejected`, `unavailable`, `dead-lettered` (every delivery
+    /// the queue allows failed), `failed` (still failing at the deadline),
+    /// or `pending` (no outcome at the deadline).
     pub outcome: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reserved_quantity: Option<i64>,
@@ -100,9 +108,16 @@ pub fn outcome_of(execution: &executions::Execution) -> Option<&'static str> {
     }
 }
 
-pub fn poll_interval() -> Duration {
-    crate::deploy::stack::poll_interval().min(Duration::from_secs(1))
+/// How long to sleep between two looks at orders followed for `elapsed`:
+/// a tenth of the time waited so far, so following adds at most a tenth
+/// to what an order takes; never under 50 ms (CloudWatch Logs answers
+/// FilterLogEvents 25 times a second an account) nor over a second.
+pub fn poll_interval(elapsed: Duration) -> Duration {
+    (elapsed / 10).clamp(Duration::from_millis(50), Duration::from_secs(1))
 }
+
+/// How far before an order was sent its execution's log is read from.
+const CLOCK_SKEW: Duration = Duration::from_secs(300);
 
 /// Follows `orders` until each has an outcome or `timeout` passes. Steps
 /// go to stderr as they happen; the outcomes are returned for the report.
@@ -113,7 +128,7 @@ pub async fn follow(
     trace: bool,
 ) -> Result<Outcomes, Error> {
     let ids: Vec<String> = orders.iter().map(|o| o.order_id.clone()).collect();
-    follow_ids(stack, &ids, timeout, trace).await
+    follow_ids(stack, &ids, timeout, trace, Some(SystemTime::now())).await
 }
 
 /// Where the lines about orders on their way go: above a progress bar on
@@ -165,11 +180,17 @@ impl Drop for Board {
 
 /// "18 reserved, 2 unavailable", in a fixed order.
 fn tally<'a>(outcomes: impl Iterator<Item = &'a Outcome>) -> String {
-    let mut counts: Vec<(&str, usize)> =
-        ["reserved", "unavailable", "rejected", "failed", "pending"]
-            .iter()
-            .map(|o| (*o, 0))
-            .collect();
+    let mut counts: Vec<(&str, usize)> = [
+        "reserved",
+        "unavailable",
+        "rejected",
+        "dead-lettered",
+        "failed",
+        "pending",
+    ]
+    .iter()
+    .map(|o| (*o, 0))
+    .collect();
     for outcome in outcomes {
         if let Some(count) = counts.iter_mut().find(|(o, _)| *o == outcome.outcome) {
             count.1 += 1;
@@ -188,10 +209,22 @@ async fn follow_ids(
     order_ids: &[String],
     timeout: Duration,
     trace: bool,
+    sent: Option<SystemTime>,
 ) -> Result<Outcomes, Error> {
     let board = Board::new(order_ids.len());
     let table = stack.get(Resource::ReservationTable).await?;
     let mut executions = executions::Executions::new(stack);
+    // Orders just sent: the workflow's log is read once a poll for all of
+    // them (from a little before they were sent, for clock skew). Older
+    // orders (`watch`): each is looked up by its name.
+    let mut tail = match sent {
+        Some(sent) => {
+            executions
+                .tail(stack, WorkflowId::ReserveStock, sent - CLOCK_SKEW)
+                .await?
+        }
+        None => None,
+    };
     let dynamodb = aws_sdk_dynamodb::Client::new(&stack.config);
     // Saturates rather than overflowing on an absurd timeout from a caller.
     let now = Instant::now();
@@ -202,20 +235,34 @@ async fn follow_ids(
     let mut done: HashMap<&str, Outcome> = HashMap::new();
     // A failed execution is not where the order ends: its queue delivers it
     // again (after the visibility timeout) and a later execution answers.
-    // It stands as the outcome only if nothing answers before the deadline.
+    // It stands as the outcome only if nothing answers before the deadline,
+    // or as `dead-lettered` once as many deliveries failed as the queue
+    // allows (the queue then moves the order to its dead-letter queue).
     let mut retried: HashMap<&str, Outcome> = HashMap::new();
+    let mut most_receives: Option<Option<usize>> = None;
     loop {
+        if let Some(tail) = &mut tail {
+            tail.read().await?;
+        }
+        let mut seen = Vec::new();
         for id in order_ids {
             if done.contains_key(id.as_str()) {
                 continue;
             }
-            let execution = executions
-                .find(
-                    stack,
-                    WorkflowId::ReserveStock,
-                    &execution_name("order", id),
-                )
-                .await?;
+            let name = execution_name("order", id);
+            let runs = match &tail {
+                Some(tail) => tail.runs(&name),
+                None => {
+                    executions
+                        .runs(stack, WorkflowId::ReserveStock, &name)
+                        .await?
+                }
+            };
+            let failed_runs = runs
+                .iter()
+                .filter(|r| outcome_of(r) == Some("failed"))
+                .count();
+            let execution = runs.into_iter().last();
             if let Some(execution) = &execution {
                 // States already printed for this order; absent until it starts.
                 let printed = shown.entry(id).or_insert_with(|| {
@@ -231,41 +278,67 @@ async fn follow_ids(
                 }
                 *printed = execution.states.len();
             }
-            let reserved = reserved_quantity(&dynamodb, &table, id).await?;
+            seen.push((id, execution, failed_runs));
+        }
+        // The reservation rows of the orders that need one read: those
+        // reserved (their quantity) and those with no execution seen (a row
+        // is proof of a reservation on its own).
+        let wanted: Vec<&str> = seen
+            .iter()
+            .filter(|(_, e, _)| e.as_ref().is_none_or(|e| outcome_of(e) == Some("reserved")))
+            .map(|(id, _, _)| id.as_str())
+            .collect();
+        let rows = reserved_quantities(&dynamodb, &table, &wanted).await?;
+        for (id, execution, failed_runs) in seen {
+            let reserved = rows.get(id.as_str()).copied();
             let outcome = match (&execution, reserved) {
                 (Some(e), _) => outcome_of(e).map(|o| (o, e.error.clone())),
-                // Without a visible execution, the reservation row is the proof.
                 (None, Some(_)) => Some(("reserved", None)),
                 (None, None) => None,
             };
-            if let Some((outcome, error)) = outcome {
-                let found = Outcome {
-                    order_id: id.clone(),
-                    outcome,
-                    reserved_quantity: reserved.filter(|_| outcome == "reserved"),
-                    execution: execution.map(|e| e.arn),
-                    error,
-                    seconds: Some(now.elapsed().as_secs_f64()),
-                };
-                if outcome == "failed" {
-                    let seen = retried.get(id.as_str()).map(|o| o.execution.clone());
-                    if seen != Some(found.execution.clone()) {
-                        board.line(format!(
-                            "{id}: execution failed ({}); its queue will deliver the order again",
-                            found.error.as_deref().unwrap_or("no error given")
-                        ));
-                        retried.insert(id, found);
-                    }
-                } else {
-                    done.insert(id, found);
-                    board.answered(&done);
-                }
+            let Some((outcome, error)) = outcome else {
+                continue;
+            };
+            let mut found = Outcome {
+                order_id: id.clone(),
+                outcome,
+                reserved_quantity: reserved.filter(|_| outcome == "reserved"),
+                execution: execution.map(|e| e.arn),
+                error,
+                seconds: Some(now.elapsed().as_secs_f64()),
+            };
+            if outcome != "failed" {
+                done.insert(id, found);
+                board.answered(&done);
+                continue;
+            }
+            let limit = match most_receives {
+                Some(limit) => limit,
+                None => *most_receives.insert(orders_max_receive_count(stack).await),
+            };
+            if limit.is_some_and(|limit| failed_runs >= limit) {
+                found.outcome = "dead-lettered";
+                board.line(format!(
+                    "{id}: dead-lettered after {failed_runs} failed deliveries ({}); `invctl redrive orders` sends it again",
+                    found.error.as_deref().unwrap_or("no error given")
+                ));
+                done.insert(id, found);
+                board.answered(&done);
+                continue;
+            }
+            let seen_before = retried.get(id.as_str()).map(|o| o.execution.clone());
+            if seen_before != Some(found.execution.clone()) {
+                board.line(format!(
+                    "{id}: execution failed ({}); its queue will deliver the order again",
+                    found.error.as_deref().unwrap_or("no error given")
+                ));
+                retried.insert(id, found);
             }
         }
         if done.len() == order_ids.len() || Instant::now() >= deadline {
             break;
         }
-        tokio::time::sleep(poll_interval()).await;
+        tokio::time::sleep(poll_interval(now.elapsed())).await;
     }
     let outcomes: Vec<Outcome> = order_ids
         .iter()
@@ -317,29 +390,93 @@ impl crate::output::Report for Outcomes {
     }
 }
 
-async fn reserved_quantity(
+/// The reserved quantity of each of `order_ids` that has a reservation row
+/// (strongly consistent, a hundred keys a request, as BatchGetItem takes).
+async fn reserved_quantities(
     dynamodb: &aws_sdk_dynamodb::Client,
     table: &str,
-    order_id: &str,
-) -> Result<Option<i64>, Error> {
-    let item = dynamodb
-        .get_item()
-        .table_name(table)
-        .key(reservation::ID, AttributeValue::S(order_id.to_owned()))
-        .consistent_read(true)
+    order_ids: &[&str],
+) -> Result<HashMap<String, i64>, Error> {
+    use aws_sdk_dynamodb::types::KeysAndAttributes;
+    let failed = |e: String| Error::Table {
+        table: table.to_owned(),
+        message: e,
+    };
+    let mut rows = HashMap::new();
+    for chunk in order_ids.chunks(100) {
+        let keys = chunk
+            .iter()
+            .map(|id| {
+                HashMap::from([(
+                    reservation::ID.to_owned(),
+                    AttributeValue::S((*id).to_owned()),
+                )])
+            })
+            .collect();
+        let mut asked = HashMap::from([(
+            table.to_owned(),
+            KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| failed(e.to_string()))?,
+        )]);
+        while !asked.is_empty() {
+            let answer = dynamodb
+                .batch_get_item()
+                .set_request_items(Some(asked))
+                .send()
+                .await
+                .map_err(|e| failed(crate::aws::error_text(&e)))?;
+            for item in answer
+                .responses()
+                .and_then(|r| r.get(table))
+                .into_iter()
+                .flatten()
+            {
+                let Some(AttributeValue::S(id)) = item.get(reservation::ID) else {
+                    continue;
+                };
+                let quantity = match item.get(reservation::RESERVED_QUANTITY) {
+                    Some(AttributeValue::N(n)) => n.parse().unwrap_or(0),
+                    _ => 0,
+                };
+                rows.insert(id.clone(), quantity);
+            }
+            // Keys DynamoDB left for later (throttled or over its size limit).
+            asked = answer.unprocessed_keys.unwrap_or_default();
+            if !asked.is_empty() {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+    Ok(rows)
+}
+
+/// How many receives the orders queue allows before it dead-letters a
+/// message (its RedrivePolicy's maxReceiveCount); `None` when it cannot be
+/// read (then an order that keeps failing is reported at the deadline).
+async fn orders_max_receive_count(stack: &mut DeployedStack) -> Option<usize> {
+    let url = stack
+        .get(Resource::Queue(crate::stack::queues::ORDERS))
+        .await
+        .ok()?;
+    let attributes = aws_sdk_sqs::Client::new(&stack.config)
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy)
         .send()
         .await
-        .map_err(|e| Error::Table {
-            table: table.to_owned(),
-            message: crate::aws::error_text(&e),
-        })?
-        .item;
-    Ok(
-        item.map(|item| match item.get(reservation::RESERVED_QUANTITY) {
-            Some(AttributeValue::N(n)) => n.parse().unwrap_or(0),
-            _ => 0,
-        }),
-    )
+        .ok()?;
+    let policy = attributes
+        .attributes()?
+        .get(&aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy)?;
+    let policy: serde_json::Value = serde_json::from_str(policy).ok()?;
+    match &policy["maxReceiveCount"] {
+        serde_json::Value::Number(n) => n.as_u64().map(|n| n as usize),
+        serde_json::Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
 }
 
 pub fn run(aws: &AwsArgs, args: &WatchArgs, out: &mut dyn Write) -> Result<(), Error> {
@@ -350,6 +487,7 @@ pub fn run(aws: &AwsArgs, args: &WatchArgs, out: &mut dyn Write) -> Result<(), E
             &args.order_ids,
             Duration::from_secs(args.timeout),
             args.trace,
+            None,
         )
         .await?;
         crate::output::print(&outcomes, args.report.output, out).map_err(Error::Report)?;
@@ -367,7 +505,10 @@ pub fn all_done(outcomes: &[Outcome], timeout_seconds: u64) -> Result<(), Error>
             .map(|o| o.order_id.clone())
             .collect()
     };
-    let (pending, failing) = (with("pending"), with("failed"));
+    let (pending, failing, dead) = (with("pending"), with("failed"), with("dead-lettered"));
+    if !dead.is_empty() {
+        return Err(Error::DeadLettered { orders: dead });
+    }
     if !pending.is_empty() {
         let mut orders = pending;
         orders.extend(failing);
@@ -425,5 +566,28 @@ mod tests {
         assert!(matches!(error, Error::StillFailing { .. }), "{error}");
         assert!(error.to_string().contains("no outcome after 30 s for: b"));
         assert!(all_done(&failing[..1], 30).is_ok());
+    }
+
+    #[test]
+    fn a_dead_lettered_order_fails_the_wait_and_says_how_to_send_it_again() {
+        let ended = [
+            outcome("a", "reserved", 1.0),
+            outcome("b", "dead-lettered", 9.0),
+        ];
+        let error = all_done(&ended, 30).unwrap_err();
+        assert!(matches!(error, Error::DeadLettered { .. }), "{error}");
+        assert!(error.to_string().contains(": b;"), "{error}");
+        assert!(
+            error.to_string().contains("invctl redrive orders"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn polls_come_a_tenth_of_the_wait_apart_within_bounds() {
+        let at = |ms| poll_interval(Duration::from_millis(ms)).as_millis();
+        assert_eq!(at(0), 50);
+        assert_eq!(at(2_000), 200);
+        assert_eq!(at(60_000), 1_000);
     }
 }

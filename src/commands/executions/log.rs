@@ -133,6 +133,92 @@ async fn messages(
     Ok(found)
 }
 
+/// How far behind the newest event a [`Tail`] reads again: CloudWatch Logs
+/// may make an event readable seconds after its timestamp, so a cursor at
+/// the newest event would skip one that arrives late.
+const TAIL_OVERLAP_MILLIS: i64 = 30_000;
+
+/// The log of a workflow read as it grows, for following many executions
+/// at once: each [`Tail::read`] is one paginated FilterLogEvents of what is
+/// new, where a lookup per execution would search the whole group for each.
+pub struct Tail {
+    logs: Client,
+    workflow: WorkflowId,
+    group: String,
+    /// Events at or after this timestamp (ms) are read again next time.
+    cursor: i64,
+    seen: std::collections::HashSet<String>,
+    /// Each execution's messages with their timestamps, by execution name.
+    by_name: std::collections::HashMap<String, Vec<(i64, String)>>,
+}
+
+impl Tail {
+    /// A tail of `group` from `since`.
+    pub fn new(logs: Client, workflow: WorkflowId, group: &str, since: SystemTime) -> Tail {
+        Tail {
+            logs,
+            workflow,
+            group: group.to_owned(),
+            cursor: since
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64),
+            seen: Default::default(),
+            by_name: Default::default(),
+        }
+    }
+
+    /// Reads the events written since the last read.
+    pub async fn read(&mut self) -> Result<(), Error> {
+        let mut pages = self
+            .logs
+            .filter_log_events()
+            .log_group_name(&self.group)
+            .start_time(self.cursor)
+            .into_paginator()
+            .send();
+        let mut newest = self.cursor;
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| Error::Read {
+                workflow: self.workflow.as_str(),
+                message: format!("log group {}: {}", self.group, crate::aws::error_text(&e)),
+            })?;
+            for event in page.events() {
+                let (Some(id), Some(message)) = (event.event_id(), event.message()) else {
+                    continue;
+                };
+                if !self.seen.insert(id.to_owned()) {
+                    continue;
+                }
+                let at = event.timestamp().unwrap_or_default();
+                newest = newest.max(at);
+                let Ok(parsed) = serde_json::from_str::<LogEvent>(message) else {
+                    continue;
+                };
+                let name = parsed.execution_arn.split(':').nth(7).unwrap_or_default();
+                self.by_name
+                    .entry(name.to_owned())
+                    .or_default()
+                    .push((at, message.to_owned()));
+            }
+        }
+        self.cursor = self.cursor.max(newest - TAIL_OVERLAP_MILLIS);
+        Ok(())
+    }
+
+    /// Every execution named `name` read so far (an EXPRESS name is reused
+    /// by each delivery of one order), oldest first, with its states.
+    pub fn runs(&self, name: &str) -> Vec<Execution> {
+        let Some(events) = self.by_name.get(name) else {
+            return Vec::new();
+        };
+        let mut events = events.clone();
+        // Pages of several streams need not come in time order.
+        events.sort_by_key(|(at, _)| *at);
+        let messages: Vec<String> = events.into_iter().map(|(_, m)| m).collect();
+        executions(self.workflow, &messages)
+    }
+}
+
 /// The newest executions in the log, from the last [`LOOKBACK`].
 pub async fn list(
     logs: &Client,
@@ -184,6 +270,27 @@ pub async fn describe(
     Ok(executions(workflow, &found)
         .into_iter()
         .rfind(|e| e.name == name))
+}
+
+/// Every execution named `name` (one per delivery of an order), oldest
+/// first, from the last [`LOOKBACK`].
+pub async fn runs(
+    logs: &Client,
+    workflow: WorkflowId,
+    group: &str,
+    name: &str,
+) -> Result<Vec<Execution>, Error> {
+    let found = messages(
+        logs,
+        workflow,
+        group,
+        &format!("\"{name}\""),
+        SystemTime::now() - LOOKBACK,
+    )
+    .await?;
+    let mut all = executions(workflow, &found);
+    all.retain(|e| e.name == name);
+    Ok(all)
 }
 
 #[cfg(test)]

@@ -327,6 +327,43 @@ impl Executions {
         }
     }
 
+    /// A tail of `workflow`'s log from `since`, for following many
+    /// executions at once; `None` for a STANDARD workflow (no log to read:
+    /// [`Executions::find`] asks Step Functions).
+    pub async fn tail(
+        &mut self,
+        stack: &mut DeployedStack,
+        workflow: WorkflowId,
+        since: std::time::SystemTime,
+    ) -> Result<Option<log::Tail>, Error> {
+        let logs = self.logs.clone();
+        Ok(match self.record(stack, workflow).await? {
+            Record::StepFunctions(_) => None,
+            Record::Log(group) => Some(log::Tail::new(logs, workflow, group, since)),
+        })
+    }
+
+    /// Every execution of `workflow` named `name`, oldest first: for an
+    /// EXPRESS workflow each delivery of one order is a run of that name;
+    /// a STANDARD workflow has at most one.
+    pub async fn runs(
+        &mut self,
+        stack: &mut DeployedStack,
+        workflow: WorkflowId,
+        name: &str,
+    ) -> Result<Vec<Execution>, Error> {
+        let (sfn, logs) = (self.sfn.clone(), self.logs.clone());
+        match self.record(stack, workflow).await? {
+            Record::StepFunctions(machine) => {
+                Ok(describe(&sfn, workflow, &execution_arn(machine, name))
+                    .await?
+                    .into_iter()
+                    .collect())
+            }
+            Record::Log(group) => log::runs(&logs, workflow, group, name).await,
+        }
+    }
+
     /// The execution of `workflow` named `name`, with its states.
     pub async fn find(
         &mut self,
