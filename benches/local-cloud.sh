@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Benchmark of the local cloud (not a test; figures go to README):
 #  - start-up: wall time of `invctl local up --detach` until it answers, 3 runs;
+#  - one order alone, 50 times in a row: PutEvents to the outcome seen by
+#    `send-order --wait` (p50, max), and the whole command's wall time;
+#  - AWS requests per order, as the launcher counted them (it sees every
+#    one), with the operations that made most;
 #  - 1,000 orders sent at once, each followed to its outcome: order-to-outcome
 #    latency (p50, p95; from the moment the burst is sent to the end of the
 #    order's reserve-stock execution, as its log records it) and sustained
@@ -47,6 +51,43 @@ boto3.client("dynamodb", endpoint_url=cloud["endpoint"], region_name=cloud["regi
           "threshold": {"N": "0"}, "status": {"S": "IN STOCK"}, "minPOAmount": {"N": "1"}})
 PY
 
+endpoint=$("$invctl" local status --output json | "$repo/.venv/bin/python" -c 'import json, sys; print(json.load(sys.stdin)["endpoint"])')
+# AWS requests the launcher served since the last call, per order sent.
+requests_per_order() {
+    "$repo/.venv/bin/python" - "$endpoint" "$1" "$2" <<'PY'
+import json, sys, urllib.request
+endpoint, orders, label = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+url = endpoint + "/_invctl/requests"
+counted = json.load(urllib.request.urlopen(url))
+urllib.request.urlopen(urllib.request.Request(url, method="DELETE"))
+top = sorted(counted["byOperation"].items(), key=lambda kv: -kv[1])[:8]
+print(f"{label}: {counted['total'] / orders:.1f} AWS requests per order "
+      f"({counted['total']} for {orders}; most: " + ", ".join(f"{op} {n}" for op, n in top) + ")")
+PY
+}
+
+# One order alone, 50 times one after another: from PutEvents to the
+# outcome as `send-order --wait` sees it (its own polling included), and the
+# whole command's wall time (process start and stack lookup too).
+requests_per_order 1 "before" >/dev/null
+"$repo/.venv/bin/python" - "$invctl" "${stack[@]}" <<'PY'
+import json, subprocess, sys, time
+invctl, stack = sys.argv[1], sys.argv[2:]
+seen, wall = [], []
+for _ in range(50):
+    start = time.time()
+    out = subprocess.run([invctl, *stack, "send-order", "--product", "bulk", "--wait", "--output", "json"],
+                         check=True, capture_output=True, text=True).stdout
+    wall.append(time.time() - start)
+    outcome = json.loads(out)["outcomes"][0]
+    assert outcome["outcome"] == "reserved", outcome
+    seen.append(outcome["seconds"])
+p50 = lambda v: sorted(v)[len(v) // 2]
+print(f"one order alone: p50 {p50(seen) * 1000:.0f} ms from PutEvents to the outcome seen, "
+      f"max {max(seen) * 1000:.0f} ms; the whole command p50 {p50(wall) * 1000:.0f} ms (50 orders)")
+PY
+requests_per_order 50 "one order alone"
+
 sent=$(date +%s%3N)
 "$invctl" "${stack[@]}" send-order --product bulk --count 1000 --wait --timeout 1800 --output json >orders.json 2>/dev/null
 "$invctl" "${stack[@]}" executions --workflow reserve-stock --limit 1000 --output json >executions.json
@@ -67,6 +108,7 @@ p = lambda q: latency[min(len(latency) - 1, int(q * len(latency)))]
 print(f"order-to-outcome latency: p50 {p(0.5):.2f} s, p95 {p(0.95):.2f} s")
 print(f"sustained: {len(done) / (done[-1] - started):.1f} orders/s over {done[-1] - started:.1f} s")
 PY
+requests_per_order 1000 "burst of 1,000 (send-order --wait's own reads included)"
 
 "$invctl" local down >/dev/null
 "$invctl" local up --detach >/dev/null
