@@ -2089,3 +2089,31 @@ async fn setting_one_queue_attribute_keeps_the_queues_policy() {
         "the gap is gone: the patch can go too"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_paths_parsed_once_still_read_each_executions_own_input() {
+    // Paths parsed once and kept must still be applied to each input anew.
+    let config = patched().sdk_config().await;
+    let definition = json!({"StartAt": "Pick", "States": {
+        "Pick": {"Type": "Pass", "InputPath": "$.order", "ResultPath": "$.picked", "Next": "Done"},
+        "Done": {"Type": "Pass", "OutputPath": "$.picked.id", "End": true}}});
+    let grant = json!([{"Effect": "Allow", "Action": "logs:CreateLogDelivery", "Resource": "*"}]);
+    let (machine, _) = machine_with_role(&config, &definition, grant).await;
+    let sfn = aws_sdk_sfn::Client::new(&config);
+    let mut outputs = Vec::new();
+    for id in ["first", "second"] {
+        let execution = sfn
+            .start_execution()
+            .state_machine_arn(&machine)
+            .name(unique("run"))
+            .input(json!({"order": {"id": id}}).to_string())
+            .send()
+            .await
+            .unwrap()
+            .execution_arn;
+        let described =
+            testkit::finished_execution(&config, &execution, Duration::from_secs(30)).await;
+        outputs.push(described.output().unwrap_or_default().to_owned());
+    }
+    assert_eq!(outputs, ["first", "second"]);
+}

@@ -1512,6 +1512,21 @@ def task_clients_reused(args):
     TASK_CLIENTS["reuse"] = True
 
 
+def json_paths_parsed_once(args):
+    """Each JSONPath of a workflow is parsed once, not at every state of
+    every execution (asl/utils/json_path.py:48 and result_path.py call
+    jsonpath_ng's parser each time: the largest share of the interpreter's
+    time in a burst, by py-spy). Parsed paths are never changed by find or
+    update, so one parse serves every execution (a speed-up only)."""
+    import functools
+    import importlib
+
+    for name in ("moto.stepfunctions.parser.asl.utils.json_path",
+                 "moto.stepfunctions.parser.asl.component.common.path.result_path"):
+        module = importlib.import_module(name)
+        module.parse = functools.lru_cache(maxsize=4096)(module.parse)
+
+
 def workflow_callers(args):
     """A workflow's service integrations sign as the workflow (the access
     key names its state machine), so a fault rule can pick them by caller
@@ -1608,6 +1623,7 @@ PATCHES = {
     "email-outbox": email_outbox,
     "schedules": schedules,
     "task-clients-reused": task_clients_reused,
+    "json-paths-parsed-once": json_paths_parsed_once,
 }
 
 
