@@ -1157,7 +1157,7 @@ class Requests:
         self.clear()
 
     def clear(self):
-        with getattr(self, "lock", threading.Lock()):
+        with self.lock:
             self.by_operation, self.by_caller, self.total = {}, {}, 0
 
     def count(self, service, operation, caller):

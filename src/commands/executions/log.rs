@@ -250,28 +250,6 @@ pub async fn list(
     Ok(all)
 }
 
-/// One execution by name, with every state it entered; `None` when the log
-/// has none of its events (in the last [`LOOKBACK`]).
-pub async fn describe(
-    logs: &Client,
-    workflow: WorkflowId,
-    group: &str,
-    name: &str,
-) -> Result<Option<Execution>, Error> {
-    // A quoted term matches the name wherever it stands (in the ARN).
-    let found = messages(
-        logs,
-        workflow,
-        group,
-        &format!("\"{name}\""),
-        SystemTime::now() - LOOKBACK,
-    )
-    .await?;
-    Ok(executions(workflow, &found)
-        .into_iter()
-        .rfind(|e| e.name == name))
-}
-
 /// Every execution named `name` (one per delivery of an order), oldest
 /// first, from the last [`LOOKBACK`].
 pub async fn runs(
@@ -280,6 +258,7 @@ pub async fn runs(
     group: &str,
     name: &str,
 ) -> Result<Vec<Execution>, Error> {
+    // A quoted term matches the name wherever it stands (in the ARN).
     let found = messages(
         logs,
         workflow,

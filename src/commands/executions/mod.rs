@@ -364,20 +364,15 @@ impl Executions {
         }
     }
 
-    /// The execution of `workflow` named `name`, with its states.
+    /// The execution of `workflow` named `name` (its newest run), with its
+    /// states.
     pub async fn find(
         &mut self,
         stack: &mut DeployedStack,
         workflow: WorkflowId,
         name: &str,
     ) -> Result<Option<Execution>, Error> {
-        let (sfn, logs) = (self.sfn.clone(), self.logs.clone());
-        match self.record(stack, workflow).await? {
-            Record::StepFunctions(machine) => {
-                describe(&sfn, workflow, &execution_arn(machine, name)).await
-            }
-            Record::Log(group) => log::describe(&logs, workflow, group, name).await,
-        }
+        Ok(self.runs(stack, workflow, name).await?.pop())
     }
 }
 
