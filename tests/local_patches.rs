@@ -688,10 +688,13 @@ async fn concurrent_dynamodb_writes_are_never_lost() {
         items_after_concurrent_writes(patched(), 300).await,
         (300, 300)
     );
-    // Without the lock a round over a full table loses acknowledged writes
-    // (the first round did in every run seen here); twenty rounds without
-    // one loss would mean the gap is gone (then the patch can go too).
-    let unpatched = Moto::start_local(&["dynamodb-one-at-a-time"]);
+    // Without the lock (and with moto's own copies of whole tables, which
+    // a cancelled transaction restores over concurrent writes) a round over
+    // a full table loses acknowledged writes (the first round did in every
+    // run seen here); twenty rounds without one loss would mean the gap is
+    // gone (then the patch can go too).
+    let unpatched =
+        Moto::start_local(&["dynamodb-one-at-a-time", "transactions-copy-touched-items"]);
     let mut rounds = Vec::new();
     for _ in 0..20 {
         let (acknowledged, found) = items_after_concurrent_writes(&unpatched, 300).await;
@@ -2116,4 +2119,148 @@ async fn json_paths_parsed_once_still_read_each_executions_own_input() {
         outputs.push(described.output().unwrap_or_default().to_owned());
     }
     assert_eq!(outputs, ["first", "second"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn definitions_parsed_once_still_run_each_execution_alone_and_an_update_anew() {
+    // One parsed program serves every execution of a definition: each
+    // execution must still read its own input (Map's items included), and
+    // an updated definition must be what the next execution runs.
+    let config = patched().sdk_config().await;
+    let definition = |label: &str| {
+        json!({"StartAt": "Each", "States": {"Each": {
+            "Type": "Map", "ItemsPath": "$.items", "End": true,
+            "ItemProcessor": {"StartAt": "Label", "States": {"Label": {
+                "Type": "Pass", "Parameters": {"label": label, "item.$": "$"}, "End": true}}}}}})
+    };
+    let grant = json!([{"Effect": "Allow", "Action": "logs:CreateLogDelivery", "Resource": "*"}]);
+    let (machine, _) = machine_with_role(&config, &definition("old"), grant).await;
+    let sfn = aws_sdk_sfn::Client::new(&config);
+    let run = |items: Value| {
+        let (sfn, machine, config) = (sfn.clone(), machine.clone(), config.clone());
+        async move {
+            let execution = sfn
+                .start_execution()
+                .state_machine_arn(&machine)
+                .name(unique("run"))
+                .input(json!({ "items": items }).to_string())
+                .send()
+                .await
+                .unwrap()
+                .execution_arn;
+            let described =
+                testkit::finished_execution(&config, &execution, Duration::from_secs(30)).await;
+            serde_json::from_str::<Value>(described.output().unwrap_or("null")).unwrap()
+        }
+    };
+    let (first, second) = tokio::join!(run(json!([1, 2, 3])), run(json!(["a"])));
+    assert_eq!(
+        first,
+        json!([{"label": "old", "item": 1}, {"label": "old", "item": 2}, {"label": "old", "item": 3}])
+    );
+    assert_eq!(second, json!([{"label": "old", "item": "a"}]));
+    sfn.update_state_machine()
+        .state_machine_arn(&machine)
+        .definition(definition("new").to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(run(json!([7])).await, json!([{"label": "new", "item": 7}]));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cancelled_transaction_puts_back_every_item_it_touched() {
+    // With copies of the named items only (not of whole tables), a cancelled
+    // transaction must still change nothing: an item it updated keeps its
+    // old attributes, an item it put is gone, one it deleted is back.
+    use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
+    let config = patched().sdk_config().await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+    let table = testkit::create_table(&config, "undo").await;
+    let key = |id: &str| {
+        std::collections::HashMap::from([("id".to_owned(), AttributeValue::S(id.into()))])
+    };
+    for (id, stock) in [("updated", "5"), ("deleted", "1")] {
+        dynamodb
+            .put_item()
+            .table_name(&table)
+            .item("id", AttributeValue::S(id.into()))
+            .item("stock", AttributeValue::N(stock.into()))
+            .send()
+            .await
+            .unwrap();
+    }
+    let update = TransactWriteItem::builder()
+        .update(
+            Update::builder()
+                .table_name(&table)
+                .set_key(Some(key("updated")))
+                .update_expression("SET stock = stock - :one, touched = :yes")
+                .expression_attribute_values(":one", AttributeValue::N("1".into()))
+                .expression_attribute_values(":yes", AttributeValue::Bool(true))
+                .build()
+                .unwrap(),
+        )
+        .build();
+    let put = TransactWriteItem::builder()
+        .put(
+            Put::builder()
+                .table_name(&table)
+                .item("id", AttributeValue::S("put".into()))
+                .build()
+                .unwrap(),
+        )
+        .build();
+    let delete = TransactWriteItem::builder()
+        .delete(
+            Delete::builder()
+                .table_name(&table)
+                .set_key(Some(key("deleted")))
+                .build()
+                .unwrap(),
+        )
+        .build();
+    let refused = TransactWriteItem::builder()
+        .put(
+            Put::builder()
+                .table_name(&table)
+                .item("id", AttributeValue::S("refused".into()))
+                .condition_expression("attribute_exists(id)")
+                .build()
+                .unwrap(),
+        )
+        .build();
+    let cancelled = dynamodb
+        .transact_write_items()
+        .transact_items(update)
+        .transact_items(put)
+        .transact_items(delete)
+        .transact_items(refused)
+        .send()
+        .await;
+    assert!(cancelled.is_err(), "the transaction should be cancelled");
+    let mut held: Vec<(String, Option<String>, bool)> = dynamodb
+        .scan()
+        .table_name(&table)
+        .send()
+        .await
+        .unwrap()
+        .items()
+        .iter()
+        .map(|item| {
+            (
+                item["id"].as_s().unwrap().clone(),
+                item.get("stock").and_then(|s| s.as_n().ok()).cloned(),
+                item.contains_key("touched"),
+            )
+        })
+        .collect();
+    held.sort();
+    assert_eq!(
+        held,
+        [
+            ("deleted".to_owned(), Some("1".to_owned()), false),
+            ("updated".to_owned(), Some("5".to_owned()), false),
+        ]
+    );
 }

@@ -988,6 +988,105 @@ def cancelled_transactions_keep_streams(args):
     DynamoDBBackend.transact_write_items = transact_write_items
 
 
+def transactions_copy_touched_items(args):
+    """A TransactWriteItems keeps copies of the items it names, not of whole
+    tables (dynamodb/models/__init__.py:608-615 deep-copies every table a
+    transaction names before it starts, for each transaction: a quarter of
+    moto's time in a burst by py-spy, growing with the reservations table).
+    A cancelled one puts those items back as they were, so it still changes
+    nothing (a speed-up only; its stream records are the concern of
+    `cancelled-transactions-keep-streams`)."""
+    import copy as copy_module
+
+    from moto.dynamodb import models
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.table import Table
+
+    in_transaction = threading.local()
+
+    class TablesKept:
+        """moto's `copy` within its DynamoDB backend: inside a transaction
+        a table's "copy" is the table itself (its items are kept below)."""
+
+        def __getattr__(self, name):
+            return getattr(copy_module, name)
+
+        def deepcopy(self, value, memo=None):
+            if getattr(in_transaction, "active", False) and isinstance(value, Table):
+                return value
+            return copy_module.deepcopy(value, memo)
+
+    models.copy = TablesKept()
+
+    def place(backend, item):
+        """(table, hash, range) of the item one transaction entry names."""
+        try:
+            kind, op = next(iter(item.items()))
+            table = backend.tables[op["TableName"]]
+            attributes = op["Item"] if kind == "Put" else op["Key"]
+            hash_value = DynamoType(attributes[table.hash_key_attr])
+            range_value = None
+            if table.range_key_attr is not None:
+                range_value = DynamoType(attributes[table.range_key_attr])
+            return table, hash_value, range_value
+        except Exception:
+            return None  # moto refuses this entry before it writes anything
+
+    def held(table, hash_value, range_value):
+        if range_value is None:
+            return table.items.get(hash_value)
+        return table.items.get(hash_value, {}).get(range_value)
+
+    def put_back(table, hash_value, range_value, kept):
+        if range_value is None:
+            if kept is None:
+                table.items.pop(hash_value, None)
+            else:
+                table.items[hash_value] = kept
+        elif kept is None:
+            table.items.get(hash_value, {}).pop(range_value, None)
+        else:
+            table.items[hash_value][range_value] = kept
+
+    original = models.DynamoDBBackend.transact_write_items
+
+    def transact_write_items(self, transact_items):
+        kept = []
+        for item in transact_items[:100]:
+            where = place(self, item)
+            if where is not None:
+                kept.append((where, copy_module.deepcopy(held(*where))))
+        in_transaction.active = True
+        try:
+            return original(self, transact_items)
+        except Exception:
+            # Last first: an item named twice gets its first copy back.
+            for where, item in reversed(kept):
+                put_back(*where, item)
+            raise
+        finally:
+            in_transaction.active = False
+
+    models.DynamoDBBackend.transact_write_items = transact_write_items
+
+
+def definitions_parsed_once(args):
+    """Each workflow definition is parsed once, not at every execution
+    (backend/execution_worker.py:60 runs the ANTLR parser and builds the
+    program anew each time: a quarter of the interpreter's time in a burst,
+    by py-spy). Keyed by the definition's text, so an updated workflow is
+    parsed again; the program's parts keep no state of an execution (that
+    lives in each execution's environment, as for Map's iterations, which
+    share one program already), so one parse serves every execution (a
+    speed-up only)."""
+    import functools
+
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    parse = functools.lru_cache(maxsize=256)(AmazonStateLanguageParser.parse)
+    AmazonStateLanguageParser.parse = staticmethod(parse)
+
+
 # ----------------------------------------------------------------- activity
 # Not a correction: what happens inside moto (events put, executions started
 # and ended), reported on stdout for invctl's console, one line each:
@@ -1624,6 +1723,8 @@ PATCHES = {
     "schedules": schedules,
     "task-clients-reused": task_clients_reused,
     "json-paths-parsed-once": json_paths_parsed_once,
+    "definitions-parsed-once": definitions_parsed_once,
+    "transactions-copy-touched-items": transactions_copy_touched_items,
 }
 
 
