@@ -18,6 +18,7 @@ pub mod graph;
 pub mod local;
 pub mod model;
 pub mod output;
+pub mod reference;
 pub mod stack;
 
 use std::io::Write;

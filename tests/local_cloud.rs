@@ -364,13 +364,26 @@ fn a_burst_under_conflicts_and_throttling_never_oversells_and_loses_nothing() {
     let stack = Stack::deploy("rush");
     stack.order("mouse", "10");
     assert_eq!(stack.stock("mouse"), 40);
+    // The stack makes only a few plain UpdateItem calls (marking the mouse
+    // OUT OF STOCK), too few for a rate to be sure to fire: the first one
+    // is throttled instead.
     let rules = [
-        ("dynamodb:TransactWriteItems", "TransactionConflict", "0.3"),
-        ("dynamodb:UpdateItem", "ThrottlingException", "0.3"),
-        ("events:PutEvents", "ThrottlingException", "0.2"),
-        ("states:StartSyncExecution", "ThrottlingException", "0.2"),
+        (
+            "dynamodb:TransactWriteItems",
+            "TransactionConflict",
+            "--rate",
+            "0.3",
+        ),
+        ("dynamodb:UpdateItem", "ThrottlingException", "--times", "1"),
+        ("events:PutEvents", "ThrottlingException", "--rate", "0.2"),
+        (
+            "states:StartSyncExecution",
+            "ThrottlingException",
+            "--rate",
+            "0.2",
+        ),
     ];
-    for (target, error, rate) in rules {
+    for (target, error, how, much) in rules {
         ok(invctl_in(
             stack.cloud.dir.path(),
             &[
@@ -380,8 +393,8 @@ fn a_burst_under_conflicts_and_throttling_never_oversells_and_loses_nothing() {
                 target,
                 "--error",
                 error,
-                "--rate",
-                rate,
+                how,
+                much,
                 "--caller",
                 &stack.name,
             ],

@@ -1083,8 +1083,16 @@ def definitions_parsed_once(args):
 
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
+    from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+    from moto.stepfunctions.parser.utils import long_uid
+
     parse = functools.lru_cache(maxsize=256)(AmazonStateLanguageParser.parse)
     AmazonStateLanguageParser.parse = staticmethod(parse)
+    # A part's heap key (where an execution keeps, say, a Retry's attempt
+    # count) is made on first use: with one program shared, two executions
+    # may ask at once, and setdefault gives both the same key.
+    EvalComponent.heap_key = property(
+        lambda self: self.__dict__.setdefault("_invctl_heap_key", long_uid()))
 
 
 # ----------------------------------------------------------------- activity
