@@ -248,7 +248,7 @@ pub async fn physical_ids(client: &Client, stack: &str) -> Result<HashMap<String
         .send();
     let mut found = HashMap::new();
     while let Some(summary) = pages.next().await {
-        let summary = summary.map_err(|e| crate::aws::error_text(&e))?;
+        let summary = summary.map_err(|e| crate::aws::error::text(&e))?;
         if let (Some(logical), Some(physical)) = (
             summary.logical_resource_id(),
             summary.physical_resource_id(),
@@ -285,7 +285,7 @@ pub async fn catalog(
     for item in items {
         let item = item.map_err(|e| DriveError::Table {
             table: table.to_owned(),
-            message: crate::aws::error_text(&e),
+            message: crate::aws::error::text(&e),
         })?;
         let text = |key: &str| match item.get(key) {
             Some(AttributeValue::S(s)) => s.clone(),

@@ -14,6 +14,7 @@ pub mod config;
 pub mod console;
 pub mod deploy;
 pub mod drive;
+pub mod exit;
 pub mod graph;
 pub mod local;
 pub mod model;
@@ -22,28 +23,6 @@ pub mod reference;
 pub mod stack;
 
 use std::io::Write;
-
-/// Process exit codes (documented in README).
-pub mod exit {
-    pub const SUCCESS: i32 = 0;
-    /// The command ran and failed: invalid models, I/O, drift.
-    pub const FAILURE: i32 = 1;
-    /// The command line was wrong (clap reports these itself).
-    pub const USAGE: i32 = 2;
-    /// The stack is not deployed (or not usable: a failed first create, a deletion).
-    pub const NOT_DEPLOYED: i32 = 3;
-    /// A tool the command needs is not installed (the message says how to install it).
-    pub const MISSING_TOOL: i32 = 4;
-    /// Interrupted by Ctrl-C (128 + SIGINT, as shells report it).
-    pub const INTERRUPTED: i32 = 130;
-
-    /// An error that knows the exit code it ends the process with. Each
-    /// command's error implements it, asking the errors it wraps, so a cause
-    /// wrapped one level deeper keeps its code.
-    pub trait ExitCode {
-        fn exit_code(&self) -> i32;
-    }
-}
 
 /// Any error a command can end with.
 #[derive(Debug, thiserror::Error)]
@@ -139,15 +118,6 @@ pub fn run(cli: cli::Cli, out: &mut dyn Write) -> Result<(), Error> {
         Command::Local(args) => commands::local::run(args, out)?,
     }
     Ok(())
-}
-
-/// The async runtime of the commands that talk to AWS: one thread is plenty
-/// for a CLI that waits on the network.
-pub fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a Tokio runtime starts")
 }
 
 /// The message printed for an error: the error, then each cause on its own line.

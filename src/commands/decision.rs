@@ -110,7 +110,7 @@ fn run(
     format: OutputFormat,
     out: &mut dyn Write,
 ) -> Result<(), Error> {
-    crate::runtime().block_on(async {
+    crate::aws::runtime().block_on(async {
         let mut stack = DeployedStack::find(aws).await?;
         let decider = Decider {
             dynamodb: aws_sdk_dynamodb::Client::new(&stack.config),

@@ -375,7 +375,7 @@ pub fn run(
     // interruption can say what it left behind.
     let started = std::cell::Cell::new(false);
     let work = deploy(&plan, args, console, &started);
-    let report = crate::runtime().block_on(async {
+    let report = crate::aws::runtime().block_on(async {
         tokio::select! {
             result = work => result,
             _ = tokio::signal::ctrl_c() => Err(Error::Interrupted { started: started.get() }),
@@ -541,7 +541,7 @@ pub async fn check_concurrency(
         .get_account_settings()
         .send()
         .await
-        .map_err(|e| Error::AccountSettings(crate::aws::error_text(&e)))?;
+        .map_err(|e| Error::AccountSettings(crate::aws::error::text(&e)))?;
     let Some(limit) = settings.account_limit() else {
         return Err(Error::AccountSettings(
             "the answer has no AccountLimit".into(),

@@ -107,7 +107,7 @@ pub fn run(
     out: &mut dyn Write,
 ) -> Result<(), Error> {
     let settings = Settings::resolve(aws)?;
-    crate::runtime().block_on(async {
+    crate::aws::runtime().block_on(async {
         let config = crate::aws::sdk_config(&settings).await?;
         let target = Target {
             cloudformation: aws_sdk_cloudformation::Client::new(&config),
@@ -270,7 +270,7 @@ pub async fn running_executions(
                 {
                     break
                 }
-                Err(e) => return Err((workflow, crate::aws::error_text(&e))),
+                Err(e) => return Err((workflow, crate::aws::error::text(&e))),
             }
         }
     }
@@ -298,7 +298,7 @@ pub async fn stop(
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|e| e.is_execution_does_not_exist()) => {}
-            Err(e) => return Err((execution.workflow, crate::aws::error_text(&e))),
+            Err(e) => return Err((execution.workflow, crate::aws::error::text(&e))),
         }
     }
     Ok(stopped)

@@ -183,7 +183,7 @@ impl Redriver {
         move |e| Error::Sqs {
             action,
             queue: queue.to_owned(),
-            message: crate::aws::error_text(&e),
+            message: crate::aws::error::text(&e),
         }
     }
 
@@ -349,7 +349,7 @@ impl Redriver {
                     .await
                     .map_err(|e| Error::PutEvents {
                         queue: report.url.clone(),
-                        message: crate::aws::error_text(&e),
+                        message: crate::aws::error::text(&e),
                     })?;
                 for (result, message) in put.entries().iter().zip(to_put) {
                     match result.error_code() {
@@ -394,7 +394,7 @@ impl Redriver {
                 .map_err(|e| Error::NotDeleted {
                     count: to_delete.len(),
                     queue: report.url.clone(),
-                    message: crate::aws::error_text(&e),
+                    message: crate::aws::error::text(&e),
                     journal: journal.path.clone(),
                 })?;
             let failed: std::collections::HashSet<&str> =
@@ -562,7 +562,7 @@ fn write_queue(out: &mut dyn Write, report: &QueueReport) -> std::io::Result<()>
 }
 
 pub fn run(aws: &AwsArgs, args: &RedriveArgs, out: &mut dyn Write) -> Result<(), Error> {
-    crate::runtime().block_on(async {
+    crate::aws::runtime().block_on(async {
         let mut stack = DeployedStack::find(aws).await?;
         let redriver = Redriver {
             sqs: aws_sdk_sqs::Client::new(&stack.config),

@@ -107,7 +107,7 @@ impl crate::exit::ExitCode for Error {
 }
 
 pub fn run(aws: &AwsArgs, args: &ScanArgs, out: &mut dyn Write) -> Result<(), Error> {
-    crate::runtime().block_on(async {
+    crate::aws::runtime().block_on(async {
         let mut stack = DeployedStack::find(aws).await?;
         let table = stack.get(args.table.resource()).await?;
         let dynamodb = aws_sdk_dynamodb::Client::new(&stack.config);
@@ -172,7 +172,7 @@ async fn read(
             .await
             .map_err(|e| Error::Scan {
                 table: table.to_owned(),
-                message: crate::aws::error_text(&e),
+                message: crate::aws::error::text(&e),
             })?;
         items.extend(page.items.unwrap_or_default());
         start = page.last_evaluated_key.filter(|k| !k.is_empty());

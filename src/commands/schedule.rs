@@ -110,7 +110,7 @@ async fn apply(
                 name: name.to_owned(),
             })
         }
-        Err(e) => return Err(aws("read")(crate::aws::error_text(&e))),
+        Err(e) => return Err(aws("read")(crate::aws::error::text(&e))),
     };
     let state = current.state().cloned().unwrap_or(ScheduleState::Disabled);
     let wanted = match action {
@@ -144,7 +144,7 @@ async fn apply(
         .state(wanted.clone())
         .send()
         .await
-        .map_err(|e| aws("update")(crate::aws::error_text(&e)))?;
+        .map_err(|e| aws("update")(crate::aws::error::text(&e)))?;
     Ok(Report {
         schedule: name.to_owned(),
         state: wanted.as_str().to_owned(),
@@ -155,7 +155,7 @@ async fn apply(
 }
 
 pub fn run(aws: &AwsArgs, args: &ScheduleArgs, out: &mut dyn Write) -> Result<(), Error> {
-    crate::runtime().block_on(async {
+    crate::aws::runtime().block_on(async {
         let mut stack = DeployedStack::find(aws).await?;
         let name = stack.get(Resource::OrderGeneratorSchedule).await?;
         let scheduler = aws_sdk_scheduler::Client::new(&stack.config);

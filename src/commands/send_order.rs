@@ -131,7 +131,7 @@ pub fn run(aws: &AwsArgs, args: &SendOrderArgs, out: &mut dyn Write) -> Result<(
             )));
         }
     }
-    crate::runtime().block_on(async {
+    crate::aws::runtime().block_on(async {
         let mut stack = DeployedStack::find(aws).await?;
         let orders = match args.via {
             Via::Events => {
@@ -323,7 +323,7 @@ pub async fn put_orders(
             {
                 Ok(output) => output,
                 Err(e) => {
-                    let message = crate::aws::error_text(&e);
+                    let message = crate::aws::error::text(&e);
                     if sent == 0 && failed.is_empty() {
                         // Nothing went out: one plain error says it all.
                         return Err(Error::Put {
@@ -408,7 +408,7 @@ pub async fn invoke_generator(
             .payload(aws_sdk_lambda::primitives::Blob::new("{}"))
             .send()
             .await
-            .map_err(|e| failure(crate::aws::error_text(&e)))?;
+            .map_err(|e| failure(crate::aws::error::text(&e)))?;
         let payload = output
             .payload()
             .map(|p| String::from_utf8_lossy(p.as_ref()).into_owned())

@@ -75,7 +75,7 @@ async fn approval_url(
 }
 
 pub fn run(aws: &AwsArgs, args: &StatusArgs, out: &mut dyn Write) -> Result<(), Error> {
-    crate::runtime().block_on(async {
+    crate::aws::runtime().block_on(async {
         // Any state is worth showing, even one no command can drive.
         let Located {
             config,

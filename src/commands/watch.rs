@@ -427,7 +427,7 @@ async fn reserved_quantities(
                 .set_request_items(Some(asked))
                 .send()
                 .await
-                .map_err(|e| failed(crate::aws::error_text(&e)))?;
+                .map_err(|e| failed(crate::aws::error::text(&e)))?;
             for item in answer
                 .responses()
                 .and_then(|r| r.get(table))
@@ -480,7 +480,7 @@ async fn orders_max_receive_count(stack: &mut DeployedStack) -> Option<usize> {
 }
 
 pub fn run(aws: &AwsArgs, args: &WatchArgs, out: &mut dyn Write) -> Result<(), Error> {
-    crate::runtime().block_on(async {
+    crate::aws::runtime().block_on(async {
         let mut stack = DeployedStack::find(aws).await?;
         let outcomes = follow_ids(
             &mut stack,

@@ -82,7 +82,7 @@ pub async fn account_id(config: &aws_config::SdkConfig) -> Result<String, AssetE
         .get_caller_identity()
         .send()
         .await
-        .map_err(|e| AssetError::Account(crate::aws::error_text(&e)))?
+        .map_err(|e| AssetError::Account(crate::aws::error::text(&e)))?
         .account
         .ok_or_else(|| AssetError::Account("STS returned no account".into()))
 }
@@ -117,7 +117,7 @@ impl ArtifactStore {
     {
         AssetError::Bucket {
             bucket: self.bucket.clone(),
-            message: crate::aws::error_text(&e),
+            message: crate::aws::error::text(&e),
         }
     }
 
@@ -242,7 +242,7 @@ impl ArtifactStore {
             },
             Err(e) if status_of(&e) == Some(403) => return Err(self.foreign()),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => {}
-            Err(e) => return Err(upload_error(crate::aws::error_text(&e))),
+            Err(e) => return Err(upload_error(crate::aws::error::text(&e))),
         }
         self.s3
             .put_object()
@@ -255,7 +255,7 @@ impl ArtifactStore {
             .body(bytes.into())
             .send()
             .await
-            .map_err(|e| upload_error(crate::aws::error_text(&e)))?;
+            .map_err(|e| upload_error(crate::aws::error::text(&e)))?;
         Ok(Outcome::New)
     }
 }

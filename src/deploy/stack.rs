@@ -28,7 +28,7 @@ where
     E: aws_sdk_cloudformation::error::ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug + 'static,
 {
-    StackError::Aws(crate::aws::error_text(&error))
+    StackError::Aws(crate::aws::error::text(&error))
 }
 
 /// The stack, or `None` when it does not exist (CloudFormation says so with
@@ -44,7 +44,7 @@ pub async fn describe(client: &Client, name: &str) -> Result<Option<Stack>, Stac
             Ok(None)
         }
         Err(e) if e.as_service_error().is_some_and(is_throttling) => {
-            Err(StackError::Throttled(crate::aws::error_text(&e)))
+            Err(StackError::Throttled(crate::aws::error::text(&e)))
         }
         Err(e) => Err(aws_error(e)),
     }

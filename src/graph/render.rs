@@ -17,7 +17,7 @@ use layout::core::style::{LineStyleKind, StyleAttr};
 use layout::std_shapes::shapes::{Arrow, Element, LineEndKind, ShapeKind};
 use layout::topo::layout::VisualGraph;
 
-use super::{EdgeKind, Graph, Mark, Node, NodeKind};
+use super::model::{EdgeKind, Graph, Mark, Node, NodeKind};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
 pub enum Format {

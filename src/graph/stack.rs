@@ -13,7 +13,7 @@
 use indexmap::IndexMap;
 use serde_json::Value;
 
-use super::{EdgeKind, Graph, NodeKind};
+use super::model::{EdgeKind, Graph, NodeKind};
 use crate::model::cfn::Template;
 
 /// The template's resources as JSON, by logical id, in template order.
@@ -176,7 +176,7 @@ pub fn graph(template: &Template) -> Graph {
                         id.clone(),
                         target,
                         EdgeKind::Next,
-                        Some(super::wrap(&actions)),
+                        Some(super::model::wrap(&actions)),
                     ));
                 }
             }

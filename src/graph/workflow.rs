@@ -7,7 +7,7 @@ use crate::model::asl::{
     Condition, State, StateMachine, Test, Transition, WaitDuration, Workflow, WorkflowError,
 };
 
-use super::{EdgeKind, Graph, NodeKind};
+use super::model::{EdgeKind, Graph, Mark, NodeKind};
 
 pub const START: &str = "start";
 pub const END: &str = "end";
@@ -71,7 +71,7 @@ fn add_machine(graph: &mut Graph, machine: &StateMachine, end: &str) {
                         &id,
                         &state_id(&rule.next),
                         EdgeKind::Choice,
-                        Some(super::wrap(&condition_text(&rule.condition))),
+                        Some(super::model::wrap(&condition_text(&rule.condition))),
                     );
                 }
                 if let Some(default) = &choice.default {
@@ -98,7 +98,7 @@ fn add_machine(graph: &mut Graph, machine: &StateMachine, end: &str) {
                         .iter()
                         .map(|n| n.id.clone())
                         .collect();
-                    graph.groups.push(super::Group {
+                    graph.groups.push(super::model::Group {
                         label: format!("{name}: branch {}", index + 1),
                         members,
                     });
@@ -120,7 +120,7 @@ fn add_catches(graph: &mut Graph, from: &str, catchers: &[crate::model::asl::Cat
             from,
             &state_id(&catcher.next),
             EdgeKind::Catch,
-            Some(super::wrap(&format!(
+            Some(super::model::wrap(&format!(
                 "catch {}",
                 catcher.error_equals.join(", ")
             ))),
@@ -166,7 +166,7 @@ fn retry_text(retry: &crate::model::asl::Retrier) -> String {
         [first, rest @ ..] => format!("{first} +{} more", rest.len()),
         [] => String::new(),
     };
-    super::wrap(&format!(
+    super::model::wrap(&format!(
         "retry x{} ({}s, x{}): {errors}",
         retry.max_attempts, retry.interval_seconds, retry.backoff_rate
     ))
@@ -220,6 +220,86 @@ fn test_text(variable: &str, test: &Test) -> String {
         IsBoolean(v) => return format!("{variable} is {}a boolean", if *v { "" } else { "not " }),
     };
     format!("{variable} {operator} {value}")
+}
+
+impl Graph {
+    /// Marks the path an execution took: `entered`, the state names in the
+    /// history's order, and the state it failed in. A step between two
+    /// states is the edge from the latest state entered before it that has
+    /// an edge into it (so a Catch is told from a Next, and interleaved
+    /// Parallel branches do not mix); the start, the joins and the end are
+    /// marked when what is around them happened.
+    pub fn overlay(&mut self, entered: &[String], failed: Option<&str>) {
+        use std::collections::{HashMap, HashSet};
+        let entered: Vec<String> = entered.iter().map(|n| state_id(n)).collect();
+        let failed = failed.map(state_id);
+        let mut steps: HashSet<(&str, &str)> = HashSet::new();
+        for (i, to) in entered.iter().enumerate() {
+            let from = entered[..i]
+                .iter()
+                .rev()
+                .find(|from| self.edges.iter().any(|e| e.from == **from && e.to == *to));
+            if let Some(from) = from {
+                steps.insert((from.as_str(), to.as_str()));
+            }
+        }
+        let seen: HashSet<&str> = entered.iter().map(String::as_str).collect();
+        let succeeded = failed.is_none() && !entered.is_empty();
+        // A join is passed when its Parallel state was entered and what
+        // follows the join happened.
+        let goes_on = |join: &str| {
+            self.edges.iter().any(|e| {
+                e.from == join && (seen.contains(e.to.as_str()) || (e.to == END && succeeded))
+            })
+        };
+        let passed: HashSet<String> = self
+            .nodes
+            .iter()
+            .filter(|node| match node.kind {
+                NodeKind::Start => !entered.is_empty(),
+                NodeKind::End => succeeded,
+                NodeKind::Join => {
+                    joined_state(&node.id).is_some_and(|p| seen.contains(p.as_str()))
+                        && goes_on(&node.id)
+                }
+                _ => seen.contains(node.id.as_str()),
+            })
+            .map(|node| node.id.clone())
+            .collect();
+        let kinds: HashMap<&str, NodeKind> =
+            self.nodes.iter().map(|n| (n.id.as_str(), n.kind)).collect();
+        let taken: Vec<bool> = self
+            .edges
+            .iter()
+            .map(|edge| {
+                // Markers, branches and joins have no history entry of
+                // their own: such an edge is taken when both ends were.
+                let structural = (matches!(
+                    kinds.get(edge.from.as_str()),
+                    Some(NodeKind::Start | NodeKind::Join | NodeKind::Parallel)
+                ) && edge.kind != EdgeKind::Catch)
+                    || matches!(
+                        kinds.get(edge.to.as_str()),
+                        Some(NodeKind::End | NodeKind::Join)
+                    );
+                passed.contains(&edge.from)
+                    && passed.contains(&edge.to)
+                    && (structural || steps.contains(&(edge.from.as_str(), edge.to.as_str())))
+            })
+            .collect();
+        for (edge, taken) in self.edges.iter_mut().zip(taken) {
+            edge.mark = if taken { Mark::Entered } else { Mark::None };
+        }
+        for node in &mut self.nodes {
+            node.mark = if failed.as_deref() == Some(node.id.as_str()) {
+                Mark::Failed
+            } else if passed.contains(&node.id) {
+                Mark::Entered
+            } else {
+                Mark::None
+            };
+        }
+    }
 }
 
 #[cfg(test)]

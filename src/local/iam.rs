@@ -111,7 +111,7 @@ pub async fn authorize(
 /// Whether an unsigned request may reach `function` through its URL (the
 /// URL's auth type and the function's resource policy): `None` if so.
 pub async fn function_url_denied(endpoint: &str, function: &str) -> Option<String> {
-    let asked = serde_json::json!({"function": function, "region": super::REGION});
+    let asked = serde_json::json!({"function": function, "region": super::account::REGION});
     decision(format!("{}/function-url", iam_url(endpoint)), asked).await
 }
 
@@ -160,7 +160,7 @@ pub async fn assume_role(
         .duration_seconds(3_600)
         .send()
         .await
-        .map_err(|e| crate::aws::error_text(&e))?;
+        .map_err(|e| crate::aws::error::text(&e))?;
     let credentials = answer.credentials().ok_or("STS answered no credentials")?;
     Ok(aws_credential_types::Credentials::new(
         credentials.access_key_id(),

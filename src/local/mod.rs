@@ -13,6 +13,7 @@
 //! Its state (ports, process ids, log) lives under the workspace's
 //! `.invctl/local/`, so two workspaces can each run one.
 
+pub mod account;
 pub mod console;
 pub mod faults;
 pub mod function_url;
@@ -96,24 +97,7 @@ pub fn batch_answer(payload: &[u8], batch: &[&str]) -> BatchAnswer {
     }
 }
 
-/// The region and account the local cloud answers for.
-pub const REGION: &str = "us-east-1";
-pub use crate::aws::{LOCAL_ACCESS_KEY as ACCESS_KEY, LOCAL_SECRET_KEY as SECRET_KEY};
-
-/// The SDK configuration for the local cloud at `endpoint`.
-pub fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
-    aws_config::SdkConfig::builder()
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new(REGION))
-        .credentials_provider(
-            aws_credential_types::provider::SharedCredentialsProvider::new(
-                crate::aws::local_credentials(),
-            ),
-        )
-        .endpoint_url(endpoint)
-        .http_client(lambda_support::https_client())
-        .build()
-}
+pub use account::{credentials, sdk_config, ACCESS_KEY, REGION, SECRET_KEY};
 
 /// What a running local cloud writes down for `status`, `down` and `--local`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

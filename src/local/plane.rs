@@ -147,7 +147,7 @@ impl Plane {
             inner: Arc::new(Inner {
                 address: listener.local_addr()?,
                 endpoint: endpoint.to_owned(),
-                logs: aws_sdk_cloudwatchlogs::Client::new(&super::sdk_config(endpoint)),
+                logs: aws_sdk_cloudwatchlogs::Client::new(&super::account::sdk_config(endpoint)),
                 functions: Mutex::new(HashMap::new()),
                 retired: Mutex::new(Vec::new()),
                 instance_ids: AtomicU32::new(0),
@@ -492,8 +492,8 @@ impl Plane {
                 config.memory_mb.to_string(),
             )
             .env("AWS_LAMBDA_LOG_GROUP_NAME", &config.log_group)
-            .env("AWS_REGION", super::REGION)
-            .env("AWS_DEFAULT_REGION", super::REGION)
+            .env("AWS_REGION", super::account::REGION)
+            .env("AWS_DEFAULT_REGION", super::account::REGION)
             // Its role's session: the launcher checks each call against
             // the role's policies and knows which function calls.
             .env(
@@ -501,14 +501,14 @@ impl Plane {
                 config
                     .credentials
                     .as_ref()
-                    .map_or(super::ACCESS_KEY, |c| c.access_key_id()),
+                    .map_or(super::account::ACCESS_KEY, |c| c.access_key_id()),
             )
             .env(
                 "AWS_SECRET_ACCESS_KEY",
                 config
                     .credentials
                     .as_ref()
-                    .map_or(super::SECRET_KEY, |c| c.secret_access_key()),
+                    .map_or(super::account::SECRET_KEY, |c| c.secret_access_key()),
             )
             .envs(
                 config

@@ -72,7 +72,7 @@ impl Schedules {
         let mut wanted: HashMap<String, Wanted> = HashMap::new();
         let mut pages = scheduler.list_schedules().into_paginator().items().send();
         while let Some(summary) = pages.next().await {
-            let summary = summary.map_err(|e| crate::aws::error_text(&e))?;
+            let summary = summary.map_err(|e| crate::aws::error::text(&e))?;
             let (Some(name), Some(arn)) = (summary.name(), summary.arn()) else {
                 continue;
             };
@@ -85,7 +85,7 @@ impl Schedules {
                 .set_group_name(summary.group_name().map(str::to_owned))
                 .send()
                 .await
-                .map_err(|e| crate::aws::error_text(&e))?;
+                .map_err(|e| crate::aws::error::text(&e))?;
             let expression = schedule.schedule_expression().unwrap_or_default();
             let Some(target) = schedule.target() else {
                 continue;

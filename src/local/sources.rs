@@ -79,7 +79,7 @@ impl Sources {
         let mut deployed = HashMap::new();
         let mut pages = lambda.list_functions().into_paginator().items().send();
         while let Some(function) = pages.next().await {
-            let function = function.map_err(|e| crate::aws::error_text(&e))?;
+            let function = function.map_err(|e| crate::aws::error::text(&e))?;
             let name = function.function_name().unwrap_or_default().to_owned();
             let sha = function.code_sha256().unwrap_or_default().to_owned();
             deployed.insert(name, sha);
@@ -119,7 +119,7 @@ impl Sources {
             .items()
             .send();
         while let Some(mapping) = pages.next().await {
-            mappings.push(mapping.map_err(|e| crate::aws::error_text(&e))?);
+            mappings.push(mapping.map_err(|e| crate::aws::error::text(&e))?);
         }
         // A mapping runs as it is now: a disabled one stops polling, an
         // updated one (batch size, window, filters, ...) starts again with
@@ -212,7 +212,7 @@ impl Sources {
             .function_name(name)
             .send()
             .await
-            .map_err(|e| crate::aws::error_text(&e))?;
+            .map_err(|e| crate::aws::error::text(&e))?;
         let configuration = function.configuration().ok_or("no configuration")?;
         let location = function
             .code()
@@ -509,7 +509,10 @@ impl QueuePoller {
 
 /// The event Lambda gives a function for SQS messages.
 fn sqs_event(queue_arn: &str, messages: &[aws_sdk_sqs::types::Message]) -> Value {
-    let region = queue_arn.split(':').nth(3).unwrap_or(super::REGION);
+    let region = queue_arn
+        .split(':')
+        .nth(3)
+        .unwrap_or(super::account::REGION);
     let records: Vec<Value> = messages
         .iter()
         .map(|m| {

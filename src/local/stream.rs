@@ -372,7 +372,7 @@ fn record_json(record: &Record, stream_arn: &str) -> Value {
         "eventName": record.event_name().map(|n| n.as_str()),
         "eventVersion": record.event_version().unwrap_or("1.1"),
         "eventSource": "aws:dynamodb",
-        "awsRegion": record.aws_region().unwrap_or(super::REGION),
+        "awsRegion": record.aws_region().unwrap_or(super::account::REGION),
         "dynamodb": dynamodb,
         "eventSourceARN": stream_arn,
     })

@@ -193,7 +193,7 @@ async fn invctl_stacks(config: &SdkConfig) -> Result<Vec<String>, String> {
         .describe_stacks()
         .send()
         .await
-        .map_err(|e| crate::aws::error_text(&e))?;
+        .map_err(|e| crate::aws::error::text(&e))?;
     Ok(stacks
         .stacks()
         .iter()
@@ -222,7 +222,7 @@ async fn update_code(
         .send();
     let mut name = None;
     while let Some(resource) = resources.next().await {
-        let resource = resource.map_err(|e| crate::aws::error_text(&e))?;
+        let resource = resource.map_err(|e| crate::aws::error::text(&e))?;
         if resource.logical_resource_id() == Some(zip.logical_id) {
             name = resource.physical_resource_id().map(str::to_owned);
             break;
@@ -238,7 +238,7 @@ async fn update_code(
         .zip_file(aws_sdk_lambda::primitives::Blob::new(bytes))
         .send()
         .await
-        .map_err(|e| crate::aws::error_text(&e))?;
+        .map_err(|e| crate::aws::error::text(&e))?;
     Ok(Some(name))
 }
 

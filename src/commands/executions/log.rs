@@ -9,7 +9,8 @@ use aws_sdk_cloudwatchlogs::Client;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{Error, Execution, StatusFilter, WorkflowId};
+use super::execution::{Error, Execution, StatusFilter};
+use crate::stack::workflows::WorkflowId;
 
 /// How far back `executions` looks in a log.
 pub const LOOKBACK: Duration = Duration::from_secs(24 * 3600);
@@ -122,7 +123,7 @@ async fn messages(
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| Error::Read {
             workflow: workflow.as_str(),
-            message: format!("log group {group}: {}", crate::aws::error_text(&e)),
+            message: format!("log group {group}: {}", crate::aws::error::text(&e)),
         })?;
         found.extend(
             page.events()
@@ -180,7 +181,7 @@ impl Tail {
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| Error::Read {
                 workflow: self.workflow.as_str(),
-                message: format!("log group {}: {}", self.group, crate::aws::error_text(&e)),
+                message: format!("log group {}: {}", self.group, crate::aws::error::text(&e)),
             })?;
             for event in page.events() {
                 let (Some(id), Some(message)) = (event.event_id(), event.message()) else {

@@ -7,41 +7,22 @@
 //! the workflow's CloudWatch Logs group, which the stack sets to log every
 //! event, so for them the same report is read from the log (`log`).
 
+pub mod execution;
 pub mod log;
 
 use std::collections::BTreeMap;
 use std::io::Write;
 
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEvent, StateMachineType};
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use crate::config::AwsArgs;
-use crate::drive::{DeployedStack, DriveError, Resource};
+use crate::drive::{DeployedStack, Resource};
 use crate::output::ReportArgs;
 
 pub use crate::stack::workflows::WorkflowId;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum StatusFilter {
-    Running,
-    Succeeded,
-    Failed,
-    TimedOut,
-    Aborted,
-}
-
-impl StatusFilter {
-    fn as_str(self) -> &'static str {
-        match self {
-            StatusFilter::Running => "RUNNING",
-            StatusFilter::Succeeded => "SUCCEEDED",
-            StatusFilter::Failed => "FAILED",
-            StatusFilter::TimedOut => "TIMED_OUT",
-            StatusFilter::Aborted => "ABORTED",
-        }
-    }
-}
+pub use execution::{Error, Execution, StatusFilter};
 
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -75,63 +56,6 @@ pub enum ExecutionsCommand {
     },
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error(transparent)]
-    Drive(#[from] DriveError),
-    #[error("cannot read the executions of {workflow}: {message}")]
-    Read {
-        workflow: &'static str,
-        message: String,
-    },
-    #[error("no execution {0} in any of the stack's workflows")]
-    Unknown(String),
-    #[error("cannot print the report")]
-    Report(#[source] std::io::Error),
-    #[error(transparent)]
-    Synth(#[from] crate::stack::SynthError),
-    #[error("cannot write {path}")]
-    Write {
-        path: std::path::PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("cannot tell the picture format from {0}: name it .svg, .dot or .mmd")]
-    UnknownFormat(std::path::PathBuf),
-}
-
-impl crate::exit::ExitCode for Error {
-    fn exit_code(&self) -> i32 {
-        match self {
-            Error::Drive(e) => e.exit_code(),
-            Error::UnknownFormat(_) => crate::exit::USAGE,
-            _ => crate::exit::FAILURE,
-        }
-    }
-}
-
-/// One execution as invctl reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Execution {
-    pub workflow: &'static str,
-    pub name: String,
-    pub arn: String,
-    pub status: String,
-    pub started: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stopped: Option<String>,
-    /// States entered, in order (only for `show`).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub states: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub failed_state: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cause: Option<String>,
-}
-
 fn time(t: &aws_sdk_sfn::primitives::DateTime) -> String {
     t.fmt(aws_sdk_sfn::primitives::DateTimeFormat::DateTime)
         .unwrap_or_default()
@@ -144,7 +68,7 @@ where
 {
     move |e| Error::Read {
         workflow: workflow.as_str(),
-        message: crate::aws::error_text(&e),
+        message: crate::aws::error::text(&e),
     }
 }
 
@@ -388,7 +312,7 @@ pub fn run(aws: &AwsArgs, args: &ExecutionsArgs, out: &mut dyn Write) -> Result<
         )),
         _ => None,
     };
-    crate::runtime().block_on(async {
+    crate::aws::runtime().block_on(async {
         let mut stack = DeployedStack::find(aws).await?;
         let mut executions = Executions::new(&stack);
         match &args.show {

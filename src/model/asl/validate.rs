@@ -7,7 +7,7 @@ use std::collections::{BTreeSet, VecDeque};
 use indexmap::IndexMap;
 use serde_json::Value as Json;
 
-use super::{State, StateMachine};
+use super::states::{State, StateMachine};
 use crate::model::cfn::{sub_variables, Val};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

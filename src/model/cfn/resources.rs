@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::Value as Json;
 
 use super::iam::PolicyDocument;
-use super::Val;
+use super::intrinsic::Val;
 
 fn is_false(b: &bool) -> bool {
     !*b

@@ -5,8 +5,8 @@ use indexmap::IndexMap;
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
+use super::intrinsic::Val;
 use super::resources::*;
-use super::Val;
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Template {

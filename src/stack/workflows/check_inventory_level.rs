@@ -14,7 +14,7 @@
 
 use serde_json::json;
 
-use super::{events_and_alerts, inventory_read_update};
+use super::common::{events_and_alerts, inventory_read_update};
 use crate::model::cfn::iam::Statement;
 
 use super::common::{announce, input_checks, inventory_event, inventory_update, FieldKind};

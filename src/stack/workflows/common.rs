@@ -4,7 +4,9 @@ use serde_json::{json, Value as Json};
 
 use crate::model::asl::integrations::{events, Attr, EventEntry, TransactItem, Update};
 use crate::model::asl::{Condition, Pass, StateMachine, Task, Test, Wait};
-use crate::stack::ids::placeholder;
+use crate::model::cfn::iam::Statement;
+use crate::model::cfn::Val;
+use crate::stack::ids::{self, placeholder};
 use inventory_domain::source;
 
 /// The JSON type a field of a workflow's input must have.
@@ -133,4 +135,27 @@ pub fn back_off(
             )
             .next(retry_state),
         )
+}
+
+pub(super) use crate::stack::ids::arn;
+
+/// Reading a product and changing its stock or status.
+pub(super) fn inventory_read_update() -> Statement {
+    Statement::allow(
+        ["dynamodb:GetItem", "dynamodb:UpdateItem"],
+        vec![arn(ids::INVENTORY_TABLE)],
+    )
+}
+
+/// What every workflow may do: put events on the bus and alert (the alert
+/// topic has a key of its own, which publishing needs too).
+pub(super) fn events_and_alerts() -> Vec<Statement> {
+    vec![
+        Statement::allow(["events:PutEvents"], vec![arn(ids::EVENT_BUS)]),
+        Statement::allow(["sns:Publish"], vec![Val::r#ref(ids::ALERT_TOPIC)]),
+        Statement::allow(
+            ["kms:Decrypt", "kms:GenerateDataKey"],
+            vec![arn(ids::ALERT_TOPIC_KEY)],
+        ),
+    ]
 }

@@ -10,7 +10,7 @@
 
 use serde_json::json;
 
-use super::{arn, events_and_alerts, inventory_read_update};
+use super::common::{arn, events_and_alerts, inventory_read_update};
 use crate::model::cfn::iam::Statement;
 use crate::stack::ids;
 

@@ -8,8 +8,7 @@ mod reserve_stock;
 
 use crate::model::asl::{StateMachine, WorkflowType};
 use crate::model::cfn::iam::Statement;
-use crate::model::cfn::Val;
-use crate::stack::ids::{self, placeholder};
+use crate::stack::ids::placeholder;
 
 pub use common::MAX_BACK_OFF_SECONDS;
 pub use create_purchase_order::APPROVAL_TIMEOUT_SECONDS;
@@ -205,27 +204,4 @@ impl Placeholder {
     pub fn is_function(self) -> bool {
         matches!(self, Placeholder::PurchaseOrderEmailFunction)
     }
-}
-
-pub(super) use super::ids::arn;
-
-/// Reading a product and changing its stock or status.
-pub(super) fn inventory_read_update() -> Statement {
-    Statement::allow(
-        ["dynamodb:GetItem", "dynamodb:UpdateItem"],
-        vec![arn(ids::INVENTORY_TABLE)],
-    )
-}
-
-/// What every workflow may do: put events on the bus and alert (the alert
-/// topic has a key of its own, which publishing needs too).
-pub(super) fn events_and_alerts() -> Vec<Statement> {
-    vec![
-        Statement::allow(["events:PutEvents"], vec![arn(ids::EVENT_BUS)]),
-        Statement::allow(["sns:Publish"], vec![Val::r#ref(ids::ALERT_TOPIC)]),
-        Statement::allow(
-            ["kms:Decrypt", "kms:GenerateDataKey"],
-            vec![arn(ids::ALERT_TOPIC_KEY)],
-        ),
-    ]
 }

@@ -1,33 +1,8 @@
-//! AWS settings for the commands that talk to AWS: the standard chain
-//! (environment, profiles, SSO, credential processes, `AWS_ENDPOINT_URL`)
-//! under the `--region`, `--profile` and `--endpoint-url` flags and the
-//! config file.
+//! What a failed AWS request says, in one line (the whole account with
+//! `-v`). A leaf: everything that talks to AWS uses it, so it uses nothing
+//! of invctl's.
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-
-use crate::config::Settings;
-
-/// Credentials every request to the local cloud is signed with (moto
-/// checks none).
-pub const LOCAL_ACCESS_KEY: &str = "local";
-pub const LOCAL_SECRET_KEY: &str = "local";
-
-pub fn local_credentials() -> aws_credential_types::Credentials {
-    aws_credential_types::Credentials::new(
-        LOCAL_ACCESS_KEY,
-        LOCAL_SECRET_KEY,
-        None,
-        None,
-        "invctl-local",
-    )
-}
-
-/// What stops invctl before it can send an AWS request.
-#[derive(Debug, thiserror::Error)]
-pub enum SetupError {
-    #[error("no AWS region: pass --region REGION, set AWS_REGION, or set `region` in your AWS profile (`aws configure`); for the local cloud, pass --local")]
-    NoRegion,
-}
+use aws_sdk_cloudformation::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
 static VERBOSE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
@@ -40,32 +15,6 @@ pub fn set_verbose(verbose: bool) {
 fn verbose() -> bool {
     VERBOSE.load(std::sync::atomic::Ordering::Relaxed)
         || std::env::var_os("RUST_LOG").is_some_and(|v| !v.is_empty())
-}
-
-/// The SDK configuration for `settings`; a missing region is refused here,
-/// before a request fails obscurely for want of it.
-pub async fn sdk_config(settings: &Settings) -> Result<SdkConfig, SetupError> {
-    let mut loader =
-        aws_config::defaults(BehaviorVersion::latest()).http_client(lambda_support::https_client());
-    if let Some(profile) = &settings.profile {
-        loader = loader.profile_name(profile);
-    }
-    if let Some(region) = &settings.region {
-        loader = loader.region(Region::new(region.clone()));
-    }
-    if let Some(endpoint) = &settings.endpoint_url {
-        loader = loader.endpoint_url(endpoint);
-    }
-    if settings.local.is_some() {
-        // The local cloud checks no signature: throwaway credentials, so
-        // nothing of the user's is sent to it or looked up.
-        loader = loader.credentials_provider(local_credentials());
-    }
-    let config = loader.load().await;
-    if config.region().is_none() {
-        return Err(SetupError::NoRegion);
-    }
-    Ok(config)
 }
 
 /// The hint for a request that found no usable credentials.
@@ -88,12 +37,10 @@ fn credentials_error<'a>(
     None
 }
 
-use aws_sdk_cloudformation::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-
 /// A one-line account of a failed AWS request: the service's code and
 /// message when it answered, else the transport's cause chain (DNS,
 /// connection refused, timeout).
-pub fn error_text<E, R>(error: &SdkError<E, R>) -> String
+pub fn text<E, R>(error: &SdkError<E, R>) -> String
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug + 'static,
