@@ -178,7 +178,7 @@ fn the_link_check_finds_what_is_broken() {
 #[test]
 fn every_moto_correction_is_in_the_list_of_corrections() {
     let launcher =
-        fs::read_to_string(util::repo_root().join("tools/local/moto_launcher.py")).unwrap();
+        fs::read_to_string(util::repo_root().join("tools/local/launcher/patches.py")).unwrap();
     let table = launcher
         .split("PATCHES = {")
         .nth(1)

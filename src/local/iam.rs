@@ -1,6 +1,6 @@
 //! IAM in the local cloud. The launcher checks every request that a role
 //! session signs against that role's policies, as they are at that moment
-//! (`tools/local/iam.py`). This module covers invctl's side of it:
+//! (`tools/local/launcher/iam.py`). This module covers invctl's side of it:
 //! - the mode a cloud starts in;
 //! - the roles' sessions that functions and their pollers sign with (as
 //!   Lambda hands out its execution role's credentials);
