@@ -12,8 +12,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-tools.sh --demo
 
-echo "building invctl"
-cargo build --quiet --locked --bin invctl
+# invctl and the functions in one build: the AWS SDK compiles once, and
+# the deploy's own build of the functions then finds them built. Not
+# quiet: the build is most of a first run, and Cargo shows its progress.
+echo "building invctl and the functions"
+cargo build --locked --workspace --bins
 invctl() { target/debug/invctl "$@"; }
 
 # Reuse a local cloud that already runs here; stop only the one started here.

@@ -4,21 +4,9 @@
 # and Node.js. Ends with one line totalling every test binary's results.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# The approval page and the diagrams are tested in a real browser: Debian's
-# Chromium and its driver, installed here when missing (before anything
-# else runs, so a machine that cannot have them says so at once).
-if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
-    if command -v apt-get >/dev/null; then
-        sudo=""
-        [ "$(id -u)" -eq 0 ] || sudo=sudo
-        echo "test.sh: installing Debian's chromium and chromium-driver for the browser tests"
-        $sudo apt-get update -q
-        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q chromium chromium-driver
-    else
-        echo "test.sh: the browser tests need Chromium and its driver (chromium and chromedriver on PATH); install them, then run this again" >&2
-        exit 4
-    fi
-fi
+# Before anything else runs, so a machine that cannot have Chromium says so
+# at once.
+scripts/install-browser.sh
 scripts/setup-tools.sh
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -5,12 +5,15 @@ use clap::{Parser, Subcommand};
 
 use crate::commands::{
     build::BuildArgs,
+    completions::CompletionsArgs,
     decision::{ApproveArgs, RejectArgs},
     deploy::DeployArgs,
     destroy::DestroyArgs,
     executions::ExecutionsArgs,
     graph::GraphArgs,
     local::LocalArgs,
+    logs::LogsArgs,
+    man::ManArgs,
     redrive::RedriveArgs,
     scan::ScanArgs,
     schedule::ScheduleArgs,
@@ -66,8 +69,14 @@ pub enum Command {
     Schedule(ScheduleArgs),
     /// Follow orders until each is reserved, rejected or unavailable
     Watch(WatchArgs),
+    /// Read what the functions and workflows logged, merged in time order; follow one order or purchase order
+    Logs(LogsArgs),
     /// Send dead-lettered orders and undelivered events back to be processed; list failed stream batches
     Redrive(RedriveArgs),
     /// Run the whole system on this machine, no AWS account needed: up, status, down
     Local(LocalArgs),
+    /// Print the completion script for a shell (bash, zsh, fish, powershell, elvish)
+    Completions(CompletionsArgs),
+    /// Print invctl's manual page, or write one per command into a folder
+    Man(ManArgs),
 }

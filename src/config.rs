@@ -14,6 +14,10 @@
 //! `--env prod` picks an environment; its keys override `[default]`, and
 //! flags override both. Unknown keys are errors, so a typo is not silently
 //! ignored.
+//!
+//! Kept whole: one resolution of settings, from the flags through the file
+//! to the checked values, reads best in one place; most of the length is
+//! its tests, one per rule.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

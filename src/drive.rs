@@ -227,7 +227,8 @@ impl DeployedStack {
             })
     }
 
-    async fn list_resources(&self) -> Result<HashMap<String, String>, DriveError> {
+    /// Logical id to physical id of every resource of the stack.
+    pub async fn list_resources(&self) -> Result<HashMap<String, String>, DriveError> {
         physical_ids(&self.client, &self.name)
             .await
             .map_err(|message| DriveError::Stack {

@@ -52,9 +52,15 @@ pub enum Error {
     #[error(transparent)]
     Watch(#[from] commands::watch::Error),
     #[error(transparent)]
+    Logs(#[from] commands::logs::Error),
+    #[error(transparent)]
     Redrive(#[from] commands::redrive::Error),
     #[error(transparent)]
     Local(#[from] commands::local::Error),
+    #[error(transparent)]
+    Completions(#[from] commands::completions::Error),
+    #[error(transparent)]
+    Man(#[from] commands::man::Error),
 }
 
 impl Error {
@@ -74,8 +80,11 @@ impl Error {
             Error::Executions(e) => e.exit_code(),
             Error::Schedule(e) => e.exit_code(),
             Error::Watch(e) => e.exit_code(),
+            Error::Logs(e) => e.exit_code(),
             Error::Redrive(e) => e.exit_code(),
             Error::Local(e) => e.exit_code(),
+            Error::Completions(e) => e.exit_code(),
+            Error::Man(e) => e.exit_code(),
         }
     }
 
@@ -114,8 +123,15 @@ pub fn run(cli: cli::Cli, out: &mut dyn Write) -> Result<(), Error> {
         Command::Executions(args) => commands::executions::run(&cli.aws, args, out)?,
         Command::Schedule(args) => commands::schedule::run(&cli.aws, args, out)?,
         Command::Watch(args) => commands::watch::run(&cli.aws, args, out)?,
+        Command::Logs(args) => commands::logs::run(&cli.aws, args, out)?,
         Command::Redrive(args) => commands::redrive::run(&cli.aws, args, out)?,
         Command::Local(args) => commands::local::run(args, out)?,
+        Command::Completions(args) => {
+            commands::completions::run(args, <cli::Cli as clap::CommandFactory>::command(), out)?
+        }
+        Command::Man(args) => {
+            commands::man::run(args, <cli::Cli as clap::CommandFactory>::command(), out)?
+        }
     }
     Ok(())
 }

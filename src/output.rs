@@ -15,7 +15,7 @@ pub enum OutputFormat {
 #[derive(Debug, Clone, Copy, Default, Args)]
 pub struct ReportArgs {
     /// How to report: text for people, json for scripts
-    #[arg(long, value_enum, default_value_t)]
+    #[arg(long, value_enum, default_value_t, value_name = "FORMAT")]
     pub output: OutputFormat,
 }
 

@@ -695,3 +695,62 @@ async fn a_new_accounts_small_quota_stops_the_deploy_before_any_change_with_the_
             .is_err()
     );
 }
+
+#[tokio::test]
+async fn a_protected_stack_stops_a_change_set_that_replaces_or_deletes_its_data() {
+    use aws_sdk_cloudformation::operation::get_stack_policy::GetStackPolicyOutput;
+    use invctl::commands::deploy::{check_protection, Error};
+    use invctl::deploy::changeset::Change;
+    use invctl::deploy::protection::{open_policy, protecting_policy};
+
+    let change = |action: &str, logical_id: &str, replacement: Option<&str>| Change {
+        action: action.into(),
+        logical_id: logical_id.into(),
+        resource_type: "AWS::DynamoDB::Table".into(),
+        replacement: replacement.map(str::to_owned),
+    };
+    let changes = [
+        change("Modify", "InventoryTable", Some("True")),
+        change("Remove", "PurchaseOrderTable", None),
+        change("Modify", "OrdersQueue", Some("True")),
+    ];
+    let policy = |body: String| {
+        mock!(Client::get_stack_policy)
+            .sequence()
+            .output(move || {
+                GetStackPolicyOutput::builder()
+                    .stack_policy_body(body.clone())
+                    .build()
+            })
+            .repeatedly()
+            .build()
+    };
+
+    let protected = policy(protecting_policy());
+    let client = mock_client!(aws_sdk_cloudformation, [&protected]);
+    let error = check_protection(&client, "inventory", &changes, "cs-1")
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::Protected { .. }), "{error}");
+    let message = error.to_string();
+    for needed in [
+        "stack inventory is protected",
+        "replacing InventoryTable, deleting PurchaseOrderTable",
+        "nothing was changed",
+        "cs-1",
+        "--unprotect",
+    ] {
+        assert!(message.contains(needed), "{needed:?} not in: {message}");
+    }
+    assert!(!message.contains("OrdersQueue"), "{message}");
+    // Only the data is kept: other changes go on.
+    check_protection(&client, "inventory", &changes[2..], "cs-2")
+        .await
+        .unwrap();
+
+    let open = policy(open_policy());
+    let client = mock_client!(aws_sdk_cloudformation, [&open]);
+    check_protection(&client, "inventory", &changes, "cs-3")
+        .await
+        .unwrap();
+}

@@ -348,6 +348,80 @@ fn deploy_send_order_scan_and_destroy_on_the_local_cloud() {
     }
     assert!(!node("state:OrderRejected").contains("penwidth=3"));
 
+    // The order followed through the logs: the function that took it off
+    // the queue and its execution, in time order (lines are shipped in
+    // batches, so they may take a moment).
+    let mut logged = Value::Null;
+    for _ in 0..50 {
+        logged = json(&ok(stack.invctl(&[
+            "logs", "--order", &order, "--since", "1h", "--output", "json",
+        ])));
+        let sources: Vec<&str> = logged
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["source"].as_str().unwrap())
+            .collect();
+        if sources.contains(&"function:reserve-stock")
+            && sources.contains(&"workflow:reserve-stock")
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let lines = logged.as_array().unwrap();
+    for source in ["function:reserve-stock", "workflow:reserve-stock"] {
+        assert!(
+            lines.iter().any(|l| l["source"] == source),
+            "no {source} in {logged}"
+        );
+    }
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["message"].as_str().unwrap().contains(&order)),
+        "{logged}"
+    );
+    let times: Vec<i64> = lines
+        .iter()
+        .map(|l| l["timestamp"].as_i64().unwrap())
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
+    let unknown = stack.invctl(&["logs", "nope"]);
+    assert_eq!(unknown.status.code(), Some(2), "{}", util::text(&unknown));
+    assert!(util::text(&unknown).contains("function:approval"));
+
+    // Protected, the stack refuses to be destroyed and says how to lift it.
+    let repo = util::repo_root();
+    let workspace = repo.to_str().unwrap();
+    let deploy = |flag: &str| {
+        json(&ok(stack.invctl(&[
+            "deploy",
+            flag,
+            "--yes",
+            "--output",
+            "json",
+            "--workspace",
+            workspace,
+        ])))
+    };
+    let protected = deploy("--protect");
+    assert_eq!(protected["action"], "none", "{protected}");
+    assert_eq!(protected["protection"], "on", "{protected}");
+    let refused = stack.invctl(&["destroy", "--yes"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", util::text(&refused));
+    let why = util::text(&refused);
+    assert!(
+        why.contains("termination protection") && why.contains("invctl deploy --unprotect"),
+        "{why}"
+    );
+    let status = |stack: &Stack| {
+        json(&ok(stack.invctl(&["status", "--output", "json"])))["terminationProtection"].clone()
+    };
+    assert_eq!(status(&stack), true);
+    assert_eq!(deploy("--unprotect")["protection"], "off");
+    assert_eq!(status(&stack), false);
+
     ok(stack.invctl(&["destroy", "--yes"]));
     let gone = stack.invctl(&["status"]);
     assert_eq!(gone.status.code(), Some(3), "{}", util::text(&gone));
@@ -624,13 +698,16 @@ async fn an_order_whose_every_delivery_fails_is_reported_dead_lettered() {
         .send()
         .await
         .unwrap();
+    // The wait ends once the order is dead-lettered; the deadline only
+    // bounds a broken run (five deliveries can take minutes on a 2-core
+    // machine running the other tests' bursts).
     let sent = stack.invctl(&[
         "send-order",
         "--product",
         "chair",
         "--wait",
         "--timeout",
-        "120",
+        "600",
         "--output",
         "json",
     ]);
@@ -843,11 +920,13 @@ impl Stack {
 }
 
 /// The review link of the approval email for `purchase_order`, from the
-/// outbox of `cloud`, once it is there.
-fn review_link(cloud: &Cloud, purchase_order: &str) -> String {
-    for _ in 0..300 {
+/// outbox of the stack's cloud, once it is there. Without one, the panic
+/// says what the purchase order's workflow did and what the cloud logged.
+fn review_link(stack: &Stack, purchase_order: &str) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(180);
+    while std::time::Instant::now() < deadline {
         let mail = json(&ok(invctl_in(
-            cloud.dir.path(),
+            stack.cloud.dir.path(),
             &["local", "mail", "--output", "json"],
         )));
         let link = mail.as_array().unwrap().iter().find_map(|m| {
@@ -861,7 +940,16 @@ fn review_link(cloud: &Cloud, purchase_order: &str) -> String {
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    panic!("no approval email for {purchase_order} in the outbox");
+    let execution = stack.invctl(&["executions", "show", purchase_order]);
+    let console =
+        std::fs::read_to_string(stack.cloud.dir.path().join("cloud.log")).unwrap_or_default();
+    let tail: Vec<&str> = console.lines().rev().take(80).collect();
+    panic!(
+        "no approval email for {purchase_order} in the outbox\n\
+         its execution:\n{}\nthe cloud's last lines:\n{}",
+        util::text(&execution),
+        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+    );
 }
 
 #[test]
@@ -872,7 +960,7 @@ fn a_stock_drop_opens_one_purchase_order_whose_emailed_link_approves_it() {
     let opened = stack.purchase_orders_of("desk");
     assert_eq!(opened.len(), 1, "{opened:?}");
     let po = opened[0]["id"].as_str().unwrap().to_owned();
-    let link = review_link(cloud(), &po);
+    let link = review_link(&stack, &po);
     let status = json(&ok(stack.invctl(&["status", "--output", "json"])));
     let approval_url = status["approvalUrl"].as_str().unwrap();
     assert!(
@@ -1049,7 +1137,7 @@ fn rejecting_leaves_stock_and_an_unanswered_purchase_order_expires_on_a_fast_clo
         .as_str()
         .unwrap()
         .to_owned();
-    review_link(fast_cloud(), &tv);
+    review_link(&stack, &tv);
     let stock = stack.stock("tv");
     ok(stack.invctl(&["reject", &tv, "--reason", "not now"]));
     purchase_order_reaches(&stack, "tv", "REJECTED");
@@ -1060,7 +1148,7 @@ fn rejecting_leaves_stock_and_an_unanswered_purchase_order_expires_on_a_fast_clo
         .as_str()
         .unwrap()
         .to_owned();
-    let link = review_link(fast_cloud(), &laptop);
+    let link = review_link(&stack, &laptop);
     // A day at 3600x is 24 s: nobody answers, the purchase order expires.
     purchase_order_reaches(&stack, "laptop", "EXPIRED");
     let late = stack.invctl(&["approve", &laptop]);
@@ -1122,7 +1210,7 @@ async fn the_emailed_link_approves_in_a_real_browser_once() {
     let opened = stack.purchase_orders_of("monitor");
     let po = opened[0]["id"].as_str().unwrap().to_owned();
     let order_quantity = opened[0]["orderQuantity"].as_i64().unwrap();
-    let link = review_link(cloud(), &po);
+    let link = review_link(&stack, &po);
     let before = stack.stock("monitor");
 
     // The link answers over plain HTTP first, so a failure below is the

@@ -2264,3 +2264,66 @@ async fn a_cancelled_transaction_puts_back_every_item_it_touched() {
         ]
     );
 }
+
+/// Turns termination protection on for a new stack, tries DeleteStack,
+/// then turns it off and deletes: the refusal, or the first call that fails.
+async fn delete_while_protected(moto: &Moto) -> Result<String, String> {
+    let config = moto.sdk_config().await;
+    let cfn = aws_sdk_cloudformation::Client::new(&config);
+    let name = stack(
+        &config,
+        &json!({"Resources": {"Queue": {"Type": "AWS::SQS::Queue"}}}),
+        false,
+    )
+    .await;
+    let failed = |e: &dyn std::error::Error| {
+        format!("{}", aws_sdk_cloudformation::error::DisplayErrorContext(e))
+    };
+    let protection = |on: bool| {
+        cfn.update_termination_protection()
+            .stack_name(&name)
+            .enable_termination_protection(on)
+            .send()
+    };
+    protection(true).await.map_err(|e| failed(&e))?;
+    let described = cfn
+        .describe_stacks()
+        .stack_name(&name)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        described.stacks()[0].enable_termination_protection(),
+        Some(true)
+    );
+    let refusal = match cfn.delete_stack().stack_name(&name).send().await {
+        Ok(_) => return Err("a protected stack was deleted".into()),
+        Err(e) => failed(&e),
+    };
+    assert!(
+        cfn.describe_stacks().stack_name(&name).send().await.is_ok(),
+        "the stack is still there"
+    );
+    protection(false).await.map_err(|e| failed(&e))?;
+    cfn.delete_stack()
+        .stack_name(&name)
+        .send()
+        .await
+        .map_err(|e| failed(&e))?;
+    Ok(refusal)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stack_with_termination_protection_is_not_deleted() {
+    let refusal = delete_while_protected(patched()).await.unwrap();
+    assert!(
+        refusal.contains("ValidationError")
+            && refusal.contains("cannot be deleted while TerminationProtection is enabled"),
+        "{refusal}"
+    );
+    let unpatched = Moto::start_local(&["termination-protection"]);
+    assert!(
+        delete_while_protected(&unpatched).await.is_err(),
+        "the gap is gone: the patch can go too"
+    );
+}

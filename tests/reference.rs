@@ -7,7 +7,7 @@ mod util;
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[test]
 fn the_command_reference_is_what_the_commands_say() {
@@ -50,20 +50,9 @@ fn the_command_reference_is_what_the_commands_say() {
 
 /// Every Markdown file of the book, and README.
 fn documents() -> Vec<PathBuf> {
-    fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
-        for entry in fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                walk(&path, found);
-            } else if path.extension().is_some_and(|e| e == "md") {
-                found.push(path);
-            }
-        }
-    }
     let root = util::repo_root();
     let mut found = vec![root.join("README.md")];
-    walk(&root.join("docs"), &mut found);
-    found.sort();
+    found.extend(util::files_under(&root.join("docs"), "md"));
     found
 }
 

@@ -157,9 +157,13 @@ pub struct BuiltFunction {
     pub status: ZipStatus,
 }
 
-/// The profile of builds for the local cloud: no LTO, no size
-/// optimisation, incremental, so a first local run takes minutes less.
-pub const LOCAL_PROFILE: &str = "lambda-local";
+/// The profile of builds for the local cloud: Cargo's own `dev` (its
+/// output folder `debug`), the one invctl is built in, so the two share one
+/// build of the AWS SDK; no LTO, no size optimisation, incremental.
+pub const LOCAL_PROFILE: &str = "dev";
+
+/// The folder Cargo writes [`LOCAL_PROFILE`]'s binaries to.
+const LOCAL_PROFILE_DIR: &str = "debug";
 
 /// Where the zips of a local build go (kept apart from the deployable ones).
 pub fn local_zip_path(workspace: &Path, function: &FunctionSpec) -> PathBuf {
@@ -172,6 +176,11 @@ pub fn local_zip_path(workspace: &Path, function: &FunctionSpec) -> PathBuf {
 /// Builds every function for this machine, to run in the local cloud: a
 /// plain Cargo build (no cross-compiler needed) in [`LOCAL_PROFILE`]. Its
 /// zips are not for AWS (the build targets this machine's glibc).
+///
+/// The build names the whole workspace and picks the functions' binaries:
+/// Cargo then unifies features as `cargo build --workspace --bins` does
+/// (what the demo builds invctl with), so the dependencies already built
+/// for invctl are reused rather than built again with other features.
 pub fn build_local(workspace: &Path) -> Result<Vec<BuiltFunction>, BuildError> {
     build_local_functions(workspace, &crate::stack::functions::ALL, Output::Shown)
 }
@@ -194,10 +203,16 @@ pub fn build_local_functions(
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command
-        .args(["build", "--profile", LOCAL_PROFILE, "--locked"])
+        .args([
+            "build",
+            "--profile",
+            LOCAL_PROFILE,
+            "--locked",
+            "--workspace",
+        ])
         .current_dir(workspace);
     for function in functions {
-        command.args(["-p", function.package]);
+        command.args(["--bin", function.package]);
     }
     match output {
         Output::Shown => {
@@ -223,7 +238,7 @@ pub fn build_local_functions(
             }
         }
     }
-    let binaries = target_dir(workspace).join(LOCAL_PROFILE);
+    let binaries = target_dir(workspace).join(LOCAL_PROFILE_DIR);
     functions
         .iter()
         .map(|function| {

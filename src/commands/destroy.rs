@@ -10,6 +10,9 @@
 //! executions makes its next transition, and a purchase order waiting for
 //! approval may make none for a day. Its name would stay taken (a redeploy
 //! fails) and the execution would later run with its role gone.
+//!
+//! A stack with termination protection (`deploy --protect`) is refused
+//! before anything is stopped or asked.
 
 use std::io::{self, Write};
 
@@ -54,6 +57,8 @@ pub enum Error {
         workflow: &'static str,
         message: String,
     },
+    #[error("stack {0} has termination protection on (`invctl deploy --protect`), so nothing was deleted; `invctl deploy --unprotect` lifts it")]
+    Protected(String),
     #[error("cannot print the report")]
     Report(#[source] io::Error),
 }
@@ -168,6 +173,10 @@ pub async fn destroy(
             writeln!(out, "stack {name} is gone").map_err(Error::Report)?;
             return Ok(());
         }
+    }
+    // Before anything is stopped: CloudFormation would refuse DeleteStack.
+    if crate::deploy::protection::terminates_protected(&found) {
+        return Err(Error::Protected(name.clone()));
     }
     let stack_id = found.stack_id().unwrap_or(name);
     let machines = standard_machines(client, stack_id)

@@ -2,6 +2,7 @@
 //! (`decision` serves both `approve` and `reject`).
 
 pub mod build;
+pub mod completions;
 pub mod decision;
 pub mod deploy;
 pub mod destroy;
@@ -10,6 +11,8 @@ pub mod fault;
 pub mod graph;
 pub mod iam;
 pub mod local;
+pub mod logs;
+pub mod man;
 pub mod redrive;
 pub mod scan;
 pub mod schedule;

@@ -80,10 +80,10 @@ pub struct ScanArgs {
     #[arg(value_enum)]
     pub table: TableName,
     /// How to report
-    #[arg(long, value_enum, default_value_t)]
+    #[arg(long, value_enum, default_value_t, value_name = "FORMAT")]
     pub output: ScanFormat,
     /// Read at most this many items
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub limit: Option<u32>,
 }
 

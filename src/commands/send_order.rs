@@ -41,7 +41,7 @@ pub struct SendOrderArgs {
     #[arg(long, value_name = "ID|NAME")]
     pub product: Option<String>,
     /// Units per order, at most 10000 [default: 1]
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=inventory_domain::MAX_ORDER_QUANTITY as i64))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=inventory_domain::MAX_ORDER_QUANTITY as i64))]
     pub quantity: Option<u32>,
     /// How many orders to send
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]

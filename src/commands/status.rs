@@ -52,6 +52,8 @@ struct StatusReport {
     approval_url: Option<String>,
     /// The email subscriptions and whether each is confirmed.
     subscriptions: Vec<crate::deploy::subscriptions::SubscriptionState>,
+    /// Whether DeleteStack is refused (`invctl deploy --protect`).
+    termination_protection: bool,
 }
 
 /// The Function URL of the stack's approval function, if it has one that
@@ -87,6 +89,7 @@ pub fn run(aws: &AwsArgs, args: &StatusArgs, out: &mut dyn Write) -> Result<(), 
         let subscriptions =
             crate::deploy::subscriptions::states(&aws_sdk_sns::Client::new(&config), &found).await;
         let report = StatusReport {
+            termination_protection: crate::deploy::protection::terminates_protected(&found),
             approval_url,
             subscriptions,
             stack_name: name,
@@ -140,6 +143,12 @@ impl crate::output::Report for StatusReport {
         }
         if let Some(url) = &report.approval_url {
             writeln!(out, "approval  {url}")?;
+        }
+        if report.termination_protection {
+            writeln!(
+                out,
+                "protected termination protection on (`invctl deploy --unprotect` lifts it)"
+            )?;
         }
         if let Some(hash) = report.tags.get("invctl:template-sha256") {
             writeln!(out, "template  sha256 {hash}")?;

@@ -6,6 +6,7 @@
 pub mod assets;
 pub mod changeset;
 pub mod progress;
+pub mod protection;
 pub mod seed;
 pub mod settle;
 pub mod stack;

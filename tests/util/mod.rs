@@ -13,6 +13,25 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Every file under `dir` (at any depth) whose name ends in `.extension`,
+/// sorted.
+pub fn files_under(dir: &Path, extension: &str) -> Vec<PathBuf> {
+    fn walk(dir: &Path, extension: &str, found: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, extension, found);
+            } else if path.extension().is_some_and(|e| e == extension) {
+                found.push(path);
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(dir, extension, &mut found);
+    found.sort();
+    found
+}
+
 /// Set `INVCTL_BLESS=1` to rewrite golden files from the models instead of
 /// comparing against them.
 pub fn blessing() -> bool {

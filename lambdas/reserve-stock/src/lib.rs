@@ -59,11 +59,26 @@ impl Reserver {
             }
         };
         let name = name_for(&order, message_id);
+        // The order id (not customer data) lets `invctl logs --order` find
+        // this function's part in an order.
+        let order_id = order
+            .get("orderId")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
         let input = Value::Object(order).to_string();
         match self.workflow.start(&name, input).await {
-            Ok(()) => true,
+            Ok(()) => {
+                tracing::info!(
+                    order_id,
+                    message_id,
+                    execution = name,
+                    "order handed to its workflow"
+                );
+                true
+            }
             Err(error) => {
-                tracing::warn!(message_id, %error, "reservation not done; the message will be retried");
+                tracing::warn!(order_id, message_id, %error, "reservation not done; the message will be retried");
                 false
             }
         }

@@ -36,7 +36,7 @@ pub struct ExecutionsArgs {
     #[arg(long, value_enum)]
     pub status: Option<StatusFilter>,
     /// At most this many executions per workflow, newest first
-    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    #[arg(long, default_value_t = 20, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub limit: u32,
     #[command(flatten)]
     pub report: ReportArgs,

@@ -208,3 +208,41 @@ def role_policy_documents(args):
         return name, document if isinstance(document, str) else json.dumps(document)
 
     IAMBackend.get_role_policy = get_role_policy
+
+
+def termination_protection(args):
+    """UpdateTerminationProtection exists, and DeleteStack refuses a stack
+    that has it, as CloudFormation does (moto keeps the flag CreateStack sets,
+    models.py:444, but has no UpdateTerminationProtection and deletes any
+    stack)."""
+    from moto.cloudformation.exceptions import ValidationError
+    from moto.cloudformation.responses import CloudFormationResponse
+    from moto.core.responses import ActionResult
+
+    def found(self, name_or_id):
+        stacks = self.cloudformation_backend.describe_stacks(name_or_id)
+        return stacks[0] if stacks else None
+
+    def update_termination_protection(self):
+        name = self._get_param("StackName")
+        enabled = str(self._get_param("EnableTerminationProtection")).lower() == "true"
+        stack = found(self, name)
+        stack.enable_termination_protection = enabled
+        return ActionResult({"StackId": stack.stack_id})
+
+    original_delete = CloudFormationResponse.delete_stack
+
+    def delete_stack(self):
+        name = self._get_param("StackName")
+        try:
+            stack = found(self, name)
+        except ValidationError:
+            stack = None  # deleting a stack that is not there succeeds, as on AWS
+        if stack is not None and stack.enable_termination_protection:
+            raise ValidationError(
+                message=f"Stack [{name}] cannot be deleted while TerminationProtection is enabled"
+            )
+        return original_delete(self)
+
+    CloudFormationResponse.update_termination_protection = update_termination_protection
+    CloudFormationResponse.delete_stack = delete_stack

@@ -2,7 +2,7 @@
 they are applied."""
 
 from launcher.awslambda import function_urls, lambda_account_settings, lambda_code_location, lambda_invoke, lambda_logging_config, lambda_url_permissions, no_inline_triggers
-from launcher.cloudformation import cfn_queue_policies, cfn_state_machines, event_bus_physical_id, fn_sub_keeps_dollars, log_group_arn, outputs_after_change_set, role_policy_documents
+from launcher.cloudformation import cfn_queue_policies, cfn_state_machines, event_bus_physical_id, fn_sub_keeps_dollars, log_group_arn, outputs_after_change_set, role_policy_documents, termination_protection
 from launcher.dynamodb import cancelled_transactions_keep_streams, dynamodb_one_at_a_time, transactions_copy_touched_items
 from launcher.events import rule_targets
 from launcher.scheduler import schedules
@@ -39,4 +39,5 @@ PATCHES = {
     "json-paths-parsed-once": json_paths_parsed_once,
     "definitions-parsed-once": definitions_parsed_once,
     "transactions-copy-touched-items": transactions_copy_touched_items,
+    "termination-protection": termination_protection,
 }

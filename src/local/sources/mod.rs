@@ -7,20 +7,24 @@
 //! (only the failed messages stay; on a function error all stay), and the
 //! queue's redrive policy, which moto applies on receive, for dead letters.
 
+//!
+//! [`sqs`] is the queue poller; [`names`] reads names out of ARNs.
+
+mod names;
+mod sqs;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_config::SdkConfig;
-use aws_sdk_lambda::types::EventSourceMappingConfiguration;
-use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
-use bytes::Bytes;
-use serde_json::{json, Value};
 
 use super::console::Console;
-use super::plane::{FunctionConfig, Outcome, Plane};
-use super::BatchAnswer;
+use super::plane::{FunctionConfig, Plane};
+
+use names::function_name;
+pub use names::short;
+use sqs::QueuePoller;
 
 /// Keeps the plane's functions and pollers in step with what is deployed.
 pub struct Sources {
@@ -35,12 +39,6 @@ pub struct Sources {
     /// event-source pollers read their queue or stream as the function's
     /// execution role, as Lambda's do.
     roles: HashMap<String, SdkConfig>,
-}
-
-fn function_name(arn: &str) -> &str {
-    arn.rsplit_once(":function:")
-        .map(|(_, rest)| rest.split(':').next().unwrap_or(rest))
-        .unwrap_or(arn)
 }
 
 impl Sources {
@@ -270,11 +268,6 @@ impl Sources {
     }
 }
 
-/// The last part of an ARN, for the console.
-pub fn short(arn: &str) -> &str {
-    arn.rsplit([':', '/']).next().unwrap_or(arn)
-}
-
 /// Writes the zip's `bootstrap` to `dir`, executable.
 fn unpack_bootstrap(zip: &[u8], dir: &Path) -> std::io::Result<()> {
     let mut archive =
@@ -290,254 +283,6 @@ fn unpack_bootstrap(zip: &[u8], dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(0o755))?;
     std::fs::rename(temporary, dir.join("bootstrap"))
-}
-
-/// Batches a mapping may have in flight at once.
-const CONCURRENT_BATCHES: usize = 4;
-
-struct QueuePoller {
-    /// Signs as the function's execution role.
-    sqs: aws_sdk_sqs::Client,
-    /// The Lambda service's own: it knows a mapping's queue URL, where the
-    /// role needs no sqs:GetQueueUrl.
-    lookup: aws_sdk_sqs::Client,
-    plane: Plane,
-    console: Console,
-    queue_arn: String,
-    function: String,
-    batch_size: i32,
-    window: Duration,
-    report_failures: bool,
-}
-
-impl QueuePoller {
-    fn new(
-        service: &SdkConfig,
-        config: &SdkConfig,
-        plane: Plane,
-        console: Console,
-        mapping: &EventSourceMappingConfiguration,
-    ) -> Self {
-        QueuePoller {
-            sqs: aws_sdk_sqs::Client::new(config),
-            lookup: aws_sdk_sqs::Client::new(service),
-            plane,
-            console,
-            queue_arn: mapping.event_source_arn().unwrap_or_default().to_owned(),
-            function: function_name(mapping.function_arn().unwrap_or_default()).to_owned(),
-            batch_size: mapping.batch_size().unwrap_or(10).clamp(1, 10),
-            window: Duration::from_secs(
-                mapping
-                    .maximum_batching_window_in_seconds()
-                    .unwrap_or(0)
-                    .max(0) as u64,
-            ),
-            report_failures: mapping
-                .function_response_types()
-                .iter()
-                .any(|t| t.as_str() == "ReportBatchItemFailures"),
-        }
-    }
-
-    async fn queue_url(&self) -> Option<String> {
-        let (account, name) = {
-            let mut parts = self.queue_arn.split(':').skip(4);
-            (parts.next()?, parts.next()?)
-        };
-        self.lookup
-            .get_queue_url()
-            .queue_name(name)
-            .queue_owner_aws_account_id(account)
-            .send()
-            .await
-            .ok()?
-            .queue_url
-    }
-
-    async fn run(self) {
-        let poller = Arc::new(self);
-        let url = loop {
-            if let Some(url) = poller.queue_url().await {
-                break url;
-            }
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        };
-        let slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENT_BATCHES));
-        loop {
-            let Ok(slot) = slots.clone().acquire_owned().await else {
-                return;
-            };
-            if !poller.plane.loaded().contains_key(&poller.function) {
-                // Being replaced (new code) or removed: take nothing meanwhile.
-                drop(slot);
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                continue;
-            }
-            let batch = poller.gather(&url).await;
-            if batch.is_empty() {
-                drop(slot);
-                continue;
-            }
-            let worker = poller.clone();
-            let url = url.clone();
-            tokio::spawn(async move {
-                worker.process(&url, batch).await;
-                drop(slot);
-            });
-        }
-    }
-
-    /// Up to a batch of messages, waiting up to the batching window to fill it.
-    async fn gather(&self, url: &str) -> Vec<aws_sdk_sqs::types::Message> {
-        let started = Instant::now();
-        let mut batch = Vec::new();
-        loop {
-            let wanted = self.batch_size - batch.len() as i32;
-            let received = self
-                .sqs
-                .receive_message()
-                .queue_url(url)
-                .max_number_of_messages(wanted)
-                .wait_time_seconds(1)
-                .message_system_attribute_names(MessageSystemAttributeName::All)
-                .send()
-                .await;
-            match received {
-                Ok(answer) => batch.extend(answer.messages.unwrap_or_default()),
-                Err(_) => tokio::time::sleep(Duration::from_secs(1)).await,
-            }
-            if batch.len() as i32 >= self.batch_size || started.elapsed() >= self.window {
-                return batch;
-            }
-        }
-    }
-
-    async fn process(&self, url: &str, batch: Vec<aws_sdk_sqs::types::Message>) {
-        let event = sqs_event(&self.queue_arn, &batch);
-        self.console.line(format!(
-            "{}: {} message(s) -> {}",
-            short(&self.queue_arn),
-            batch.len(),
-            self.function
-        ));
-        let outcome = super::faults::deliver(
-            &self.plane,
-            &self.console,
-            "sqs",
-            &self.function,
-            Bytes::from(event.to_string()),
-        )
-        .await;
-        let failed: Vec<String> = match &outcome {
-            Some(Outcome::Response(payload)) if self.report_failures => {
-                let ids: Vec<&str> = batch.iter().filter_map(|m| m.message_id()).collect();
-                match super::batch_answer(payload, &ids) {
-                    BatchAnswer::Succeeded => Vec::new(),
-                    BatchAnswer::Failed(failed) => failed,
-                    BatchAnswer::Malformed(why) => {
-                        // As Lambda does: the whole batch failed, and comes
-                        // back when its visibility timeout ends.
-                        self.console.failure(format!(
-                            "{}: {why}; the whole batch failed and stays in the queue",
-                            self.function
-                        ));
-                        return;
-                    }
-                }
-            }
-            Some(Outcome::Response(_)) => Vec::new(),
-            Some(Outcome::Error { body, .. }) => {
-                self.console.failure(format!(
-                    "{}: function error, the batch stays in the queue: {}",
-                    self.function,
-                    String::from_utf8_lossy(body)
-                ));
-                return;
-            }
-            None => {
-                // The function went away meanwhile: hand the batch back now.
-                for message in &batch {
-                    if let Some(handle) = message.receipt_handle() {
-                        let _ = self
-                            .sqs
-                            .change_message_visibility()
-                            .queue_url(url)
-                            .receipt_handle(handle)
-                            .visibility_timeout(0)
-                            .send()
-                            .await;
-                    }
-                }
-                return;
-            }
-        };
-        let done: Vec<DeleteMessageBatchRequestEntry> = batch
-            .iter()
-            .enumerate()
-            .filter(|(_, m)| !failed.iter().any(|f| Some(f.as_str()) == m.message_id()))
-            .filter_map(|(i, m)| {
-                DeleteMessageBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .receipt_handle(m.receipt_handle()?)
-                    .build()
-                    .ok()
-            })
-            .collect();
-        if failed.is_empty() {
-            self.console
-                .success(format!("{}: {} processed", self.function, done.len()));
-        } else {
-            self.console.failure(format!(
-                "{}: {} processed, {} failed and stay in the queue: {}",
-                self.function,
-                done.len(),
-                failed.len(),
-                failed.join(", ")
-            ));
-        }
-        if !done.is_empty() {
-            let _ = self
-                .sqs
-                .delete_message_batch()
-                .queue_url(url)
-                .set_entries(Some(done))
-                .send()
-                .await;
-        }
-    }
-}
-
-/// The event Lambda gives a function for SQS messages.
-fn sqs_event(queue_arn: &str, messages: &[aws_sdk_sqs::types::Message]) -> Value {
-    let region = queue_arn
-        .split(':')
-        .nth(3)
-        .unwrap_or(super::account::REGION);
-    let records: Vec<Value> = messages
-        .iter()
-        .map(|m| {
-            let attributes: serde_json::Map<String, Value> = m
-                .attributes()
-                .map(|a| {
-                    a.iter()
-                        .map(|(k, v)| (k.as_str().to_owned(), Value::String(v.clone())))
-                        .collect()
-                })
-                .unwrap_or_default();
-            json!({
-                "messageId": m.message_id(),
-                "receiptHandle": m.receipt_handle(),
-                "body": m.body().unwrap_or_default(),
-                "attributes": attributes,
-                "messageAttributes": {},
-                "md5OfBody": m.md5_of_body(),
-                "eventSource": "aws:sqs",
-                "eventSourceARN": queue_arn,
-                "awsRegion": region,
-            })
-        })
-        .collect();
-    json!({ "Records": records })
 }
 
 /// Whether `zip` is the code whose CodeSha256 (base64 SHA-256, as Lambda
@@ -557,6 +302,7 @@ fn check_code_sha256(zip: &[u8], expected: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::local::BatchAnswer;
 
     #[test]
     fn code_is_run_only_when_it_has_the_reported_hash() {

@@ -1,0 +1,357 @@
+//! `invctl deploy`: synth, build, upload what is new, and create or update
+//! the stack through a change set that is shown before it runs.
+//!
+//! The flow (after rain's): look at the stack first. Missing: create it.
+//! ROLLBACK_COMPLETE (a failed first create, which can only be deleted):
+//! delete it, saying so, and create it anew. An operation in progress: wait
+//! for it, then go on. UPDATE_ROLLBACK_FAILED: stop and say how to get out.
+//! Otherwise update, unless the fingerprint recorded on the stack (template,
+//! zips, parameters) says nothing changed: then nothing is uploaded and no
+//! change set is made.
+
+mod args;
+mod concurrency;
+mod error;
+mod plan;
+mod report;
+
+use std::io::Write;
+
+use crate::config::AwsArgs;
+use crate::console::Console;
+use crate::deploy::changeset::{self, Change, Prepared};
+use crate::deploy::protection;
+use crate::deploy::settle::{settle, OnRollbackFailed};
+use crate::deploy::stack::{self};
+use crate::stack::ids;
+
+pub use args::DeployArgs;
+pub use concurrency::check_concurrency;
+pub use error::{Error, MIN_UNRESERVED};
+use plan::{
+    artifact_store, change_set_request, seed_catalog, stack_parameter, tag, zips, Plan,
+    FINGERPRINT_TAG,
+};
+use report::{outputs, Report};
+
+/// Whether the change set may run: `--yes`, a yes typed on the terminal,
+/// or, off a terminal, changes that neither replace nor remove anything.
+fn confirm(
+    console: &mut dyn Console,
+    yes: bool,
+    changes: &[Change],
+    change_set: &str,
+) -> Result<(), Error> {
+    if yes {
+        return Ok(());
+    }
+    if console.interactive() {
+        if console
+            .confirm("Execute these changes? [y/N] ")
+            .map_err(Error::Io)?
+        {
+            return Ok(());
+        }
+        return Err(Error::NotConfirmed(change_set.to_owned()));
+    }
+    if changes.iter().any(Change::is_destructive) {
+        return Err(Error::NeedsYes);
+    }
+    Ok(())
+}
+
+/// Stops, naming each change, when the stack's policy refuses any of
+/// `changes` (CloudFormation would fail the update and roll it back).
+pub async fn check_protection(
+    client: &aws_sdk_cloudformation::Client,
+    stack: &str,
+    changes: &[Change],
+    change_set: &str,
+) -> Result<(), Error> {
+    let policy = protection::stack_policy(client, stack)
+        .await
+        .map_err(|source| Error::Stack {
+            stack: stack.to_owned(),
+            source,
+        })?;
+    let refused: Vec<String> = protection::refused(changes, &policy)
+        .into_iter()
+        .map(|(change, action)| match action {
+            "Update:Delete" => format!("deleting {}", change.logical_id),
+            _ => format!("replacing {}", change.logical_id),
+        })
+        .collect();
+    if refused.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Protected {
+        stack: stack.to_owned(),
+        refused,
+        change_set: change_set.to_owned(),
+    })
+}
+
+pub fn run(
+    aws: &AwsArgs,
+    args: &DeployArgs,
+    console: &mut dyn Console,
+    out: &mut dyn Write,
+) -> Result<(), Error> {
+    let plan = Plan::resolve(aws, args)?;
+    // Set once CloudFormation has been told to change the stack, so an
+    // interruption can say what it left behind.
+    let started = std::cell::Cell::new(false);
+    let work = deploy(&plan, args, console, &started);
+    let report = crate::aws::runtime().block_on(async {
+        tokio::select! {
+            result = work => result,
+            _ = tokio::signal::ctrl_c() => Err(Error::Interrupted { started: started.get() }),
+        }
+    })?;
+    crate::output::print(&report, args.report.output, out).map_err(Error::Io)
+}
+
+/// [`deploy_changes`], then the protection asked for: turned on once the
+/// stack runs what was deployed, lifted also when nothing changed.
+async fn deploy(
+    plan: &Plan,
+    args: &DeployArgs,
+    console: &mut dyn Console,
+    started: &std::cell::Cell<bool>,
+) -> Result<Report, Error> {
+    let config = crate::aws::sdk_config(&plan.settings).await?;
+    let client = aws_sdk_cloudformation::Client::new(&config);
+    let mut report = deploy_changes(plan, args, console, started, &config, &client).await?;
+    let settled = report.executed || report.action == "none";
+    if settled && args.protect {
+        protection::protect(&client, &plan.name)
+            .await
+            .map_err(|e| plan.stack_error(e))?;
+        report.protection = Some("on");
+    }
+    if settled && args.unprotect {
+        if report.action == "none" {
+            protection::unprotect(&client, &plan.name)
+                .await
+                .map_err(|e| plan.stack_error(e))?;
+        }
+        report.protection = Some("off");
+    }
+    Ok(report)
+}
+
+/// Settles the stack, uploads what is new, and creates, shows, confirms and
+/// executes the change set (stopping first when the stack's protection
+/// refuses a change); then seeds the catalog.
+async fn deploy_changes(
+    plan: &Plan,
+    args: &DeployArgs,
+    console: &mut dyn Console,
+    started: &std::cell::Cell<bool>,
+    config: &aws_config::SdkConfig,
+    client: &aws_sdk_cloudformation::Client,
+) -> Result<Report, Error> {
+    let name = &plan.name;
+    let poll = stack::poll_interval();
+    let on_rollback_failed = if args.continue_rollback {
+        OnRollbackFailed::Continue {
+            skip: args.skip_resources.clone(),
+        }
+    } else if console.interactive() {
+        OnRollbackFailed::Ask
+    } else {
+        OnRollbackFailed::Stop
+    };
+    let region = config.region().map(ToString::to_string).unwrap_or_default();
+
+    let existing = settle(client, name, poll, &on_rollback_failed, console).await?;
+    let create = existing.is_none();
+    let email = match (&plan.email, &existing) {
+        (Some(address), _) => address.clone(),
+        (None, Some(stack)) => {
+            stack_parameter(stack, ids::param::NOTIFICATION_EMAIL).unwrap_or_default()
+        }
+        (None, None) => return Err(Error::EmailRequired(name.clone())),
+    };
+
+    if plan.shape.reserve_concurrency {
+        let lambda = aws_sdk_lambda::Client::new(config);
+        match check_concurrency(&lambda, client, existing.as_ref(), &region).await {
+            // A role without lambda:GetAccountSettings (or an emulator
+            // without it) can still deploy: say what to do if Lambda refuses.
+            Err(Error::AccountSettings(why)) => eprintln!(
+                "warning: cannot check the account's Lambda concurrency ({why}); if the deploy then fails on the approval function's ReservedConcurrentExecutions, deploy again with --no-reserved-concurrency"
+            ),
+            other => other?,
+        }
+    }
+    let zips = zips(args, plan.arch, plan.local)?;
+    let store = artifact_store(args, plan, config, &region).await?;
+    let fingerprint = crate::deploy::fingerprint(&plan.template_hash, &email, &store.bucket, &zips);
+    if let Some(stack) = &existing {
+        if tag(stack, FINGERPRINT_TAG).as_deref() == Some(fingerprint.as_str()) {
+            return Ok(Report::unchanged(
+                name,
+                0,
+                outputs(stack),
+                "no changes: the stack already runs this template and code",
+            ));
+        }
+    }
+
+    store.ensure_bucket().await?;
+    let assets = store
+        .upload_stack(zips, plan.template.clone(), &plan.template_hash)
+        .await?;
+    let uploaded = assets.uploaded;
+    let request = change_set_request(plan, create, &fingerprint, &email, &store.bucket, assets);
+    let prepared = changeset::prepare(client, request, poll)
+        .await
+        .map_err(|e| plan.stack_error(e))?;
+    let (change_set, changes) = match prepared {
+        Prepared::NoChanges => {
+            return Ok(Report::unchanged(
+                name,
+                uploaded,
+                existing.as_ref().map(outputs).unwrap_or_default(),
+                "no changes: CloudFormation found nothing to update",
+            ));
+        }
+        Prepared::Ready { id, changes } => (id, changes),
+    };
+    eprintln!(
+        "{} stack {name} in {region}: {} change(s)",
+        if create { "creating" } else { "updating" },
+        changes.len()
+    );
+    for change in &changes {
+        eprintln!("{}", change.line());
+    }
+    let action = if create { "create" } else { "update" };
+    let mut report = Report {
+        stack_name: name.clone(),
+        action,
+        changes,
+        executed: false,
+        uploaded,
+        outputs: Default::default(),
+        seeded: None,
+        subscriptions: Vec::new(),
+        protection: None,
+        summary: format!("change set {change_set} created and not executed"),
+    };
+    if args.no_execute {
+        return Ok(report);
+    }
+    if existing.is_some() && !args.unprotect {
+        check_protection(client, name, &report.changes, &change_set).await?;
+    }
+    confirm(console, args.yes, &report.changes, &change_set)?;
+    if args.unprotect && existing.is_some() {
+        protection::unprotect(client, name)
+            .await
+            .map_err(|e| plan.stack_error(e))?;
+    }
+
+    let executed = changeset::execute(client, name, &change_set, action, poll, || {
+        started.set(true)
+    })
+    .await
+    .map_err(|e| plan.stack_error(e))?;
+    let final_stack = executed.stack;
+    if let Some((status, hint)) = changeset::unfinished(&final_stack) {
+        return Err(Error::Failed {
+            stack: name.clone(),
+            status,
+            failures: executed.failures,
+            hint: hint.to_owned(),
+        });
+    }
+    if !args.no_seed {
+        report.seeded = Some(seed_catalog(plan, config, client).await?);
+    }
+    report.executed = true;
+    report.outputs = outputs(&final_stack);
+    report.subscriptions =
+        crate::deploy::subscriptions::states(&aws_sdk_sns::Client::new(config), &final_stack).await;
+    report.summary = format!(
+        "stack {name}: {}",
+        final_stack
+            .stack_status()
+            .map(|s| s.as_str())
+            .unwrap_or_default()
+    );
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plan::valid_email;
+    use super::*;
+    use crate::console::Scripted;
+    use crate::exit::ExitCode;
+    use aws_sdk_cloudformation::types::{ChangeAction, Replacement};
+
+    fn change(action: ChangeAction, replacement: Option<Replacement>) -> Change {
+        Change {
+            action: action.as_str().into(),
+            logical_id: "Queue".into(),
+            resource_type: "AWS::SQS::Queue".into(),
+            replacement: replacement.map(|r| r.as_str().into()),
+        }
+    }
+
+    #[test]
+    fn off_a_terminal_only_harmless_changes_run_without_yes() {
+        let harmless = [
+            change(ChangeAction::Add, None),
+            change(ChangeAction::Modify, Some(Replacement::False)),
+        ];
+        let mut console = Scripted::unattended();
+        confirm(&mut console, false, &harmless, "cs").unwrap();
+        assert!(console.asked.is_empty());
+        for destructive in [
+            change(ChangeAction::Remove, None),
+            change(ChangeAction::Modify, Some(Replacement::True)),
+        ] {
+            let error =
+                confirm(&mut Scripted::unattended(), false, &[destructive], "cs").unwrap_err();
+            assert!(matches!(error, Error::NeedsYes), "{error}");
+            assert_eq!(error.exit_code(), crate::exit::USAGE);
+            confirm(&mut Scripted::unattended(), true, &harmless, "cs").unwrap();
+        }
+    }
+
+    #[test]
+    fn on_a_terminal_every_change_set_is_asked_about() {
+        let harmless = [change(ChangeAction::Add, None)];
+        let mut console = Scripted::answering(&["y"]);
+        confirm(&mut console, false, &harmless, "cs").unwrap();
+        assert_eq!(console.asked, ["Execute these changes? [y/N] "]);
+        let error =
+            confirm(&mut Scripted::answering(&["n"]), false, &harmless, "cs-1").unwrap_err();
+        assert!(
+            matches!(&error, Error::NotConfirmed(id) if id == "cs-1"),
+            "{error}"
+        );
+        let mut console = Scripted::answering(&[]);
+        confirm(&mut console, true, &harmless, "cs").unwrap();
+        assert!(console.asked.is_empty(), "--yes asks nothing");
+    }
+
+    #[test]
+    fn emails_are_checked_like_the_template_does() {
+        assert!(valid_email("ops@example.com"));
+        for bad in [
+            "",
+            "ops",
+            "ops@",
+            "@example.com",
+            "ops@example",
+            "o ps@example.com",
+            "ops@.com",
+        ] {
+            assert!(!valid_email(bad), "{bad}");
+        }
+    }
+}

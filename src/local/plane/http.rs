@@ -1,0 +1,282 @@
+//! The plane's HTTP surface: one server for the launcher and the
+//! instances, one per Function URL, each answering only requests addressed
+//! to it, with a body within Lambda's limit.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode};
+
+use super::state::{error_document, respond, Plane, MAX_BODY_BYTES};
+use crate::local::Outcome;
+
+impl Plane {
+    /// The URL `name`'s Function URL is served at, on a port of its own,
+    /// opened on first asking (the launcher asks when moto creates the URL).
+    pub async fn function_url(&self, name: &str) -> std::io::Result<String> {
+        let mut urls = self.inner.function_urls.lock().await;
+        if let Some(url) = urls.get(name) {
+            return Ok(url.clone());
+        }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}/", listener.local_addr()?);
+        let plane = self.clone();
+        let function = name.to_owned();
+        serve(listener, move |request, peer| {
+            let (plane, function) = (plane.clone(), function.clone());
+            async move { plane.serve_function_url(&function, request, peer).await }
+        });
+        urls.insert(name.to_owned(), url.clone());
+        Ok(url)
+    }
+
+    async fn serve_function_url(
+        &self,
+        name: &str,
+        request: Request<Bytes>,
+        peer: SocketAddr,
+    ) -> Response<Full<Bytes>> {
+        let started = std::time::Instant::now();
+        let (parts, body) = request.into_parts();
+        let request_id = format!(
+            "{:08x}-url-{:08x}",
+            std::process::id(),
+            self.inner.invocation_ids.fetch_add(1, Ordering::Relaxed)
+        );
+        let event = crate::local::function_url::event(
+            &parts.method,
+            &parts.uri,
+            &parts.headers,
+            &body,
+            &peer.ip().to_string(),
+            &request_id,
+            SystemTime::now(),
+        );
+        // Lambda checks the URL's auth type and the function's resource
+        // policy before it invokes anything.
+        let outcome = match crate::local::iam::function_url_denied(&self.inner.endpoint, name).await
+        {
+            Some(denied) => {
+                self.inner
+                    .console
+                    .failure(format!("{name}: Function URL request refused: {denied}"));
+                None
+            }
+            None => self.invoke(name, Bytes::from(event.to_string())).await,
+        };
+        let response = crate::local::function_url::response(outcome);
+        // The path only: a query may carry a secret.
+        let line = format!(
+            "{name}: {} {} -> {} in {} ms",
+            parts.method,
+            parts.uri.path(),
+            response.status().as_u16(),
+            started.elapsed().as_millis()
+        );
+        if response.status().is_server_error() {
+            self.inner.console.failure(line);
+        } else {
+            self.inner.console.line(line);
+        }
+        response
+    }
+
+    /// A message an email subscription delivered, put in the outbox.
+    fn deliver_mail(&self, body: &[u8]) -> Response<Full<Bytes>> {
+        let Ok(message) = serde_json::from_slice::<serde_json::Value>(body) else {
+            return respond(StatusCode::BAD_REQUEST, Bytes::new());
+        };
+        let field = |name: &str| message[name].as_str().unwrap_or_default().to_owned();
+        let mail = crate::local::outbox::Mail::now(
+            field("to"),
+            field("subject"),
+            field("body"),
+            field("topic"),
+        );
+        match crate::local::outbox::append(&self.inner.outbox, &mail) {
+            Ok(()) => {
+                self.inner
+                    .console
+                    .success(format!("mail to {}: {}", mail.to, mail.subject));
+                respond(StatusCode::ACCEPTED, Bytes::new())
+            }
+            Err(e) => {
+                self.inner
+                    .console
+                    .failure(format!("mail to {} not kept: {e}", mail.to));
+                respond(StatusCode::INTERNAL_SERVER_ERROR, Bytes::new())
+            }
+        }
+    }
+
+    /// [`Plane::invoke`] for a caller the console cannot otherwise show (the
+    /// Invoke API, a workflow's task): one line with the result and time.
+    async fn invoke_reported(&self, name: &str, payload: Bytes) -> Option<Outcome> {
+        let started = std::time::Instant::now();
+        let outcome = self.invoke(name, payload).await;
+        let millis = started.elapsed().as_millis();
+        match &outcome {
+            Some(Outcome::Response(_)) => self
+                .inner
+                .console
+                .success(format!("{name}: invoked, answered in {millis} ms")),
+            Some(Outcome::Error { body, .. }) => {
+                let error: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+                self.inner.console.failure(format!(
+                    "{name}: invoked, failed in {millis} ms: {} {}",
+                    error["errorType"].as_str().unwrap_or("error"),
+                    error["errorMessage"].as_str().unwrap_or_default()
+                ));
+            }
+            None => {}
+        }
+        outcome
+    }
+
+    pub(super) async fn route(&self, request: Request<Bytes>) -> Response<Full<Bytes>> {
+        let method = request.method().clone();
+        let path = request.uri().path().to_owned();
+        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        let body = request.into_body();
+        let segments = match segments.as_slice() {
+            // An instance's Runtime API, under its own key.
+            ["fn", name, instance, key, "2018-06-01", "runtime", rest @ ..] => {
+                let instance: u32 = instance.parse().unwrap_or(u32::MAX);
+                let known = self
+                    .inner
+                    .instance_keys
+                    .lock()
+                    .unwrap()
+                    .get(&instance)
+                    .cloned();
+                if known.as_deref() != Some(*key) {
+                    return respond(StatusCode::NOT_FOUND, Bytes::new());
+                }
+                let Some(function) = self.owner(name, instance) else {
+                    return respond(StatusCode::NOT_FOUND, Bytes::new());
+                };
+                return self
+                    .runtime_api(&function, instance, method, rest, body)
+                    .await;
+            }
+            // The launcher's requests, under the plane's secret.
+            [secret, rest @ ..] if *secret == self.inner.secret => rest.to_vec(),
+            _ => return respond(StatusCode::NOT_FOUND, Bytes::new()),
+        };
+        match (method, segments.as_slice()) {
+            (Method::POST, ["mail"]) => self.deliver_mail(&body),
+            (Method::POST, ["function-urls", name]) => match self.function_url(name).await {
+                Ok(url) => respond(
+                    StatusCode::OK,
+                    Bytes::from(serde_json::json!({ "url": url }).to_string()),
+                ),
+                Err(e) => respond(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    Bytes::from(e.to_string()),
+                ),
+            },
+            (Method::POST, ["invoke", name]) => match self.invoke_reported(name, body).await {
+                Some(Outcome::Response(payload)) => respond(StatusCode::OK, payload),
+                Some(Outcome::Error { kind, body }) => {
+                    let mut response = respond(StatusCode::OK, body);
+                    response.headers_mut().insert(
+                        "X-Amz-Function-Error",
+                        hyper::header::HeaderValue::from_static(kind),
+                    );
+                    response
+                }
+                None => respond(
+                    StatusCode::NOT_FOUND,
+                    error_document(
+                        "ResourceNotFoundException",
+                        &format!("Function not found: {name}"),
+                    ),
+                ),
+            },
+            _ => respond(StatusCode::NOT_FOUND, Bytes::new()),
+        }
+    }
+}
+
+/// Whether a request's Host names this listener itself (`127.0.0.1:PORT`
+/// or `localhost:PORT`): a web page that got a name of its own resolved to
+/// loopback (DNS rebinding) sends its own name, and is refused.
+fn addressed_here(request: &Request<Incoming>, local: SocketAddr) -> bool {
+    let port = local.port();
+    request
+        .headers()
+        .get(hyper::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .is_some_and(|host| {
+            host == format!("127.0.0.1:{port}") || host == format!("localhost:{port}")
+        })
+}
+
+/// The request with its body read, at most [`MAX_BODY_BYTES`]; or the
+/// answer to give instead.
+async fn read_request(
+    request: Request<Incoming>,
+    local: SocketAddr,
+) -> Result<Request<Bytes>, Response<Full<Bytes>>> {
+    if !addressed_here(&request, local) {
+        return Err(respond(
+            StatusCode::MISDIRECTED_REQUEST,
+            Bytes::from_static(b"this server answers requests to 127.0.0.1 or localhost only"),
+        ));
+    }
+    let (parts, body) = request.into_parts();
+    match http_body_util::Limited::new(body, MAX_BODY_BYTES)
+        .collect()
+        .await
+    {
+        Ok(collected) => Ok(Request::from_parts(parts, collected.to_bytes())),
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(respond(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            error_document(
+                "RequestEntityTooLargeException",
+                &format!("Request must be smaller than {MAX_BODY_BYTES} bytes"),
+            ),
+        )),
+        Err(_) => Err(respond(StatusCode::BAD_REQUEST, Bytes::new())),
+    }
+}
+
+/// Serves HTTP/1.1 on `listener`, each request addressed to it with a body
+/// within the limit answered by `handle` (given the request and the peer's
+/// address).
+pub(super) fn serve<H, F>(listener: tokio::net::TcpListener, handle: H)
+where
+    H: Fn(Request<Bytes>, SocketAddr) -> F + Clone + Send + Sync + 'static,
+    F: std::future::Future<Output = Response<Full<Bytes>>> + Send + 'static,
+{
+    let Ok(local) = listener.local_addr() else {
+        return;
+    };
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, peer)) = listener.accept().await else {
+                continue;
+            };
+            let handle = handle.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |request| {
+                    let handle = handle.clone();
+                    async move {
+                        let response = match read_request(request, local).await {
+                            Ok(request) => handle(request, peer).await,
+                            Err(refused) => refused,
+                        };
+                        Ok::<_, std::convert::Infallible>(response)
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+}

@@ -1,0 +1,253 @@
+//! The execution plane: the Lambda Runtime API, as `cargo lambda watch`
+//! serves it, and the processes that run each function.
+//!
+//! A function runs from the `bootstrap` of its deployed zip, as a process
+//! per instance (up to [`MAX_INSTANCES`] at once), with its deployed
+//! environment and the local endpoint. Each instance polls
+//! `{api}/2018-06-01/runtime/invocation/next` under a path of its own
+//! (`AWS_LAMBDA_RUNTIME_API=http://127.0.0.1:PORT/fn/NAME/INSTANCE`), so the plane
+//! knows which instance holds which invocation: one that outlives the
+//! function's timeout is answered with Lambda's timeout error and its
+//! instance is killed; an instance that exits mid-invocation is a function
+//! error, and one whose resident memory passes the function's memory
+//! setting is stopped with Lambda's `Runtime.OutOfMemory`. Invocations
+//! come from the event-source pollers and, through the launcher, from
+//! moto's Invoke API and the Step Functions interpreter (`POST /invoke/NAME`).
+//!
+//! The parts: [`state`] (what the plane holds), [`http`] (the servers and
+//! what the launcher asks of them), [`runtime_api`] (what an instance asks)
+//! and [`instances`] (the processes, their output and their end).
+
+mod http;
+mod instances;
+mod runtime_api;
+mod state;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot};
+
+use super::console::Console;
+
+pub use super::Outcome;
+use state::{error_document, random_key, Function, Inner, Invocation};
+pub use state::{FunctionConfig, Plane, MAX_BODY_BYTES, MAX_INSTANCES};
+
+impl Plane {
+    /// Starts serving on a free loopback port; mail goes to `outbox`.
+    pub async fn start(
+        endpoint: &str,
+        console: Console,
+        outbox: PathBuf,
+    ) -> std::io::Result<Plane> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let plane = Plane {
+            inner: Arc::new(Inner {
+                address: listener.local_addr()?,
+                endpoint: endpoint.to_owned(),
+                logs: aws_sdk_cloudwatchlogs::Client::new(&super::account::sdk_config(endpoint)),
+                functions: Mutex::new(HashMap::new()),
+                retired: Mutex::new(Vec::new()),
+                instance_ids: AtomicU32::new(0),
+                console,
+                invocation_ids: AtomicU32::new(0),
+                outbox,
+                function_urls: tokio::sync::Mutex::new(HashMap::new()),
+                secret: random_key(),
+                instance_keys: Mutex::new(HashMap::new()),
+            }),
+        };
+        let serving = plane.clone();
+        http::serve(listener, move |request, _| {
+            let plane = serving.clone();
+            async move { plane.route(request).await }
+        });
+        Ok(plane)
+    }
+
+    /// Where AWS requests go (the launcher, in front of moto).
+    pub fn endpoint(&self) -> &str {
+        &self.inner.endpoint
+    }
+
+    /// `http://127.0.0.1:PORT/SECRET`: the launcher's way in.
+    pub fn url(&self) -> String {
+        format!("http://{}/{}", self.inner.address, self.inner.secret)
+    }
+
+    /// The functions it runs, by name, with their deployed code's sha256.
+    pub fn loaded(&self) -> HashMap<String, String> {
+        self.inner
+            .functions
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(name, f)| (name.clone(), f.config.code_sha256.clone()))
+            .collect()
+    }
+
+    /// Runs `config` from now on, as Lambda does after a code or
+    /// configuration update: new invocations (and those still queued) go to
+    /// new instances, while the old instances finish what they hold, their
+    /// answers reaching their callers, and stop once idle.
+    pub fn load(&self, config: FunctionConfig) {
+        let (queue, next) = mpsc::unbounded_channel();
+        let function = Arc::new(Function {
+            config,
+            queue,
+            next: tokio::sync::Mutex::new(next),
+            in_flight: Mutex::new(HashMap::new()),
+            instances: Mutex::new(HashMap::new()),
+            idle: AtomicUsize::new(0),
+            retired: AtomicBool::new(false),
+        });
+        let name = function.config.name.clone();
+        let replaced = self
+            .inner
+            .functions
+            .lock()
+            .unwrap()
+            .insert(name, function.clone());
+        if let Some(old) = replaced {
+            self.retire(old, Some(&function));
+        }
+    }
+
+    /// Takes `old` out of service: what waits in its queue moves to
+    /// `successor` (or fails, with none), its idle instances stop now and
+    /// its busy ones once they answer.
+    fn retire(&self, old: Arc<Function>, successor: Option<&Arc<Function>>) {
+        old.retired.store(true, Ordering::SeqCst);
+        self.forward_queued(&old, successor.cloned());
+        {
+            let busy: Vec<u32> = old
+                .in_flight
+                .lock()
+                .unwrap()
+                .values()
+                .map(|f| f.instance)
+                .collect();
+            // Dropping a handle kills its process.
+            old.instances
+                .lock()
+                .unwrap()
+                .retain(|id, _| busy.contains(id));
+        }
+        let mut retired = self.inner.retired.lock().unwrap();
+        retired.retain(|f| !f.instances.lock().unwrap().is_empty());
+        if !old.instances.lock().unwrap().is_empty() {
+            retired.push(old);
+        }
+    }
+
+    /// Moves what waits in `old`'s queue to `successor` (drops it, with
+    /// none; the caller then fails at once). An idle instance of `old` may
+    /// hold the queue for up to [`retirement`]'s tick, so this waits for it.
+    fn forward_queued(&self, old: &Arc<Function>, successor: Option<Arc<Function>>) {
+        let plane = self.clone();
+        let queued = old.clone();
+        tokio::spawn(async move {
+            let mut queue = queued.next.lock().await;
+            while let Ok(waiting) = queue.try_recv() {
+                match &successor {
+                    Some(new) => {
+                        if new.idle.load(Ordering::SeqCst) == 0
+                            && new.instances.lock().unwrap().len() < MAX_INSTANCES
+                        {
+                            plane.spawn_instance(new);
+                        }
+                        let _ = new.queue.send(waiting);
+                    }
+                    None => drop(waiting),
+                }
+            }
+        });
+    }
+
+    /// Stops every function's instances.
+    pub fn stop(&self) {
+        self.inner.functions.lock().unwrap().clear();
+        self.inner.retired.lock().unwrap().clear();
+    }
+
+    /// Stops running a function that is no longer deployed.
+    pub fn unload(&self, name: &str) {
+        let removed = self.inner.functions.lock().unwrap().remove(name);
+        if let Some(old) = removed {
+            self.retire(old, None);
+        }
+    }
+
+    /// The function (current or retired) that runs instance `instance` of `name`.
+    fn owner(&self, name: &str, instance: u32) -> Option<Arc<Function>> {
+        let owns = |f: &Arc<Function>| {
+            f.config.name == name && f.instances.lock().unwrap().contains_key(&instance)
+        };
+        if let Some(current) = self.function(name).filter(owns) {
+            return Some(current);
+        }
+        self.inner
+            .retired
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|f| owns(f))
+            .cloned()
+    }
+
+    fn function(&self, name: &str) -> Option<Arc<Function>> {
+        self.inner.functions.lock().unwrap().get(name).cloned()
+    }
+
+    /// Invokes `name` with `payload` and waits for the outcome, as Lambda's
+    /// RequestResponse invocation does; `None` when no such function runs.
+    pub async fn invoke(&self, name: &str, payload: Bytes) -> Option<Outcome> {
+        self.invoke_with(name, payload, false).await
+    }
+
+    /// [`Plane::invoke`], where with `crash` the instance that takes the
+    /// invocation is killed while it runs (at a random point in its first
+    /// tenth of a second), as a sandbox can die on Lambda.
+    pub async fn invoke_with(&self, name: &str, payload: Bytes, crash: bool) -> Option<Outcome> {
+        let function = self.function(name)?;
+        let (reply, outcome) = oneshot::channel();
+        let id = format!(
+            "{:08x}-local-{:08x}",
+            std::process::id(),
+            self.inner.invocation_ids.fetch_add(1, Ordering::Relaxed)
+        );
+        if function.idle.load(Ordering::SeqCst) == 0
+            && function.instances.lock().unwrap().len() < MAX_INSTANCES
+        {
+            self.spawn_instance(&function);
+        }
+        function
+            .queue
+            .send(Invocation {
+                id,
+                payload,
+                reply,
+                crash,
+            })
+            .ok()?;
+        // Retired between the lookup and the send: what retirement forwarded
+        // may have missed this one.
+        if function.retired.load(Ordering::SeqCst) {
+            self.forward_queued(&function, self.function(name));
+        }
+        // An invocation that no instance took in time fails like a timeout.
+        let limit = function.config.timeout + Duration::from_secs(30);
+        match tokio::time::timeout(limit, outcome).await {
+            Ok(Ok(outcome)) => Some(outcome),
+            _ => Some(Outcome::Error {
+                kind: "Unhandled",
+                body: error_document("Sandbox.Timedout", "Task timed out: no instance answered"),
+            }),
+        }
+    }
+}
