@@ -11,6 +11,7 @@ use crate::commands::{
     destroy::DestroyArgs,
     executions::ExecutionsArgs,
     graph::GraphArgs,
+    invoke::InvokeArgs,
     local::LocalArgs,
     logs::LogsArgs,
     man::ManArgs,
@@ -69,6 +70,8 @@ pub enum Command {
     Schedule(ScheduleArgs),
     /// Follow orders until each is reserved, rejected or unavailable
     Watch(WatchArgs),
+    /// Run one of the stack's functions once with an event (its sample event by default); show its answer and log
+    Invoke(InvokeArgs),
     /// Read what the functions and workflows logged, merged in time order; follow one order or purchase order
     Logs(LogsArgs),
     /// Send dead-lettered orders and undelivered events back to be processed; list failed stream batches

@@ -52,6 +52,8 @@ pub enum Error {
     #[error(transparent)]
     Watch(#[from] commands::watch::Error),
     #[error(transparent)]
+    Invoke(#[from] commands::invoke::Error),
+    #[error(transparent)]
     Logs(#[from] commands::logs::Error),
     #[error(transparent)]
     Redrive(#[from] commands::redrive::Error),
@@ -80,6 +82,7 @@ impl Error {
             Error::Executions(e) => e.exit_code(),
             Error::Schedule(e) => e.exit_code(),
             Error::Watch(e) => e.exit_code(),
+            Error::Invoke(e) => e.exit_code(),
             Error::Logs(e) => e.exit_code(),
             Error::Redrive(e) => e.exit_code(),
             Error::Local(e) => e.exit_code(),
@@ -123,6 +126,7 @@ pub fn run(cli: cli::Cli, out: &mut dyn Write) -> Result<(), Error> {
         Command::Executions(args) => commands::executions::run(&cli.aws, args, out)?,
         Command::Schedule(args) => commands::schedule::run(&cli.aws, args, out)?,
         Command::Watch(args) => commands::watch::run(&cli.aws, args, out)?,
+        Command::Invoke(args) => commands::invoke::run(&cli.aws, args, out)?,
         Command::Logs(args) => commands::logs::run(&cli.aws, args, out)?,
         Command::Redrive(args) => commands::redrive::run(&cli.aws, args, out)?,
         Command::Local(args) => commands::local::run(args, out)?,

@@ -101,6 +101,44 @@ fn a_stack_name_too_long_for_its_derived_names_is_a_usage_error() {
 }
 
 #[test]
+fn an_invoke_event_that_is_not_json_or_not_there_is_refused_before_any_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, "{\"Records\": [").unwrap();
+    let missing = dir.path().join("missing.json");
+    for (path, says) in [(&bad, "is not JSON"), (&missing, "cannot read the event")] {
+        // The endpoint is closed: reaching AWS would fail with exit 1 instead.
+        let output = invctl(&["invoke", "reserve-stock", "--event", path.to_str().unwrap()]);
+        assert_eq!(output.status.code(), Some(2), "{}", util::text(&output));
+        let text = stderr(&output);
+        assert!(text.contains(says), "{text}");
+        assert!(text.contains(path.to_str().unwrap()), "{text}");
+    }
+    let output = util::run(
+        util::invctl_on(&closed_endpoint())
+            .args(["invoke", "approval", "--event", "-"])
+            .stdin(std::process::Stdio::null()),
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", util::text(&output));
+    assert!(
+        stderr(&output).contains("standard input"),
+        "{}",
+        stderr(&output)
+    );
+    // A sample of a source that does not feed the function.
+    let wrong = invctl(&["invoke", "reserve-stock", "--sample", "stream"]);
+    assert_eq!(wrong.status.code(), Some(2), "{}", util::text(&wrong));
+    assert!(
+        stderr(&wrong).contains("--sample sqs"),
+        "{}",
+        stderr(&wrong)
+    );
+    // The event and the sample are one or the other.
+    let both = invctl(&["invoke", "approval", "--sample", "--event", "e.json"]);
+    assert_eq!(both.status.code(), Some(2), "{}", util::text(&both));
+}
+
+#[test]
 fn a_bad_endpoint_is_one_line_not_a_request_dump() {
     let output = util::run(
         Command::new(assert_cmd::cargo::cargo_bin("invctl"))

@@ -391,6 +391,92 @@ fn deploy_send_order_scan_and_destroy_on_the_local_cloud() {
     assert_eq!(unknown.status.code(), Some(2), "{}", util::text(&unknown));
     assert!(util::text(&unknown).contains("function:approval"));
 
+    // One function, once, as Lambda's Invoke runs it: reserve-stock with
+    // its sample event (a delivery of the real orders queue), edited as a
+    // file, answers, logs, and reserves the order it carried.
+    let sample = json(&ok(stack.invctl(&[
+        "invoke",
+        "reserve-stock",
+        "--sample",
+        "sqs",
+    ])));
+    let record = &sample["Records"][0];
+    let queue_url = stack.outputs()["OrdersQueueUrl"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let queue_name = queue_url.rsplit('/').next().unwrap();
+    assert!(
+        record["eventSourceARN"].as_str().is_some_and(
+            |arn| arn.starts_with("arn:aws:sqs:") && arn.ends_with(&format!(":{queue_name}"))
+        ),
+        "{sample}"
+    );
+    let mut order: Value = serde_json::from_str(record["body"].as_str().unwrap()).unwrap();
+    let sample_order = format!("{}-edited", order["orderId"].as_str().unwrap());
+    order["orderId"] = Value::String(sample_order.clone());
+    let mut edited = sample.clone();
+    edited["Records"][0]["body"] = Value::String(order.to_string());
+    let events = tempfile::tempdir().unwrap();
+    let event_file = events.path().join("event.json");
+    std::fs::write(&event_file, edited.to_string()).unwrap();
+    let event_path = event_file.to_str().unwrap();
+    let reserved_before = stack.reservations().len();
+    let invoked = json(&ok(stack.invctl(&[
+        "invoke",
+        "reserve-stock",
+        "--event",
+        event_path,
+        "--output",
+        "json",
+    ])));
+    assert_eq!(
+        invoked["payload"],
+        serde_json::json!({"batchItemFailures": []}),
+        "{invoked}"
+    );
+    assert_eq!(invoked["functionError"], Value::Null, "{invoked}");
+    let log = invoked["log"].as_str().unwrap_or_default();
+    assert!(
+        log.starts_with("START RequestId: ")
+            && log.contains(&sample_order)
+            && log.contains("\nREPORT RequestId: "),
+        "{invoked}"
+    );
+    let reserved = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(200));
+        stack
+            .reservations()
+            .iter()
+            .any(|r| r["id"] == sample_order.as_str())
+    });
+    assert!(
+        reserved,
+        "the invoked order {sample_order} was not reserved"
+    );
+    // Bad input is refused before anything runs.
+    std::fs::write(&event_file, "{\"Records\": [").unwrap();
+    let bad = stack.invctl(&["invoke", "reserve-stock", "--event", event_path]);
+    assert_eq!(bad.status.code(), Some(2), "{}", util::text(&bad));
+    assert!(
+        util::text(&bad).contains("nothing was invoked"),
+        "{}",
+        util::text(&bad)
+    );
+    let unknown = stack.invctl(&["invoke", "nope"]);
+    assert_eq!(unknown.status.code(), Some(2), "{}", util::text(&unknown));
+    assert!(util::text(&unknown).contains("inventory-stream"));
+    // A function error is printed, then exit 1: purchase-order-email's
+    // sample names no pending purchase order, so it mails nothing.
+    let failed = stack.invctl(&["invoke", "purchase-order-email"]);
+    assert_eq!(failed.status.code(), Some(1), "{}", util::text(&failed));
+    assert!(
+        util::text(&failed).contains("sample-purchase-order is not pending"),
+        "{}",
+        util::text(&failed)
+    );
+    assert_eq!(stack.reservations().len(), reserved_before + 1);
+
     // Protected, the stack refuses to be destroyed and says how to lift it.
     let repo = util::repo_root();
     let workspace = repo.to_str().unwrap();

@@ -464,8 +464,9 @@ async fn a_rule_starts_its_workflow_target_with_the_input_path() {
 }
 
 /// A one-request HTTP server standing in for invctl's execution plane:
-/// answers every invocation with a function error; returns its URL and the
-/// paths it was asked for.
+/// answers every invocation with a function error (and, when asked for the
+/// log's tail, a `X-Amz-Log-Result`); returns its URL and the paths it was
+/// asked for.
 fn fake_plane() -> (String, std::sync::mpsc::Receiver<String>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -477,24 +478,40 @@ fn fake_plane() -> (String, std::sync::mpsc::Receiver<String>) {
             let mut request_line = String::new();
             reader.read_line(&mut request_line).unwrap();
             let mut length = 0;
+            let mut tail = false;
+            let mut code = String::new();
             loop {
                 let mut header = String::new();
                 reader.read_line(&mut header).unwrap();
                 if header.trim().is_empty() {
                     break;
                 }
-                if let Some(value) = header.to_ascii_lowercase().strip_prefix("content-length:") {
+                let lower = header.to_ascii_lowercase();
+                if let Some(value) = lower.strip_prefix("content-length:") {
                     length = value.trim().parse().unwrap();
+                }
+                tail |= lower.trim() == "x-amz-log-type: tail";
+                if let Some(sha) = lower.strip_prefix("x-invctl-code-sha256:") {
+                    code = sha.trim().to_owned();
                 }
             }
             let mut body = vec![0; length];
             reader.read_exact(&mut body).unwrap();
             let path = request_line.split_whitespace().nth(1).unwrap_or_default();
-            let _ = seen.send(format!("{path} {}", String::from_utf8_lossy(&body)));
+            let _ = seen.send(format!(
+                "{path} code={code} {}",
+                String::from_utf8_lossy(&body)
+            ));
             let reply = r#"{"errorType":"Boom","errorMessage":"ran in the plane"}"#;
+            // base64 of "START RequestId: r1\n"
+            let log = if tail {
+                "X-Amz-Log-Result: U1RBUlQgUmVxdWVzdElkOiByMQo=\r\n"
+            } else {
+                ""
+            };
             write!(
                 stream,
-                "HTTP/1.1 200 OK\r\nX-Amz-Function-Error: Unhandled\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
+                "HTTP/1.1 200 OK\r\nX-Amz-Function-Error: Unhandled\r\n{log}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
                 reply.len()
             )
             .unwrap();
@@ -529,6 +546,12 @@ async fn lambda_invocations_are_run_by_the_execution_plane() {
     let asked = paths.recv_timeout(Duration::from_secs(5)).unwrap();
     assert!(asked.starts_with("/invoke/fn-"), "{asked}");
     assert!(asked.ends_with(r#"{"hello":1}"#), "{asked}");
+    // The plane is told which code moto deployed, to run that one.
+    let code = asked
+        .split(" code=")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next());
+    assert!(code.is_some_and(|sha| sha.len() > 20), "{asked}");
 
     let unpatched = Moto::start_local_with_plane(&plane, &["lambda-invoke"]);
     let (error, payload) = invoke(&unpatched).await;
@@ -537,6 +560,39 @@ async fn lambda_invocations_are_run_by_the_execution_plane() {
         (None, r#"{"hello":1}"#),
         "moto echoes"
     );
+}
+
+/// The log tail an Invoke with `LogType: Tail` answers, decoded.
+async fn invoke_tailed(moto: &Moto) -> Option<String> {
+    let config = moto.sdk_config().await;
+    let function = testkit::echo_function(&config, &unique("fn")).await;
+    let answer = aws_sdk_lambda::Client::new(&config)
+        .invoke()
+        .function_name(&function)
+        .log_type(aws_sdk_lambda::types::LogType::Tail)
+        .payload(aws_sdk_lambda::primitives::Blob::new("{}"))
+        .send()
+        .await
+        .unwrap();
+    answer.log_result().map(|encoded| {
+        String::from_utf8(aws_smithy_types::base64::decode(encoded).unwrap()).unwrap()
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_invoke_that_asks_for_the_log_tail_gets_the_planes() {
+    let (plane, _paths) = fake_plane();
+    let moto = Moto::start_local_with_plane(&plane, &[]);
+    assert_eq!(
+        invoke_tailed(&moto).await.as_deref(),
+        Some("START RequestId: r1\n")
+    );
+    // Not asked for, none comes back.
+    let (error, _) = invoke(&moto).await;
+    assert_eq!(error.as_deref(), Some("Unhandled"));
+
+    let unpatched = Moto::start_local_with_plane(&plane, &["lambda-invoke"]);
+    assert_eq!(invoke_tailed(&unpatched).await, None, "moto sends no tail");
 }
 
 /// Sends one message to a queue a function is mapped to; returns how many

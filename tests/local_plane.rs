@@ -9,8 +9,8 @@ use invctl::local::console::Console;
 use invctl::local::plane::{FunctionConfig, Outcome, Plane};
 
 /// A runtime loop in Python: takes each invocation and does `behaviour`
-/// with it (`echo`; `record`: append the event to the marker file, then
-/// echo; `slow`: answer after two seconds; `crash`; or `crash-once` / `hang-once` / `bloat-once`: crash, hang,
+/// with it (`echo`; `log`: print the event, then echo; `record`: append
+/// the event to the marker file, then echo; `slow`: answer after two seconds; `crash`; or `crash-once` / `hang-once` / `bloat-once`: crash, hang,
 /// or fill 200 MB and hold it, on the first invocation; echo after).
 const RUNTIME: &str = r#"import json, os, sys, time, urllib.request
 api = os.environ["AWS_LAMBDA_RUNTIME_API"]
@@ -27,6 +27,8 @@ while True:
         os._exit(3)
     if behaviour == "slow":
         time.sleep(2)
+    if behaviour == "log":
+        print("handling " + event.decode(), flush=True)
     if behaviour == "record":
         with open(marker, "a") as log:
             log.write(event.decode() + "\n")
@@ -105,6 +107,106 @@ async fn an_invocation_gets_the_functions_answer_and_environment() {
         serde_json::json!({"echo": {"n": 1}, "env": "hello"})
     );
     assert!(plane.invoke("nonesuch", Bytes::new()).await.is_none());
+}
+
+/// Invoke with `LogType: Tail`: each invocation's tail holds what the
+/// instance wrote while it held that invocation, framed as Lambda frames it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tailed_invocation_gets_only_its_own_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let plane = plane().await;
+    plane.load(function(dir.path(), "talker", "log", 10));
+    let mut tails = Vec::new();
+    for n in 1..=2 {
+        let (outcome, tail) = plane
+            .invoke_tailed("talker", Bytes::from(format!(r#"{{"n":{n}}}"#)))
+            .await
+            .unwrap();
+        assert!(matches!(outcome, Outcome::Response(_)), "{outcome:?}");
+        tails.push(tail);
+    }
+    // The same instance took both (the first was answered before the second).
+    for (n, tail) in tails.iter().enumerate() {
+        let lines: Vec<&str> = tail.lines().collect();
+        assert_eq!(lines.len(), 4, "{tail}");
+        let id = lines[0]
+            .strip_prefix("START RequestId: ")
+            .and_then(|rest| rest.strip_suffix(" Version: $LATEST"))
+            .unwrap_or_else(|| panic!("{tail}"));
+        assert_eq!(lines[1], format!(r#"handling {{"n":{}}}"#, n + 1));
+        assert_eq!(lines[2], format!("END RequestId: {id}"));
+        assert!(
+            lines[3].starts_with(&format!("REPORT RequestId: {id}\tDuration: "))
+                && lines[3].ends_with("\tMemory Size: 128 MB"),
+            "{tail}"
+        );
+    }
+    // An untailed invocation's lines go to nobody's tail.
+    plane.invoke("talker", Bytes::from("{}")).await.unwrap();
+    let (_, last) = plane
+        .invoke_tailed("talker", Bytes::from("[]"))
+        .await
+        .unwrap();
+    assert!(!last.contains("handling {}"), "{last}");
+    assert!(plane
+        .invoke_tailed("nonesuch", Bytes::new())
+        .await
+        .is_none());
+}
+
+/// A function runs the code just deployed, as on Lambda, even when the
+/// plane has not looked at what is deployed since: an invocation that
+/// names code not loaded yet asks for a look and waits for it.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_invocation_of_code_not_loaded_yet_waits_for_the_next_look() {
+    let dir = tempfile::tempdir().unwrap();
+    let plane = plane().await;
+    let version = |sha: &str, greeting: &str| {
+        let mut config = function(dir.path(), "fresh", "echo", 10);
+        config.code_sha256 = sha.to_owned();
+        config.environment = vec![("GREETING".to_owned(), greeting.to_owned())];
+        config
+    };
+    // What `invctl local up` does when asked: look, load, say so.
+    let looks = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let deployed = std::sync::Arc::new(std::sync::Mutex::new(version("v1", "first")));
+    {
+        let (plane, looks, deployed) = (plane.clone(), looks.clone(), deployed.clone());
+        tokio::spawn(async move {
+            loop {
+                plane.sync_wanted().await;
+                looks.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let config = deployed.lock().unwrap().clone();
+                if plane.loaded().get("fresh") != Some(&config.code_sha256) {
+                    plane.load(config);
+                }
+                plane.synced();
+            }
+        });
+    }
+    // Just created: not loaded at all.
+    assert!(plane.wait_for_code("fresh", "v1").await);
+    let greeting = |outcome: Option<Outcome>| match outcome {
+        Some(Outcome::Response(body)) => {
+            serde_json::from_slice::<serde_json::Value>(&body).unwrap()["env"].clone()
+        }
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        greeting(plane.invoke("fresh", Bytes::from("{}")).await),
+        "first"
+    );
+    // Loaded already: no look is asked for.
+    let before = looks.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(plane.wait_for_code("fresh", "v1").await);
+    assert_eq!(looks.load(std::sync::atomic::Ordering::SeqCst), before);
+    // Just updated: the new code answers.
+    *deployed.lock().unwrap() = version("v2", "second");
+    assert!(plane.wait_for_code("fresh", "v2").await);
+    assert_eq!(
+        greeting(plane.invoke("fresh", Bytes::from("{}")).await),
+        "second"
+    );
 }
 
 /// A reload (watch mode, a redeploy) replaces a function's code as Lambda

@@ -10,6 +10,7 @@ pub mod executions;
 pub mod fault;
 pub mod graph;
 pub mod iam;
+pub mod invoke;
 pub mod local;
 pub mod logs;
 pub mod man;

@@ -345,7 +345,7 @@ fn item_json(item: &std::collections::HashMap<String, AttributeValue>) -> Map<St
 }
 
 /// A stream record as Lambda gives it to a function.
-fn record_json(record: &Record, stream_arn: &str) -> Value {
+pub(crate) fn record_json(record: &Record, stream_arn: &str) -> Value {
     let mut dynamodb = Map::new();
     if let Some(data) = record.dynamodb() {
         if let Some(at) = data.approximate_creation_date_time() {

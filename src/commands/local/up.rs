@@ -305,6 +305,7 @@ pub(super) fn up(
             if let Err(e) = sources.sync().await {
                 console.failure(format!("cannot read the deployed functions: {e}"));
             }
+            plane.synced();
             console.status(format!(
                 "local cloud at {endpoint}: {} · Ctrl-C stops it",
                 sources.summary()
@@ -313,6 +314,8 @@ pub(super) fn up(
                 _ = tokio::signal::ctrl_c() => break,
                 _ = terminate.recv() => break,
                 _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                // An invocation waits for code just deployed: look now.
+                _ = plane.sync_wanted() => {}
             }
         }
         console.line("stopping".to_owned());

@@ -115,11 +115,23 @@ impl Plane {
 
     /// [`Plane::invoke`] for a caller the console cannot otherwise show (the
     /// Invoke API, a workflow's task): one line with the result and time.
-    async fn invoke_reported(&self, name: &str, payload: Bytes) -> Option<Outcome> {
+    /// With `tail`, the end of its log comes too (Invoke's `LogType: Tail`).
+    async fn invoke_reported(
+        &self,
+        name: &str,
+        payload: Bytes,
+        tail: bool,
+    ) -> Option<(Outcome, Option<String>)> {
         let started = std::time::Instant::now();
-        let outcome = self.invoke(name, payload).await;
+        let outcome = if tail {
+            self.invoke_tailed(name, payload)
+                .await
+                .map(|(outcome, log)| (outcome, Some(log)))
+        } else {
+            self.invoke(name, payload).await.map(|o| (o, None))
+        };
         let millis = started.elapsed().as_millis();
-        match &outcome {
+        match outcome.as_ref().map(|(o, _)| o) {
             Some(Outcome::Response(_)) => self
                 .inner
                 .console
@@ -141,6 +153,15 @@ impl Plane {
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        let tail = request
+            .headers()
+            .get("X-Amz-Log-Type")
+            .is_some_and(|v| v.as_bytes() == b"Tail");
+        let code_sha256 = request
+            .headers()
+            .get("X-Invctl-Code-Sha256")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let body = request.into_body();
         let segments = match segments.as_slice() {
             // An instance's Runtime API, under its own key.
@@ -179,26 +200,53 @@ impl Plane {
                     Bytes::from(e.to_string()),
                 ),
             },
-            (Method::POST, ["invoke", name]) => match self.invoke_reported(name, body).await {
-                Some(Outcome::Response(payload)) => respond(StatusCode::OK, payload),
-                Some(Outcome::Error { kind, body }) => {
-                    let mut response = respond(StatusCode::OK, body);
-                    response.headers_mut().insert(
-                        "X-Amz-Function-Error",
-                        hyper::header::HeaderValue::from_static(kind),
-                    );
-                    response
+            (Method::POST, ["invoke", name]) => {
+                // The launcher says which code moto deployed: a function
+                // just created or updated runs it, not nothing or the old.
+                if let Some(sha) = &code_sha256 {
+                    if !self.wait_for_code(name, sha).await {
+                        self.inner.console.failure(format!(
+                            "{name}: code {sha} was not loaded in 30 s; invoking what runs"
+                        ));
+                    }
                 }
-                None => respond(
-                    StatusCode::NOT_FOUND,
-                    error_document(
-                        "ResourceNotFoundException",
-                        &format!("Function not found: {name}"),
-                    ),
-                ),
-            },
+                self.answer_invoke(name, body, tail).await
+            }
             _ => respond(StatusCode::NOT_FOUND, Bytes::new()),
         }
+    }
+
+    /// The launcher's Invoke, answered as Lambda's Invoke API answers: the
+    /// function's error kind and its log tail in headers.
+    async fn answer_invoke(&self, name: &str, body: Bytes, tail: bool) -> Response<Full<Bytes>> {
+        let Some((outcome, log)) = self.invoke_reported(name, body, tail).await else {
+            return respond(
+                StatusCode::NOT_FOUND,
+                error_document(
+                    "ResourceNotFoundException",
+                    &format!("Function not found: {name}"),
+                ),
+            );
+        };
+        let mut response = match outcome {
+            Outcome::Response(payload) => respond(StatusCode::OK, payload),
+            Outcome::Error { kind, body } => {
+                let mut response = respond(StatusCode::OK, body);
+                response.headers_mut().insert(
+                    "X-Amz-Function-Error",
+                    hyper::header::HeaderValue::from_static(kind),
+                );
+                response
+            }
+        };
+        if let Some(log) = log {
+            let encoded = aws_smithy_types::base64::encode(log.as_bytes());
+            response.headers_mut().insert(
+                "X-Amz-Log-Result",
+                hyper::header::HeaderValue::from_str(&encoded).expect("base64 is ASCII"),
+            );
+        }
+        response
     }
 }
 

@@ -89,6 +89,12 @@ impl Plane {
             }
         };
         let shipped = self.ship_logs(config, instance);
+        let tail_slot = super::state::TailSlot::default();
+        function
+            .tails
+            .lock()
+            .unwrap()
+            .insert(instance, tail_slot.clone());
         for stream in [
             child
                 .stdout
@@ -105,10 +111,14 @@ impl Plane {
             let console = self.inner.console.clone();
             let name = config.name.clone();
             let shipped = shipped.clone();
+            let tail_slot = tail_slot.clone();
             tokio::spawn(async move {
                 let mut lines = tokio::io::BufReader::new(stream).lines();
                 while let Ok(Some(line)) = lines.next_line().await {
                     console.function_log(&name, &line);
+                    if let Some(tail) = tail_slot.lock().unwrap().as_ref() {
+                        tail.lock().unwrap().push_line(&line);
+                    }
                     let _ = shipped.send(line);
                 }
             });
@@ -128,11 +138,13 @@ impl Plane {
                 let status = {
                     let mut instances = function.instances.lock().unwrap();
                     let Some(child) = instances.get_mut(&instance) else {
+                        function.tails.lock().unwrap().remove(&instance);
                         return;
                     };
                     match child.try_wait() {
                         Ok(Some(status)) => {
                             instances.remove(&instance);
+                            function.tails.lock().unwrap().remove(&instance);
                             status
                         }
                         _ => {

@@ -35,7 +35,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::console::Console;
 
 pub use super::Outcome;
-use state::{error_document, random_key, Function, Inner, Invocation};
+use state::{error_document, random_key, Function, Inner, Invocation, LogTail};
 pub use state::{FunctionConfig, Plane, MAX_BODY_BYTES, MAX_INSTANCES};
 
 impl Plane {
@@ -60,6 +60,8 @@ impl Plane {
                 function_urls: tokio::sync::Mutex::new(HashMap::new()),
                 secret: random_key(),
                 instance_keys: Mutex::new(HashMap::new()),
+                sync_wanted: tokio::sync::Notify::new(),
+                synced: tokio::sync::Notify::new(),
             }),
         };
         let serving = plane.clone();
@@ -103,6 +105,7 @@ impl Plane {
             next: tokio::sync::Mutex::new(next),
             in_flight: Mutex::new(HashMap::new()),
             instances: Mutex::new(HashMap::new()),
+            tails: Mutex::new(HashMap::new()),
             idle: AtomicUsize::new(0),
             retired: AtomicBool::new(false),
         });
@@ -169,6 +172,43 @@ impl Plane {
         });
     }
 
+    /// Resolves when an invocation waits for code the plane has not loaded
+    /// (a function just deployed or updated): the caller should look at
+    /// what is deployed now, then call [`Plane::synced`].
+    pub async fn sync_wanted(&self) {
+        self.inner.sync_wanted.notified().await
+    }
+
+    /// Says that what is deployed was just looked at (and loaded).
+    pub fn synced(&self) {
+        self.inner.synced.notify_waiters();
+    }
+
+    /// Waits until `name` runs the code whose sha256 is `code_sha256`, as
+    /// Lambda runs a function's current code from the moment its deployment
+    /// finishes, asking for a look at what is deployed meanwhile; false if
+    /// it does not within 30 s (the invocation then goes to what runs).
+    pub async fn wait_for_code(&self, name: &str, code_sha256: &str) -> bool {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            // Registered before the check, so a look that ends between the
+            // check and the wait is not missed.
+            let synced = self.inner.synced.notified();
+            tokio::pin!(synced);
+            synced.as_mut().enable();
+            if self
+                .function(name)
+                .is_some_and(|f| f.config.code_sha256 == code_sha256)
+            {
+                return true;
+            }
+            self.inner.sync_wanted.notify_one();
+            if tokio::time::timeout_at(deadline, synced).await.is_err() {
+                return false;
+            }
+        }
+    }
+
     /// Stops every function's instances.
     pub fn stop(&self) {
         self.inner.functions.lock().unwrap().clear();
@@ -214,6 +254,42 @@ impl Plane {
     /// invocation is killed while it runs (at a random point in its first
     /// tenth of a second), as a sandbox can die on Lambda.
     pub async fn invoke_with(&self, name: &str, payload: Bytes, crash: bool) -> Option<Outcome> {
+        self.run_invocation(name, payload, crash, None)
+            .await
+            .map(|(_, outcome)| outcome)
+    }
+
+    /// [`Plane::invoke`] with the end of what the function wrote meanwhile,
+    /// as Invoke with `LogType: Tail` returns it: START, the output lines,
+    /// END and REPORT, at most the last 4 KB.
+    pub async fn invoke_tailed(&self, name: &str, payload: Bytes) -> Option<(Outcome, String)> {
+        let tail: LogTail = Arc::default();
+        let (id, outcome) = self
+            .run_invocation(name, payload, false, Some(tail.clone()))
+            .await?;
+        // The answer can overtake the last lines on their way from the
+        // process's pipes.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let memory_mb = self.function(name).map_or(0, |f| f.config.memory_mb);
+        let mut tail = tail.lock().unwrap();
+        let millis = tail
+            .started
+            .map_or(0.0, |at| at.elapsed().as_secs_f64() * 1000.0);
+        tail.push_line(&format!("END RequestId: {id}"));
+        tail.push_line(&format!(
+            "REPORT RequestId: {id}\tDuration: {millis:.2} ms\tMemory Size: {memory_mb} MB"
+        ));
+        Some((outcome, tail.last_bytes().to_owned()))
+    }
+
+    /// Queues one invocation and waits for its outcome; its id with it.
+    async fn run_invocation(
+        &self,
+        name: &str,
+        payload: Bytes,
+        crash: bool,
+        tail: Option<LogTail>,
+    ) -> Option<(String, Outcome)> {
         let function = self.function(name)?;
         let (reply, outcome) = oneshot::channel();
         let id = format!(
@@ -229,10 +305,11 @@ impl Plane {
         function
             .queue
             .send(Invocation {
-                id,
+                id: id.clone(),
                 payload,
                 reply,
                 crash,
+                tail,
             })
             .ok()?;
         // Retired between the lookup and the send: what retirement forwarded
@@ -242,12 +319,13 @@ impl Plane {
         }
         // An invocation that no instance took in time fails like a timeout.
         let limit = function.config.timeout + Duration::from_secs(30);
-        match tokio::time::timeout(limit, outcome).await {
-            Ok(Ok(outcome)) => Some(outcome),
-            _ => Some(Outcome::Error {
+        let outcome = match tokio::time::timeout(limit, outcome).await {
+            Ok(Ok(outcome)) => outcome,
+            _ => Outcome::Error {
                 kind: "Unhandled",
                 body: error_document("Sandbox.Timedout", "Task timed out: no instance answered"),
-            }),
-        }
+            },
+        };
+        Some((id, outcome))
     }
 }

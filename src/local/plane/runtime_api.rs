@@ -55,6 +55,19 @@ impl Plane {
                     }
                     return respond(StatusCode::GONE, Bytes::new());
                 };
+                // Its output goes to this invocation's tail until it takes
+                // the next one (or to none, if nobody asked).
+                if let Some(slot) = function.tails.lock().unwrap().get(&instance) {
+                    if let Some(tail) = &invocation.tail {
+                        let mut tail = tail.lock().unwrap();
+                        tail.started = Some(std::time::Instant::now());
+                        tail.push_line(&format!(
+                            "START RequestId: {} Version: $LATEST",
+                            invocation.id
+                        ));
+                    }
+                    *slot.lock().unwrap() = invocation.tail.clone();
+                }
                 // As on Lambda, the timeout counts from when the function
                 // gets the event, not from when it was queued.
                 let deadline = SystemTime::now() + function.config.timeout;

@@ -44,6 +44,50 @@ pub(super) struct Invocation {
     pub(super) reply: oneshot::Sender<Outcome>,
     /// A `crash` fault: the instance that takes it is killed mid-invocation.
     pub(super) crash: bool,
+    /// Where the instance's output during this invocation goes, for a
+    /// caller that asked for it (Invoke with `LogType: Tail`).
+    pub(super) tail: Option<LogTail>,
+}
+
+/// What an instance wrote while it held one invocation, as Lambda frames
+/// it (START, the lines, END and REPORT).
+#[derive(Default)]
+pub(super) struct TailText {
+    pub(super) text: String,
+    /// When the instance took the invocation (REPORT's duration counts from there).
+    pub(super) started: Option<std::time::Instant>,
+}
+
+pub(super) type LogTail = Arc<Mutex<TailText>>;
+
+/// The tail an instance's output lines go to now, if any.
+pub(super) type TailSlot = Arc<Mutex<Option<LogTail>>>;
+
+/// Lambda's LogResult holds the last 4 KB of the execution log.
+pub(super) const TAIL_BYTES: usize = 4096;
+
+impl TailText {
+    pub(super) fn push_line(&mut self, line: &str) {
+        self.text.push_str(line);
+        self.text.push('\n');
+        // Only the end is ever returned: keep it from growing without bound.
+        if self.text.len() > 4 * TAIL_BYTES {
+            let cut = self.text.len() - TAIL_BYTES;
+            let cut = (cut..self.text.len())
+                .find(|&i| self.text.is_char_boundary(i))
+                .unwrap_or(self.text.len());
+            self.text.drain(..cut);
+        }
+    }
+
+    /// The last [`TAIL_BYTES`] of the text, cut at a character boundary.
+    pub(super) fn last_bytes(&self) -> &str {
+        let from = self.text.len().saturating_sub(TAIL_BYTES);
+        let from = (from..=self.text.len())
+            .find(|&i| self.text.is_char_boundary(i))
+            .unwrap_or(self.text.len());
+        &self.text[from..]
+    }
 }
 
 pub(super) struct InFlight {
@@ -60,6 +104,8 @@ pub(super) struct Function {
     pub(super) in_flight: Mutex<HashMap<String, InFlight>>,
     /// Instance id to its process (killed when dropped).
     pub(super) instances: Mutex<HashMap<u32, tokio::process::Child>>,
+    /// Instance id to where its output lines are also kept now.
+    pub(super) tails: Mutex<HashMap<u32, TailSlot>>,
     /// Instances waiting in `next`.
     pub(super) idle: AtomicUsize,
     /// Replaced by a reload: its instances finish what they hold, take
@@ -97,6 +143,11 @@ pub(super) struct Inner {
     /// Each instance's own key, in its Runtime API path: an instance (or
     /// anything else) cannot take another's invocations and task tokens.
     pub(super) instance_keys: Mutex<HashMap<u32, String>>,
+    /// Set by an invocation of code not loaded yet: whoever keeps the
+    /// plane in step with what is deployed looks again at once.
+    pub(super) sync_wanted: tokio::sync::Notify,
+    /// Woken after each such look.
+    pub(super) synced: tokio::sync::Notify,
 }
 
 /// The largest request body the plane takes: Lambda's 6 MB payload limit.

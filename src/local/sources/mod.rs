@@ -11,7 +11,7 @@
 //! [`sqs`] is the queue poller; [`names`] reads names out of ARNs.
 
 mod names;
-mod sqs;
+pub(crate) mod sqs;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -232,7 +232,7 @@ impl QueuePoller {
 }
 
 /// The event Lambda gives a function for SQS messages.
-fn sqs_event(queue_arn: &str, messages: &[aws_sdk_sqs::types::Message]) -> Value {
+pub(crate) fn sqs_event(queue_arn: &str, messages: &[aws_sdk_sqs::types::Message]) -> Value {
     let region = queue_arn
         .split(':')
         .nth(3)

@@ -12,24 +12,37 @@ import urllib.request
 def lambda_invoke(args):
     """Lambda Invoke (the API, and the interpreter's lambda:invoke, which
     calls it over HTTP) is run by invctl's execution plane
-    (awslambda_simple/models.py:17-28 echoes the payload instead)."""
+    (awslambda_simple/models.py:17-28 echoes the payload instead), and
+    with LogType Tail answers the end of the function's log in
+    X-Amz-Log-Result (moto sends none: awslambda/responses.py:80-84 only
+    takes one away). A function runs its newest code as soon as it is
+    deployed, as on Lambda: the plane is told which code to wait for."""
     if not args.plane:
         return
     from moto.awslambda_simple.models import LambdaSimpleBackend
 
     def invoke(self, function_name, qualifier, body, headers, response_headers):
         function = self.get_function(function_name, qualifier)
+        # The code moto deployed, which the plane runs from the moment
+        # the deployment finishes (it may not have loaded it yet).
+        forwarded = {"Content-Type": "application/json",
+                     "X-Invctl-Code-Sha256": function.code_sha_256}
+        if headers.get("X-Amz-Log-Type") == "Tail":
+            forwarded["X-Amz-Log-Type"] = "Tail"
         request = urllib.request.Request(
             f"{args.plane}/invoke/{function.function_name}",
             data=body if isinstance(body, bytes) else (body or "").encode(),
-            headers={"Content-Type": "application/json"},
+            headers=forwarded,
             method="POST",
         )
         with urllib.request.urlopen(request, timeout=float(function.timeout) + 30) as reply:
             error = reply.headers.get("X-Amz-Function-Error")
+            log = reply.headers.get("X-Amz-Log-Result")
             payload = reply.read()
         if error:
             response_headers["x-amz-function-error"] = error
+        if log:
+            response_headers["x-amz-log-result"] = log
         return payload
 
     LambdaSimpleBackend.invoke = invoke
