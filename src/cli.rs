@@ -9,6 +9,7 @@ use crate::commands::{
     decision::{ApproveArgs, RejectArgs},
     deploy::DeployArgs,
     destroy::DestroyArgs,
+    diff::DiffArgs,
     executions::ExecutionsArgs,
     graph::GraphArgs,
     invoke::InvokeArgs,
@@ -52,6 +53,8 @@ pub enum Command {
     Graph(GraphArgs),
     /// Create or update the stack through a change set, with live progress
     Deploy(DeployArgs),
+    /// Show what a deploy would change (resources, replacements, IAM, workflows, code), and what drifted
+    Diff(DiffArgs),
     /// Delete the stack, after confirmation, with progress
     Destroy(DestroyArgs),
     /// Show the stack's status, outputs and last change

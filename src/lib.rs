@@ -54,6 +54,8 @@ pub enum Error {
     #[error(transparent)]
     Invoke(#[from] commands::invoke::Error),
     #[error(transparent)]
+    Diff(#[from] commands::diff::Error),
+    #[error(transparent)]
     Logs(#[from] commands::logs::Error),
     #[error(transparent)]
     Redrive(#[from] commands::redrive::Error),
@@ -83,6 +85,7 @@ impl Error {
             Error::Schedule(e) => e.exit_code(),
             Error::Watch(e) => e.exit_code(),
             Error::Invoke(e) => e.exit_code(),
+            Error::Diff(e) => e.exit_code(),
             Error::Logs(e) => e.exit_code(),
             Error::Redrive(e) => e.exit_code(),
             Error::Local(e) => e.exit_code(),
@@ -127,6 +130,7 @@ pub fn run(cli: cli::Cli, out: &mut dyn Write) -> Result<(), Error> {
         Command::Schedule(args) => commands::schedule::run(&cli.aws, args, out)?,
         Command::Watch(args) => commands::watch::run(&cli.aws, args, out)?,
         Command::Invoke(args) => commands::invoke::run(&cli.aws, args, out)?,
+        Command::Diff(args) => commands::diff::run(&cli.aws, args, out)?,
         Command::Logs(args) => commands::logs::run(&cli.aws, args, out)?,
         Command::Redrive(args) => commands::redrive::run(&cli.aws, args, out)?,
         Command::Local(args) => commands::local::run(args, out)?,

@@ -1,6 +1,6 @@
 //! What moto cannot show, on SDK-level fakes: a stack left in
 //! ROLLBACK_COMPLETE, UPDATE_ROLLBACK_FAILED, an operation in progress,
-//! failed resources, and throttling.
+//! failed resources, throttling, and drift.
 
 use std::time::Duration;
 
@@ -753,4 +753,154 @@ async fn a_protected_stack_stops_a_change_set_that_replaces_or_deletes_its_data(
     check_protection(&client, "inventory", &changes, "cs-3")
         .await
         .unwrap();
+}
+
+/// `invctl diff --drift` on SDK-level fakes (moto has no drift detection):
+/// a detection that takes a while, resources modified and deleted outside
+/// CloudFormation with their property differences, one that fails, and one
+/// that fails only for some resources.
+mod drift {
+    use std::time::Duration;
+
+    use aws_sdk_cloudformation::operation::describe_stack_drift_detection_status::DescribeStackDriftDetectionStatusOutput;
+    use aws_sdk_cloudformation::operation::describe_stack_resource_drifts::DescribeStackResourceDriftsOutput;
+    use aws_sdk_cloudformation::operation::detect_stack_drift::DetectStackDriftOutput;
+    use aws_sdk_cloudformation::primitives::DateTime;
+    use aws_sdk_cloudformation::types::{
+        DifferenceType, PropertyDifference, StackDriftDetectionStatus, StackDriftStatus,
+        StackResourceDrift, StackResourceDriftStatus,
+    };
+    use aws_sdk_cloudformation::Client;
+    use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+    use invctl::commands::diff::drift::{detect, DriftError, PropertyDrift};
+
+    const POLL: Duration = Duration::from_millis(1);
+
+    fn started() -> Rule {
+        mock!(Client::detect_stack_drift).then_output(|| {
+            DetectStackDriftOutput::builder()
+                .stack_drift_detection_id("d-1")
+                .build()
+        })
+    }
+
+    fn status(state: StackDriftDetectionStatus, drifted: Option<i32>, reason: &str) -> Rule {
+        let reason = reason.to_owned();
+        mock!(Client::describe_stack_drift_detection_status).then_output(move || {
+            DescribeStackDriftDetectionStatusOutput::builder()
+                .stack_id("s")
+                .stack_drift_detection_id("d-1")
+                .detection_status(state.clone())
+                .stack_drift_status(StackDriftStatus::Drifted)
+                .set_drifted_stack_resource_count(drifted)
+                .detection_status_reason(reason.clone())
+                .timestamp(DateTime::from_secs(0))
+                .build()
+        })
+    }
+
+    fn resource(id: &str, status: StackResourceDriftStatus) -> StackResourceDrift {
+        StackResourceDrift::builder()
+            .stack_id("s")
+            .logical_resource_id(id)
+            .resource_type("AWS::SQS::Queue")
+            .stack_resource_drift_status(status)
+            .timestamp(DateTime::from_secs(0))
+            .build()
+    }
+
+    fn drifts(resources: Vec<StackResourceDrift>) -> Rule {
+        mock!(Client::describe_stack_resource_drifts).then_output(move || {
+            DescribeStackResourceDriftsOutput::builder()
+                .set_stack_resource_drifts(Some(resources.clone()))
+                .build()
+        })
+    }
+
+    #[tokio::test]
+    async fn a_console_edit_and_a_deleted_resource_show_with_their_differences() {
+        let mut edited = resource("OrdersQueue", StackResourceDriftStatus::Modified);
+        edited.property_differences = Some(vec![PropertyDifference::builder()
+            .property_path("/VisibilityTimeout")
+            .expected_value("180")
+            .actual_value("30")
+            .difference_type(DifferenceType::NotEqual)
+            .build()]);
+        let client = mock_client!(
+            aws_sdk_cloudformation,
+            RuleMode::Sequential,
+            [
+                &started(),
+                &status(StackDriftDetectionStatus::DetectionInProgress, None, ""),
+                &status(StackDriftDetectionStatus::DetectionComplete, Some(2), ""),
+                &drifts(vec![
+                    resource("InventoryTable", StackResourceDriftStatus::InSync),
+                    edited,
+                    resource("AlertQueue", StackResourceDriftStatus::Deleted),
+                    resource("Alarm", StackResourceDriftStatus::NotChecked),
+                ]),
+            ]
+        );
+        let drift = detect(&client, "inventory", POLL).await.unwrap();
+        assert_eq!((drift.in_sync, drift.not_checked), (1, 1));
+        let found: Vec<(&str, &str)> = drift
+            .drifted
+            .iter()
+            .map(|r| (r.logical_id.as_str(), r.status.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            [("AlertQueue", "DELETED"), ("OrdersQueue", "MODIFIED")]
+        );
+        assert_eq!(
+            drift.drifted[1].properties,
+            [PropertyDrift {
+                path: "/VisibilityTimeout".into(),
+                kind: "NOT_EQUAL".into(),
+                expected: Some("180".into()),
+                actual: Some("30".into()),
+            }]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_detection_says_why_and_a_partial_one_still_reports() {
+        let client = mock_client!(
+            aws_sdk_cloudformation,
+            RuleMode::Sequential,
+            [
+                &started(),
+                &status(
+                    StackDriftDetectionStatus::DetectionFailed,
+                    None,
+                    "stack is being updated"
+                ),
+            ]
+        );
+        let error = detect(&client, "inventory", POLL).await.unwrap_err();
+        assert!(
+            matches!(&error, DriftError::Failed { reason, .. } if reason == "stack is being updated"),
+            "{error}"
+        );
+
+        // Some resources could not be checked: the others are reported.
+        let client = mock_client!(
+            aws_sdk_cloudformation,
+            RuleMode::Sequential,
+            [
+                &started(),
+                &status(
+                    StackDriftDetectionStatus::DetectionFailed,
+                    Some(1),
+                    "one resource failed"
+                ),
+                &drifts(vec![resource(
+                    "OrdersQueue",
+                    StackResourceDriftStatus::Modified
+                )]),
+            ]
+        );
+        let drift = detect(&client, "inventory", POLL).await.unwrap();
+        assert_eq!(drift.drifted.len(), 1);
+    }
 }

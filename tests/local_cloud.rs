@@ -391,6 +391,59 @@ fn deploy_send_order_scan_and_destroy_on_the_local_cloud() {
     assert_eq!(unknown.status.code(), Some(2), "{}", util::text(&unknown));
     assert!(util::text(&unknown).contains("function:approval"));
 
+    // What a deploy would change, before anything is uploaded: nothing,
+    // then a new address and a function without its reserved concurrency.
+    let repo = util::repo_root();
+    let workspace = repo.to_str().unwrap();
+    let same = stack.invctl(&["diff", "--fail", "--workspace", workspace]);
+    assert_eq!(same.status.code(), Some(0), "{}", util::text(&same));
+    assert!(
+        util::text(&same).contains("no differences"),
+        "{}",
+        util::text(&same)
+    );
+    let changed = stack.invctl(&[
+        "diff",
+        "--fail",
+        "--email",
+        "other@example.com",
+        "--no-reserved-concurrency",
+        "--output",
+        "json",
+        "--workspace",
+        workspace,
+    ]);
+    assert_eq!(changed.status.code(), Some(1), "{}", util::text(&changed));
+    let report = json(&changed);
+    assert_eq!(
+        report["parameters"][0]["name"], "NotificationEmail",
+        "{report}"
+    );
+    assert_eq!(
+        report["parameters"][0]["new"], "other@example.com",
+        "{report}"
+    );
+    let approval = report["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["logicalId"] == "ApprovalFunction")
+        .unwrap_or_else(|| panic!("no ApprovalFunction change in {report}"));
+    assert_eq!(approval["action"], "modified");
+    assert_eq!(approval["replacement"], false);
+    assert_eq!(
+        approval["properties"][0]["path"],
+        "Properties.ReservedConcurrentExecutions"
+    );
+    assert!(report["code"].as_array().unwrap().is_empty(), "{report}");
+    let drift = stack.invctl(&["diff", "--drift", "--workspace", workspace]);
+    assert_eq!(drift.status.code(), Some(2), "{}", util::text(&drift));
+    assert!(
+        util::text(&drift).contains("DetectStackDrift"),
+        "{}",
+        util::text(&drift)
+    );
+
     // One function, once, as Lambda's Invoke runs it: reserve-stock with
     // its sample event (a delivery of the real orders queue), edited as a
     // file, answers, logs, and reserves the order it carried.
@@ -478,8 +531,6 @@ fn deploy_send_order_scan_and_destroy_on_the_local_cloud() {
     assert_eq!(stack.reservations().len(), reserved_before + 1);
 
     // Protected, the stack refuses to be destroyed and says how to lift it.
-    let repo = util::repo_root();
-    let workspace = repo.to_str().unwrap();
     let deploy = |flag: &str| {
         json(&ok(stack.invctl(&[
             "deploy",

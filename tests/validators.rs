@@ -479,3 +479,66 @@ fn parliament_catches_an_action_on_a_resource_it_does_not_take() {
         "{found:?}"
     );
 }
+
+/// `invctl diff` says a change replaces a resource from its own table of
+/// create-only properties: the table is what the resource types' registry
+/// schemas (as cfn-lint ships them) say, for every type the stack uses.
+#[test]
+fn diffs_replacement_table_matches_the_registry_schemas() {
+    use invctl::commands::diff::replacement::CREATE_ONLY;
+    let python = util::cfn_lint().parent().unwrap().join("python");
+    let found = util::run(Command::new(&python).args([
+        "-c",
+        "import cfnlint, os; print(os.path.dirname(cfnlint.__file__))",
+    ]));
+    assert!(found.status.success(), "{}", util::text(&found));
+    let schemas = std::path::PathBuf::from(String::from_utf8_lossy(&found.stdout).trim())
+        .join("data/schemas");
+    let read = |path: std::path::PathBuf| -> Json {
+        serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap()
+    };
+    let provider = read(schemas.join("providers/us-east-1.json"));
+    let template = util::synthesized(TemplateFormat::Json)
+        .into_iter()
+        .find(|a| {
+            a.path.extension().is_some_and(|e| e == "json")
+                && a.path.parent() == Some(std::path::Path::new(""))
+        })
+        .map(|a| serde_json::from_str::<Json>(&a.contents).unwrap())
+        .expect("the template");
+    let mut types: Vec<String> = template["Resources"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|r| r["Type"].as_str().unwrap().to_owned())
+        .collect();
+    types.sort();
+    types.dedup();
+    for kind in types {
+        let schema = read(schemas.join(format!(
+            "resources/{}.json",
+            provider[&kind].as_str().unwrap_or_else(|| panic!("no schema for {kind}"))
+        )));
+        let mut expected: Vec<String> = schema["createOnlyProperties"]
+            .as_array()
+            .map(|list| {
+                list.iter()
+                    .filter_map(|p| p.as_str()?.strip_prefix("/properties/"))
+                    .map(|p| p.split('/').next().unwrap().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        expected.sort();
+        expected.dedup();
+        let mut listed: Vec<String> = CREATE_ONLY
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .unwrap_or_else(|| panic!("{kind} is not in diff's replacement table"))
+            .1
+            .iter()
+            .map(|p| p.to_string())
+            .collect();
+        listed.sort();
+        assert_eq!(listed, expected, "{kind}");
+    }
+}

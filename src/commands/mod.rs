@@ -6,6 +6,7 @@ pub mod completions;
 pub mod decision;
 pub mod deploy;
 pub mod destroy;
+pub mod diff;
 pub mod executions;
 pub mod fault;
 pub mod graph;

@@ -5,32 +5,41 @@ use clap::Args;
 use crate::output::{ReportArgs, WorkspaceArgs};
 use crate::stack::Architecture;
 
-#[derive(Debug, Args)]
-pub struct DeployArgs {
+/// What shapes the stack and its code: the flags `deploy` and `diff` share.
+#[derive(Debug, Default, Args)]
+pub struct StackArgs {
     /// Address for stock alerts and approval requests (required on first deploy; remembered after)
     #[arg(long)]
     pub email: Option<String>,
+    /// Lambda architecture [default: arm64; with --local, this machine's]
+    #[arg(long, value_enum)]
+    pub arch: Option<Architecture>,
+    /// Use the zips of the last `invctl build` instead of building
+    #[arg(long)]
+    pub skip_build: bool,
+    /// S3 bucket for the Lambda zips and the template, in your account [default: invctl-artifacts-ACCOUNT-REGION, created on first use]
+    #[arg(long, value_name = "NAME")]
+    pub artifact_bucket: Option<String>,
+    /// Deploy the functions without their reserved concurrency (for accounts whose concurrency quota is too small to reserve any; also `reserved_concurrency = false` in invctl.toml)
+    #[arg(long)]
+    pub no_reserved_concurrency: bool,
+    #[command(flatten)]
+    pub workspace: WorkspaceArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
     /// Execute the change set without asking (required off a terminal when resources are replaced or removed)
     #[arg(long)]
     pub yes: bool,
     /// Create and show the change set, but do not execute it
     #[arg(long)]
     pub no_execute: bool,
-    /// Lambda architecture [default: arm64; with --local, this machine's]
-    #[arg(long, value_enum)]
-    pub arch: Option<Architecture>,
-    /// Deploy the zips of the last `invctl build` instead of building
-    #[arg(long)]
-    pub skip_build: bool,
-    /// S3 bucket for the Lambda zips and the template, in your account [default: invctl-artifacts-ACCOUNT-REGION, created on first use]
-    #[arg(long, value_name = "NAME")]
-    pub artifact_bucket: Option<String>,
     /// Do not load the sample catalog into the inventory table
     #[arg(long)]
     pub no_seed: bool,
-    /// Deploy the functions without their reserved concurrency (for accounts whose concurrency quota is too small to reserve any; also `reserved_concurrency = false` in invctl.toml)
-    #[arg(long)]
-    pub no_reserved_concurrency: bool,
     /// When the stack is UPDATE_ROLLBACK_FAILED, continue its rollback first (ContinueUpdateRollback), then deploy
     #[arg(long)]
     pub continue_rollback: bool,
@@ -47,8 +56,6 @@ pub struct DeployArgs {
     /// Lift that protection (termination protection off, every update allowed), then deploy
     #[arg(long)]
     pub unprotect: bool,
-    #[command(flatten)]
-    pub workspace: WorkspaceArgs,
     #[command(flatten)]
     pub report: ReportArgs,
 }

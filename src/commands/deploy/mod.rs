@@ -25,13 +25,11 @@ use crate::deploy::settle::{settle, OnRollbackFailed};
 use crate::deploy::stack::{self};
 use crate::stack::ids;
 
-pub use args::DeployArgs;
+pub use args::{DeployArgs, StackArgs};
 pub use concurrency::check_concurrency;
 pub use error::{Error, MIN_UNRESERVED};
-use plan::{
-    artifact_store, change_set_request, seed_catalog, stack_parameter, tag, zips, Plan,
-    FINGERPRINT_TAG,
-};
+pub(crate) use plan::{artifact_store, stack_parameter, zips, Plan};
+use plan::{change_set_request, seed_catalog, tag, FINGERPRINT_TAG};
 use report::{outputs, Report};
 
 /// Whether the change set may run: `--yes`, a yes typed on the terminal,
@@ -97,7 +95,7 @@ pub fn run(
     console: &mut dyn Console,
     out: &mut dyn Write,
 ) -> Result<(), Error> {
-    let plan = Plan::resolve(aws, args)?;
+    let plan = Plan::resolve(aws, &args.stack)?;
     // Set once CloudFormation has been told to change the stack, so an
     // interruption can say what it left behind.
     let started = std::cell::Cell::new(false);
@@ -185,8 +183,8 @@ async fn deploy_changes(
             other => other?,
         }
     }
-    let zips = zips(args, plan.arch, plan.local)?;
-    let store = artifact_store(args, plan, config, &region).await?;
+    let zips = zips(&args.stack, plan.arch, plan.local)?;
+    let store = artifact_store(&args.stack, plan, config, &region).await?;
     let fingerprint = crate::deploy::fingerprint(&plan.template_hash, &email, &store.bucket, &zips);
     if let Some(stack) = &existing {
         if tag(stack, FINGERPRINT_TAG).as_deref() == Some(fingerprint.as_str()) {

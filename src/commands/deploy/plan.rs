@@ -4,7 +4,7 @@
 
 use aws_sdk_cloudformation::types::{Parameter, Stack, Tag};
 
-use super::args::DeployArgs;
+use super::args::StackArgs;
 use super::error::Error;
 use super::report::SeededReport;
 use crate::build::{self};
@@ -50,7 +50,7 @@ pub(super) fn tag(stack: &Stack, key: &str) -> Option<String> {
         .and_then(|t| t.value().map(str::to_owned))
 }
 
-pub(super) fn stack_parameter(stack: &Stack, key: &str) -> Option<String> {
+pub(crate) fn stack_parameter(stack: &Stack, key: &str) -> Option<String> {
     stack
         .parameters()
         .iter()
@@ -61,8 +61,8 @@ pub(super) fn stack_parameter(stack: &Stack, key: &str) -> Option<String> {
 /// The zips to deploy: freshly built, or the last build's with --skip-build.
 /// The zips to deploy: built for `arch` (for AWS), or, for the local
 /// cloud, for this machine in the fast local profile.
-pub(super) fn zips(
-    args: &DeployArgs,
+pub(crate) fn zips(
+    args: &StackArgs,
     arch: Architecture,
     local: bool,
 ) -> Result<Vec<(functions::FunctionSpec, Vec<u8>, String)>, Error> {
@@ -94,20 +94,20 @@ pub(super) fn zips(
 
 /// What `run` resolved from the command line and settings before any AWS
 /// call: the stack, the address, the architecture and the template.
-pub(super) struct Plan {
-    pub(super) settings: Settings,
-    pub(super) name: String,
-    pub(super) email: Option<String>,
-    pub(super) arch: Architecture,
+pub(crate) struct Plan {
+    pub(crate) settings: Settings,
+    pub(crate) name: String,
+    pub(crate) email: Option<String>,
+    pub(crate) arch: Architecture,
     /// Functions built for this machine, to run on the local cloud.
-    pub(super) local: bool,
-    pub(super) shape: crate::stack::Shape,
-    pub(super) template: String,
-    pub(super) template_hash: String,
+    pub(crate) local: bool,
+    pub(crate) shape: crate::stack::Shape,
+    pub(crate) template: String,
+    pub(crate) template_hash: String,
 }
 
 impl Plan {
-    pub(super) fn resolve(aws: &AwsArgs, args: &DeployArgs) -> Result<Self, Error> {
+    pub(crate) fn resolve(aws: &AwsArgs, args: &StackArgs) -> Result<Self, Error> {
         let settings = Settings::resolve(aws)?;
         let email = args.email.clone().or_else(|| settings.email.clone());
         if let Some(address) = &email {
@@ -159,8 +159,8 @@ impl Plan {
 
 /// Where the zips and the template go: `--artifact-bucket`, the config
 /// file's, or the account's own bucket for the region.
-pub(super) async fn artifact_store(
-    args: &DeployArgs,
+pub(crate) async fn artifact_store(
+    args: &StackArgs,
     plan: &Plan,
     config: &aws_config::SdkConfig,
     region: &str,
