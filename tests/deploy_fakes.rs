@@ -904,3 +904,152 @@ mod drift {
         assert_eq!(drift.drifted.len(), 1);
     }
 }
+
+/// `invctl deploy --hotswap` applying its swap, on SDK-level fakes: the
+/// new zip goes to the function and is waited for, the workflow gets its
+/// definition resolved against the stack's resources, and a failed code
+/// update says why.
+mod hotswap {
+    use std::collections::HashMap;
+    use std::time::Duration;
+
+    use aws_sdk_lambda::operation::get_function_configuration::GetFunctionConfigurationOutput;
+    use aws_sdk_lambda::operation::update_function_code::UpdateFunctionCodeOutput;
+    use aws_sdk_lambda::types::LastUpdateStatus;
+    use aws_sdk_sfn::operation::update_state_machine::UpdateStateMachineOutput;
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+    use invctl::commands::deploy::hotswap::{apply, Swap, Target};
+    use invctl::stack::functions;
+    use serde_json::json;
+
+    fn configuration(status: LastUpdateStatus) -> aws_smithy_mocks::Rule {
+        mock!(aws_sdk_lambda::Client::get_function_configuration).then_output(move || {
+            GetFunctionConfigurationOutput::builder()
+                .function_arn("arn:aws:lambda:eu-west-1:111122223333:function:email-1")
+                .last_update_status(status.clone())
+                .last_update_status_reason("the zip is not a valid archive")
+                .build()
+        })
+    }
+
+    #[tokio::test]
+    async fn new_code_is_waited_for_and_a_definition_is_resolved() {
+        let update = mock!(aws_sdk_lambda::Client::update_function_code)
+            .match_requests(|r| {
+                r.function_name() == Some("approval-1")
+                    && r.zip_file().map(|z| z.as_ref()) == Some(b"new zip".as_slice())
+            })
+            .then_output(|| UpdateFunctionCodeOutput::builder().build());
+        let lambda = mock_client!(
+            aws_sdk_lambda,
+            RuleMode::Sequential,
+            [
+                &update,
+                &configuration(LastUpdateStatus::InProgress),
+                &configuration(LastUpdateStatus::Successful),
+                // The email function's ARN, for the workflow's definition.
+                &configuration(LastUpdateStatus::Successful),
+            ]
+        );
+        let expected = r#"{"T":"inv-table","F":"arn:aws:lambda:eu-west-1:111122223333:function:email-1","R":"eu-west-1"}"#;
+        let definition = mock!(aws_sdk_sfn::Client::update_state_machine)
+            .match_requests(move |r| {
+                r.state_machine_arn() == Some("arn:sm") && r.definition() == Some(expected)
+            })
+            .then_output(|| {
+                UpdateStateMachineOutput::builder()
+                    .update_date(aws_sdk_sfn::primitives::DateTime::from_secs(0))
+                    .build()
+                    .unwrap()
+            });
+        let sfn = mock_client!(aws_sdk_sfn, RuleMode::Sequential, [&definition]);
+        let physical = HashMap::from([
+            ("ApprovalFunction".to_owned(), "approval-1".to_owned()),
+            (
+                "PurchaseOrderEmailFunction".to_owned(),
+                "email-1".to_owned(),
+            ),
+            ("InventoryTable".to_owned(), "inv-table".to_owned()),
+            (
+                "CreatePurchaseOrderStateMachine".to_owned(),
+                "arn:sm".to_owned(),
+            ),
+        ]);
+        let template = json!({"Resources": {"CreatePurchaseOrderStateMachine": {
+            "Type": "AWS::StepFunctions::StateMachine",
+            "Properties": {"DefinitionString": {"Fn::Sub": [
+                r#"{"T":"${Table}","F":"${Email}","R":"${AWS::Region}"}"#,
+                {
+                    "Table": {"Ref": "InventoryTable"},
+                    "Email": {"Fn::GetAtt": ["PurchaseOrderEmailFunction", "Arn"]}
+                }
+            ]}}
+        }}});
+        let swap = Swap {
+            functions: vec!["ApprovalFunction".into()],
+            workflows: vec!["CreatePurchaseOrderStateMachine".into()],
+        };
+        let zips = [(functions::APPROVAL, b"new zip".to_vec(), "sha".to_owned())];
+        let target = Target {
+            stack_name: "inv",
+            region: "eu-west-1",
+            account: "111122223333",
+            physical: &physical,
+        };
+        let changed = apply(
+            &lambda,
+            &sfn,
+            &target,
+            &swap,
+            &zips,
+            &template,
+            Duration::from_millis(1),
+        )
+        .await
+        .unwrap();
+        let ids: Vec<&str> = changed.iter().map(|c| c.logical_id.as_str()).collect();
+        assert_eq!(ids, ["ApprovalFunction", "CreatePurchaseOrderStateMachine"]);
+        assert_eq!(update.num_calls(), 1);
+        assert_eq!(
+            definition.num_calls(),
+            1,
+            "the definition sent was not the resolved one"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_code_update_says_why() {
+        let update = mock!(aws_sdk_lambda::Client::update_function_code)
+            .then_output(|| UpdateFunctionCodeOutput::builder().build());
+        let lambda = mock_client!(
+            aws_sdk_lambda,
+            RuleMode::Sequential,
+            [&update, &configuration(LastUpdateStatus::Failed)]
+        );
+        let sfn = mock_client!(aws_sdk_sfn, RuleMode::Sequential, []);
+        let physical = HashMap::from([("ApprovalFunction".to_owned(), "approval-1".to_owned())]);
+        let target = Target {
+            stack_name: "inv",
+            region: "eu-west-1",
+            account: "111122223333",
+            physical: &physical,
+        };
+        let swap = Swap {
+            functions: vec!["ApprovalFunction".into()],
+            workflows: vec![],
+        };
+        let zips = [(functions::APPROVAL, b"zip".to_vec(), "sha".to_owned())];
+        let error = apply(
+            &lambda,
+            &sfn,
+            &target,
+            &swap,
+            &zips,
+            &json!({}),
+            Duration::from_millis(1),
+        )
+        .await
+        .unwrap_err();
+        assert!(error.contains("the zip is not a valid archive"), "{error}");
+    }
+}

@@ -1528,6 +1528,81 @@ fn watch_mode_serves_a_changed_handler_without_restarting_the_cloud() {
         (after["pid"].clone(), after["endpoint"].clone()),
         (before["pid"].clone(), before["endpoint"].clone())
     );
+
+    // The stack now runs code its template does not name: diff says so.
+    let workspace = source.to_str().unwrap();
+    let diffed = json(&stack(&[
+        "diff",
+        "--output",
+        "json",
+        "--workspace",
+        workspace,
+    ]));
+    let code: Vec<&str> = diffed["code"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["function"].as_str().unwrap())
+        .collect();
+    assert_eq!(code, ["approval"], "{diffed}");
+    // A hotswap of code alone goes straight to the function, no change set.
+    let swapped = json(&stack(&[
+        "deploy",
+        "--hotswap",
+        "--output",
+        "json",
+        "--workspace",
+        workspace,
+    ]));
+    assert_eq!(swapped["action"], "hotswap", "{swapped}");
+    assert_eq!(
+        swapped["changes"][0]["logicalId"], "ApprovalFunction",
+        "{swapped}"
+    );
+    assert!(page(browserless().get(&url).call())
+        .1
+        .contains("changed under watch"));
+    // Anything else needs a change set: refused, each change named.
+    let refused = invctl_in(
+        &source,
+        &[
+            "--local",
+            "--stack-name",
+            &name,
+            "deploy",
+            "--hotswap",
+            "--no-reserved-concurrency",
+            "--workspace",
+            workspace,
+        ],
+    );
+    assert_eq!(refused.status.code(), Some(2), "{}", util::text(&refused));
+    assert!(
+        util::text(&refused)
+            .contains("ApprovalFunction modified (Properties.ReservedConcurrentExecutions)"),
+        "{}",
+        util::text(&refused)
+    );
+    // A plain deploy makes the template name what runs again.
+    stack(&["deploy", "--yes", "--workspace", workspace]);
+    let reconciled = invctl_in(
+        &source,
+        &[
+            "--local",
+            "--stack-name",
+            &name,
+            "diff",
+            "--fail",
+            "--workspace",
+            workspace,
+        ],
+    );
+    assert_eq!(
+        reconciled.status.code(),
+        Some(0),
+        "{}",
+        util::text(&reconciled)
+    );
 }
 
 #[test]

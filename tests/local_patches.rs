@@ -562,6 +562,52 @@ async fn lambda_invocations_are_run_by_the_execution_plane() {
     );
 }
 
+/// The LastUpdateStatus GetFunctionConfiguration answers right after an
+/// UpdateFunctionCode.
+async fn status_after_update(moto: &Moto) -> Option<String> {
+    let config = moto.sdk_config().await;
+    let function = testkit::echo_function(&config, &unique("fn")).await;
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    zip.start_file("bootstrap", zip::write::SimpleFileOptions::default())
+        .unwrap();
+    std::io::Write::write_all(&mut zip, b"#!/bin/sh\n# new code\n").unwrap();
+    let lambda = aws_sdk_lambda::Client::new(&config);
+    lambda
+        .update_function_code()
+        .function_name(&function)
+        .zip_file(aws_sdk_lambda::primitives::Blob::new(
+            zip.finish().unwrap().into_inner(),
+        ))
+        .send()
+        .await
+        .unwrap();
+    lambda
+        .get_function_configuration()
+        .function_name(&function)
+        .send()
+        .await
+        .unwrap()
+        .last_update_status()
+        .map(|s| s.as_str().to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_update_is_in_progress_until_the_plane_runs_the_new_code() {
+    // This stand-in plane runs nothing, so the update never completes.
+    let (plane, _paths) = fake_plane();
+    let moto = Moto::start_local_with_plane(&plane, &[]);
+    assert_eq!(
+        status_after_update(&moto).await.as_deref(),
+        Some("InProgress")
+    );
+    let unpatched = Moto::start_local_with_plane(&plane, &["lambda-update-status"]);
+    assert_eq!(
+        status_after_update(&unpatched).await.as_deref(),
+        Some("Successful"),
+        "moto says done at once"
+    );
+}
+
 /// The log tail an Invoke with `LogType: Tail` answers, decoded.
 async fn invoke_tailed(moto: &Moto) -> Option<String> {
     let config = moto.sdk_config().await;

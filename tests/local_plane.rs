@@ -184,8 +184,10 @@ async fn an_invocation_of_code_not_loaded_yet_waits_for_the_next_look() {
             }
         });
     }
-    // Just created: not loaded at all.
+    // Just created: not loaded at all (and a look is asked for).
+    assert!(!plane.runs_code("fresh", "v1"));
     assert!(plane.wait_for_code("fresh", "v1").await);
+    assert!(plane.runs_code("fresh", "v1"));
     let greeting = |outcome: Option<Outcome>| match outcome {
         Some(Outcome::Response(body)) => {
             serde_json::from_slice::<serde_json::Value>(&body).unwrap()["env"].clone()

@@ -37,6 +37,9 @@ pub struct DeployArgs {
     /// Create and show the change set, but do not execute it
     #[arg(long)]
     pub no_execute: bool,
+    /// When only function code or workflow definitions changed, update them directly in seconds (no change set; the next plain deploy reconciles the template); refused, naming each change, when anything else changed
+    #[arg(long, conflicts_with_all = ["no_execute", "protect", "unprotect", "continue_rollback"])]
+    pub hotswap: bool,
     /// Do not load the sample catalog into the inventory table
     #[arg(long)]
     pub no_seed: bool,

@@ -77,6 +77,12 @@ pub enum Error {
     },
     #[error("cannot read the account's Lambda concurrency before deploying: {0}")]
     AccountSettings(String),
+    #[error("stack {0} is not deployed: a hotswap changes a running stack; deploy it first without --hotswap")]
+    HotswapNeedsStack(String),
+    #[error("a hotswap changes only function code and workflow definitions; stack {stack} also needs {}: deploy without --hotswap", refused.join("; "))]
+    HotswapRefused { stack: String, refused: Vec<String> },
+    #[error("the hotswap of stack {stack} failed: {message} (what was already swapped stays; `invctl deploy` reconciles)")]
+    Hotswap { stack: String, message: String },
     #[error("cannot read a zip or print the report")]
     Io(#[source] io::Error),
 }
@@ -89,7 +95,11 @@ impl crate::exit::ExitCode for Error {
         match self {
             Error::Config(e) => e.exit_code(),
             Error::Setup(_) => crate::exit::USAGE,
-            Error::EmailRequired(_) | Error::BadEmail(_) | Error::NeedsYes => crate::exit::USAGE,
+            Error::EmailRequired(_)
+            | Error::BadEmail(_)
+            | Error::NeedsYes
+            | Error::HotswapRefused { .. } => crate::exit::USAGE,
+            Error::HotswapNeedsStack(_) => crate::exit::NOT_DEPLOYED,
             Error::Build(BuildError::Tool(_)) => crate::exit::MISSING_TOOL,
             Error::Interrupted { .. } => crate::exit::INTERRUPTED,
             _ => crate::exit::FAILURE,

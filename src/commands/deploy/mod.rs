@@ -12,6 +12,7 @@
 mod args;
 mod concurrency;
 mod error;
+pub mod hotswap;
 mod plan;
 mod report;
 
@@ -119,6 +120,9 @@ async fn deploy(
 ) -> Result<Report, Error> {
     let config = crate::aws::sdk_config(&plan.settings).await?;
     let client = aws_sdk_cloudformation::Client::new(&config);
+    if args.hotswap {
+        return hotswap_changes(plan, args, console, &config, &client).await;
+    }
     let mut report = deploy_changes(plan, args, console, started, &config, &client).await?;
     let settled = report.executed || report.action == "none";
     if settled && args.protect {
@@ -135,6 +139,99 @@ async fn deploy(
         }
         report.protection = Some("off");
     }
+    Ok(report)
+}
+
+/// `--hotswap`: the stack settled, its differences read, and only code and
+/// definitions updated directly; anything else refused before any change.
+async fn hotswap_changes(
+    plan: &Plan,
+    args: &DeployArgs,
+    console: &mut dyn Console,
+    config: &aws_config::SdkConfig,
+    client: &aws_sdk_cloudformation::Client,
+) -> Result<Report, Error> {
+    let name = &plan.name;
+    let poll = stack::poll_interval();
+    let Some(existing) = settle(client, name, poll, &OnRollbackFailed::Stop, console).await? else {
+        return Err(Error::HotswapNeedsStack(name.clone()));
+    };
+    let failed = |message: String| Error::Hotswap {
+        stack: name.clone(),
+        message,
+    };
+    let new_template =
+        crate::commands::diff::changes::parse_template(&plan.template).map_err(failed)?;
+    let zips = zips(&args.stack, plan.arch, plan.local)?;
+    let bucket = args
+        .stack
+        .artifact_bucket
+        .as_deref()
+        .or(plan.settings.artifact_bucket.as_deref());
+    let (diff, code, parameters) = hotswap::differences(
+        client,
+        &existing,
+        &new_template,
+        &zips,
+        plan.email.as_deref(),
+        bucket,
+    )
+    .await
+    .map_err(failed)?;
+    let swap =
+        hotswap::plan(&diff, &code, &parameters).map_err(|refused| Error::HotswapRefused {
+            stack: name.clone(),
+            refused,
+        })?;
+    if swap.is_empty() {
+        return Ok(Report::unchanged(
+            name,
+            0,
+            outputs(&existing),
+            "no changes: the stack already runs this code and these workflows",
+        ));
+    }
+    let physical = crate::drive::physical_ids(client, name)
+        .await
+        .map_err(failed)?;
+    let account = crate::deploy::assets::account_id(config).await?;
+    let region = config.region().map(ToString::to_string).unwrap_or_default();
+    let target = hotswap::Target {
+        stack_name: name,
+        region: &region,
+        account: &account,
+        physical: &physical,
+    };
+    let changes = hotswap::apply(
+        &aws_sdk_lambda::Client::new(config),
+        &aws_sdk_sfn::Client::new(config),
+        &target,
+        &swap,
+        &zips,
+        &new_template,
+        poll,
+    )
+    .await
+    .map_err(failed)?;
+    for change in &changes {
+        eprintln!(
+            "  ~ Hotswap  {:<40} {}",
+            change.logical_id, change.resource_type
+        );
+    }
+    let mut report = Report::unchanged(
+        name,
+        0,
+        outputs(&existing),
+        &format!(
+            "stack {name}: hotswapped {} function(s) and {} workflow(s); it now runs what its template does not name (`invctl diff` shows it) until the next `invctl deploy`",
+            swap.functions.len(),
+            swap.workflows.len()
+        ),
+    );
+    report.action = "hotswap";
+    report.executed = true;
+    report.changes = changes;
     Ok(report)
 }
 

@@ -2,14 +2,15 @@
 //! added, removed or modified with the properties that change, whether
 //! CloudFormation replaces it (a change to a create-only property, from the
 //! resource type's registry schema), the policy statements added and
-//! removed per role or resource policy, and the states of each workflow
-//! that change.
-
-use std::collections::BTreeSet;
+//! removed per role or resource policy ([`super::iam`]), and the states of
+//! each workflow that change.
 
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::iam::{policy_changes, PolicyChange};
+pub use super::json::shown;
+use super::json::{keys, resource_type, section};
 use super::replacement;
 
 /// What one resource's change is.
@@ -54,18 +55,6 @@ impl ResourceChange {
     }
 }
 
-/// The statements of one policy that change.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PolicyChange {
-    /// The resource that holds the policy (a role, a queue policy, the key).
-    pub logical_id: String,
-    /// Which of its policies: `trust`, an inline policy's name, `policy`.
-    pub policy: String,
-    pub added: Vec<String>,
-    pub removed: Vec<String>,
-}
-
 /// A workflow whose definition changes, by state.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -92,36 +81,6 @@ impl TemplateDiff {
     pub fn is_empty(&self) -> bool {
         self.resources.is_empty() && self.outputs.is_empty()
     }
-}
-
-/// Values longer than this are shortened in the report.
-const SHOWN_CHARS: usize = 80;
-
-/// A value as the report shows it: strings bare, anything else as compact
-/// JSON, cut to [`SHOWN_CHARS`] characters.
-pub fn shown(value: &Value) -> String {
-    let text = match value {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    let text = text.replace('\n', "\\n");
-    if text.chars().count() <= SHOWN_CHARS {
-        return text;
-    }
-    let cut: String = text.chars().take(SHOWN_CHARS - 3).collect();
-    format!("{cut}...")
-}
-
-fn section(template: &Value, name: &str) -> Map<String, Value> {
-    template
-        .get(name)
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default()
-}
-
-fn keys(a: &Map<String, Value>, b: &Map<String, Value>) -> BTreeSet<String> {
-    a.keys().chain(b.keys()).cloned().collect()
 }
 
 /// Every leaf that differs between `old` and `new`, under `path`. Lists of
@@ -155,14 +114,6 @@ fn value_changes(
         }
         _ => out.push((path.to_owned(), old.cloned(), new.cloned())),
     }
-}
-
-fn resource_type(resource: &Value) -> String {
-    resource
-        .get("Type")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned()
 }
 
 fn resource_changes(old: &Map<String, Value>, new: &Map<String, Value>) -> Vec<ResourceChange> {
@@ -202,90 +153,6 @@ fn resource_changes(old: &Map<String, Value>, new: &Map<String, Value>) -> Vec<R
             stateful,
             properties,
         });
-    }
-    changes
-}
-
-/// The policies a resource holds, by name: their statements, each as
-/// compact JSON (a statement is compared whole).
-fn policies(resource: &Value) -> Vec<(String, Vec<String>)> {
-    let properties = resource.get("Properties").cloned().unwrap_or(Value::Null);
-    let statements = |document: Option<&Value>| -> Vec<String> {
-        match document.and_then(|d| d.get("Statement")) {
-            Some(Value::Array(items)) => items.iter().map(Value::to_string).collect(),
-            Some(one) => vec![one.to_string()],
-            None => Vec::new(),
-        }
-    };
-    let mut found = Vec::new();
-    match resource_type(resource).as_str() {
-        "AWS::IAM::Role" => {
-            found.push((
-                "trust".to_owned(),
-                statements(properties.get("AssumeRolePolicyDocument")),
-            ));
-            if let Some(Value::Array(inline)) = properties.get("Policies") {
-                for policy in inline {
-                    let name = policy.get("PolicyName").map(shown).unwrap_or_default();
-                    found.push((name, statements(policy.get("PolicyDocument"))));
-                }
-            }
-            if let Some(managed) = properties.get("ManagedPolicyArns") {
-                found.push((
-                    "managed policies".to_owned(),
-                    match managed {
-                        Value::Array(arns) => arns.iter().map(Value::to_string).collect(),
-                        other => vec![other.to_string()],
-                    },
-                ));
-            }
-        }
-        "AWS::SQS::QueuePolicy" | "AWS::SNS::TopicPolicy" | "AWS::IAM::Policy" => {
-            found.push((
-                "policy".to_owned(),
-                statements(properties.get("PolicyDocument")),
-            ));
-        }
-        "AWS::KMS::Key" => {
-            found.push((
-                "key policy".to_owned(),
-                statements(properties.get("KeyPolicy")),
-            ));
-        }
-        // A permission is one statement of the function's resource policy.
-        "AWS::Lambda::Permission" => {
-            found.push(("permission".to_owned(), vec![properties.to_string()]));
-        }
-        _ => {}
-    }
-    found
-}
-
-fn policy_changes(old: &Map<String, Value>, new: &Map<String, Value>) -> Vec<PolicyChange> {
-    let mut changes = Vec::new();
-    for id in keys(old, new) {
-        let before = old.get(&id).map(policies).unwrap_or_default();
-        let after = new.get(&id).map(policies).unwrap_or_default();
-        let names: BTreeSet<&String> = before.iter().chain(&after).map(|(n, _)| n).collect();
-        for name in names {
-            let of = |list: &[(String, Vec<String>)]| -> BTreeSet<String> {
-                list.iter()
-                    .filter(|(n, _)| n == name)
-                    .flat_map(|(_, s)| s.iter().cloned())
-                    .collect()
-            };
-            let (a, b) = (of(&before), of(&after));
-            let added: Vec<String> = b.difference(&a).cloned().collect();
-            let removed: Vec<String> = a.difference(&b).cloned().collect();
-            if !added.is_empty() || !removed.is_empty() {
-                changes.push(PolicyChange {
-                    logical_id: id.clone(),
-                    policy: name.clone(),
-                    added,
-                    removed,
-                });
-            }
-        }
     }
     changes
 }
@@ -468,46 +335,6 @@ mod tests {
         );
     }
 
-    fn role(statements: Value) -> Value {
-        json!({
-            "Type": "AWS::IAM::Role",
-            "Properties": {
-                "AssumeRolePolicyDocument": {"Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
-                "Policies": [{"PolicyName": "least-privilege", "PolicyDocument": {"Statement": statements}}]
-            }
-        })
-    }
-
-    #[test]
-    fn policy_statements_added_and_removed_are_named_per_role_and_policy() {
-        let read = json!({"Effect": "Allow", "Action": ["dynamodb:GetItem"], "Resource": "*"});
-        let write = json!({"Effect": "Allow", "Action": ["dynamodb:PutItem"], "Resource": "*"});
-        let diff = compare(
-            &template(json!({ "R": role(json!([read.clone()])) })),
-            &template(json!({ "R": role(json!([write.clone()])) })),
-        );
-        assert_eq!(
-            diff.iam,
-            [PolicyChange {
-                logical_id: "R".into(),
-                policy: "least-privilege".into(),
-                added: vec![write.to_string()],
-                removed: vec![read.to_string()],
-            }]
-        );
-        // The trust policy did not change: not listed.
-        assert!(diff.iam.iter().all(|c| c.policy != "trust"));
-        // A reordering is no IAM change.
-        let both = json!([read.clone(), write.clone()]);
-        let reordered = json!([write, read]);
-        assert!(compare(
-            &template(json!({ "R": role(both) })),
-            &template(json!({ "R": role(reordered) }))
-        )
-        .iam
-        .is_empty());
-    }
-
     fn machine(states: Value) -> Value {
         let definition = json!({"StartAt": "A", "States": states}).to_string();
         json!({
@@ -542,7 +369,7 @@ mod tests {
     fn long_values_are_shortened() {
         let long = "x".repeat(200);
         let text = shown(&json!(long));
-        assert_eq!(text.chars().count(), SHOWN_CHARS);
+        assert_eq!(text.chars().count(), super::super::json::SHOWN_CHARS);
         assert!(text.ends_with("..."));
         assert_eq!(shown(&json!({"Ref": "T"})), r#"{"Ref":"T"}"#);
     }

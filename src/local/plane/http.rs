@@ -200,6 +200,15 @@ impl Plane {
                     Bytes::from(e.to_string()),
                 ),
             },
+            (Method::POST, ["loaded", name]) => {
+                let asked: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                let sha = asked["sha"].as_str().unwrap_or_default();
+                let loaded = self.runs_code(name, sha);
+                respond(
+                    StatusCode::OK,
+                    Bytes::from(serde_json::json!({ "loaded": loaded }).to_string()),
+                )
+            }
             (Method::POST, ["invoke", name]) => {
                 // The launcher says which code moto deployed: a function
                 // just created or updated runs it, not nothing or the old.

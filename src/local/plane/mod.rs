@@ -209,6 +209,18 @@ impl Plane {
         }
     }
 
+    /// Whether `name` runs the code whose sha256 is `code_sha256` now; when
+    /// it does not, a look at what is deployed is asked for.
+    pub fn runs_code(&self, name: &str, code_sha256: &str) -> bool {
+        let runs = self
+            .function(name)
+            .is_some_and(|f| f.config.code_sha256 == code_sha256);
+        if !runs {
+            self.inner.sync_wanted.notify_one();
+        }
+        runs
+    }
+
     /// Stops every function's instances.
     pub fn stop(&self) {
         self.inner.functions.lock().unwrap().clear();

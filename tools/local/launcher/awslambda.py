@@ -48,6 +48,31 @@ def lambda_invoke(args):
     LambdaSimpleBackend.invoke = invoke
 
 
+def lambda_update_status(args):
+    """A function's LastUpdateStatus is InProgress until invctl's execution
+    plane runs its new code, as Lambda's is until new invocations get it
+    (awslambda/models.py:815-817 says Successful at once), so a caller that
+    waits for an update (`deploy --hotswap`) is not answered by old code."""
+    if not args.plane:
+        return
+    from moto.awslambda.models import LambdaFunction
+
+    original = LambdaFunction.get_configuration
+
+    def get_configuration(self, *a, **kw):
+        config = original(self, *a, **kw)
+        if config.get("LastUpdateStatus") == "Successful":
+            try:
+                answer = to_plane(args, f"/loaded/{self.function_name}", {"sha": self.code_sha_256})
+            except OSError:
+                answer = None
+            if not (answer or {}).get("loaded"):
+                config["LastUpdateStatus"] = "InProgress"
+        return config
+
+    LambdaFunction.get_configuration = get_configuration
+
+
 def lambda_logging_config(args):
     """A function keeps its LoggingConfig (its log group), from the API and
     from CloudFormation, and GetFunction reports it (awslambda/models.py

@@ -1,7 +1,7 @@
 """Every correction of moto, by the name `--without` takes, in the order
 they are applied."""
 
-from launcher.awslambda import function_urls, lambda_account_settings, lambda_code_location, lambda_invoke, lambda_logging_config, lambda_url_permissions, no_inline_triggers
+from launcher.awslambda import function_urls, lambda_account_settings, lambda_code_location, lambda_invoke, lambda_logging_config, lambda_update_status, lambda_url_permissions, no_inline_triggers
 from launcher.cloudformation import cfn_queue_policies, cfn_state_machines, event_bus_physical_id, fn_sub_keeps_dollars, log_group_arn, outputs_after_change_set, role_policy_documents, termination_protection
 from launcher.dynamodb import cancelled_transactions_keep_streams, dynamodb_one_at_a_time, transactions_copy_touched_items
 from launcher.events import rule_targets
@@ -29,6 +29,7 @@ PATCHES = {
     "role-policy-documents": role_policy_documents,
     "events-errors-named": events_errors_named,
     "lambda-logging-config": lambda_logging_config,
+    "lambda-update-status": lambda_update_status,
     "no-inline-triggers": no_inline_triggers,
     "dynamodb-one-at-a-time": dynamodb_one_at_a_time,
     "cancelled-transactions-keep-streams": cancelled_transactions_keep_streams,
