@@ -260,3 +260,81 @@ async fn every_call_names_the_expected_owner() {
         Outcome::Existing
     );
 }
+
+/// `invctl diff --change-set`: the template alone goes up, the change set
+/// keeps the deployed code keys, its Replacement verdicts are read, and it
+/// is deleted without running.
+#[tokio::test]
+async fn a_diffs_change_set_is_read_for_its_replacements_then_deleted() {
+    use aws_sdk_cloudformation::operation::create_change_set::CreateChangeSetOutput;
+    use aws_sdk_cloudformation::operation::delete_change_set::DeleteChangeSetOutput;
+    use aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput;
+    use aws_sdk_cloudformation::types::{
+        Change, ChangeAction, ChangeSetStatus, Replacement, ResourceChange,
+    };
+    use invctl::commands::diff::verdict;
+    let template = "Resources: {}\n";
+    let sha = invctl::deploy::assets::sha256_base64(template.as_bytes());
+    let head = mock!(Client::head_object).then_output(move || {
+        aws_sdk_s3::operation::head_object::HeadObjectOutput::builder()
+            .checksum_sha256(sha.clone())
+            .build()
+    });
+    let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&head]);
+    let create = mock!(aws_sdk_cloudformation::Client::create_change_set)
+        .match_requests(|r| {
+            r.template_url()
+                .is_some_and(|u| u.ends_with("/templates/abc.yaml"))
+                && r.parameters().iter().any(|p| {
+                    p.parameter_key() == Some("ApprovalFunctionCodeKey")
+                        && p.use_previous_value() == Some(true)
+                })
+        })
+        .then_output(|| CreateChangeSetOutput::builder().id("cs-1").build());
+    let describe = mock!(aws_sdk_cloudformation::Client::describe_change_set).then_output(|| {
+        DescribeChangeSetOutput::builder()
+            .status(ChangeSetStatus::CreateComplete)
+            .changes(
+                Change::builder()
+                    .resource_change(
+                        ResourceChange::builder()
+                            .logical_resource_id("InventoryTable")
+                            .resource_type("AWS::DynamoDB::Table")
+                            .action(ChangeAction::Modify)
+                            .replacement(Replacement::True)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build()
+    });
+    let delete = mock!(aws_sdk_cloudformation::Client::delete_change_set)
+        .match_requests(|r| r.change_set_name() == Some("cs-1"))
+        .then_output(|| DeleteChangeSetOutput::builder().build());
+    let cloudformation = mock_client!(
+        aws_sdk_cloudformation,
+        RuleMode::Sequential,
+        [&create, &describe, &delete]
+    );
+    let verdicts = verdict::verdicts(
+        &cloudformation,
+        &faked(s3),
+        "inventory",
+        template,
+        "abc",
+        verdict::parameters("ops@example.com", "bucket"),
+        std::time::Duration::from_millis(1),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        verdicts,
+        std::collections::HashMap::from([("InventoryTable".to_owned(), "True".to_owned())])
+    );
+    assert_eq!(
+        create.num_calls(),
+        1,
+        "the code keys were not kept as deployed"
+    );
+    assert_eq!(delete.num_calls(), 1);
+}

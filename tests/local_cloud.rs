@@ -408,6 +408,8 @@ fn deploy_send_order_scan_and_destroy_on_the_local_cloud() {
         "--email",
         "other@example.com",
         "--no-reserved-concurrency",
+        // CloudFormation's verdict too (moto's change sets give none).
+        "--change-set",
         "--output",
         "json",
         "--workspace",

@@ -289,20 +289,34 @@ impl ArtifactStore {
             }
             code_keys.push((function.code_key_parameter(), key));
         }
-        let template_key = template_key(template_hash);
-        if self.upload(&template_key, template.into_bytes()).await? == Outcome::New {
+        let (template_url, outcome) = self.upload_template(template, template_hash).await?;
+        if outcome == Outcome::New {
             uploaded += 1;
         }
         Ok(StackAssets {
             uploaded,
             code_keys,
-            template_url: format!(
-                "https://{}.s3.{}.{}/{template_key}",
-                self.bucket,
-                self.region,
-                dns_suffix(&self.region)
-            ),
+            template_url,
         })
+    }
+
+    /// Uploads the template under a key named by its content (unless it is
+    /// there); where CloudFormation fetches it: S3's own address (an
+    /// emulator resolves it the same way).
+    pub async fn upload_template(
+        &self,
+        template: String,
+        template_hash: &str,
+    ) -> Result<(String, Outcome), AssetError> {
+        let key = template_key(template_hash);
+        let outcome = self.upload(&key, template.into_bytes()).await?;
+        let url = format!(
+            "https://{}.s3.{}.{}/{key}",
+            self.bucket,
+            self.region,
+            dns_suffix(&self.region)
+        );
+        Ok((url, outcome))
     }
 }
 

@@ -389,6 +389,7 @@ mod tests {
                 new: None,
                 replaces: false,
             }],
+            change_set: None,
         }
     }
 

@@ -14,6 +14,7 @@ pub mod iam;
 mod json;
 pub mod replacement;
 pub mod template;
+pub mod verdict;
 
 use std::io::Write;
 
@@ -37,6 +38,9 @@ pub struct DiffArgs {
     /// Also detect drift: resources changed outside CloudFormation since the last deploy
     #[arg(long)]
     pub drift: bool,
+    /// Ask CloudFormation which resources it would replace: uploads the template (not the code) to the artifact bucket and makes a change set it reads and deletes
+    #[arg(long)]
+    pub change_set: bool,
     #[command(flatten)]
     pub report: ReportArgs,
 }
@@ -51,6 +55,8 @@ pub enum Error {
     Template { stack: String, message: String },
     #[error(transparent)]
     Drift(#[from] drift::DriftError),
+    #[error("cannot get CloudFormation's verdict on replacements: {0}")]
+    ChangeSet(String),
     #[error("the local cloud cannot detect drift (moto has no DetectStackDrift): the differences above are without it")]
     NoLocalDrift,
     #[error("stack {stack}: {count} difference(s) (--fail)")]
@@ -131,9 +137,15 @@ impl crate::output::Report for DiffReport {
                 (false, _) if change.replacement => "  (replaced)",
                 _ => "",
             };
+            let verdict = match change.change_set.as_deref() {
+                Some("Conditional") => "  (CloudFormation: may be replaced)",
+                Some("True") => "  (CloudFormation: replaced)",
+                Some(_) => "  (CloudFormation: updated in place)",
+                None => "",
+            };
             writeln!(
                 out,
-                "{} {} {}{loud}",
+                "{} {} {}{loud}{verdict}",
                 mark(change.action),
                 change.resource_type,
                 change.logical_id
@@ -261,7 +273,7 @@ pub fn run(aws: &AwsArgs, args: &DiffArgs, out: &mut dyn Write) -> Result<(), Er
         let deployed_template = changes::deployed_template(&client, &name)
             .await
             .map_err(template_error)?;
-        let diff = template::compare(&deployed_template, &new_template);
+        let mut diff = template::compare(&deployed_template, &new_template);
 
         let deployed = changes::stack_parameters(&stack);
         let zips = deploy::zips(&args.stack, plan.arch, plan.local)?;
@@ -275,6 +287,34 @@ pub fn run(aws: &AwsArgs, args: &DiffArgs, out: &mut dyn Write) -> Result<(), Er
         let (code, parameters) =
             parameter_changes(&deployed, &built, plan.email.as_deref(), bucket);
 
+        if args.change_set && !diff.resources.is_empty() {
+            let region = config.region().map(ToString::to_string).unwrap_or_default();
+            let store = deploy::artifact_store(&args.stack, &plan, &config, &region).await?;
+            let email = plan
+                .email
+                .clone()
+                .or_else(|| {
+                    deployed
+                        .get(crate::stack::ids::param::NOTIFICATION_EMAIL)
+                        .cloned()
+                })
+                .unwrap_or_default();
+            let bucket = bucket
+                .map(str::to_owned)
+                .unwrap_or_else(|| store.bucket.clone());
+            let verdicts = verdict::verdicts(
+                &client,
+                &store,
+                &name,
+                &plan.template,
+                &plan.template_hash,
+                verdict::parameters(&email, &bucket),
+                crate::deploy::stack::poll_interval(),
+            )
+            .await
+            .map_err(Error::ChangeSet)?;
+            template::apply_verdicts(&mut diff, &verdicts);
+        }
         let drift = if args.drift && !local {
             Some(drift::detect(&client, &name, crate::deploy::stack::poll_interval()).await?)
         } else {

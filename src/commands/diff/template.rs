@@ -46,6 +46,10 @@ pub struct ResourceChange {
     /// removing it loses that data.
     pub stateful: bool,
     pub properties: Vec<PropertyChange>,
+    /// CloudFormation's own verdict (`True`, `False`, `Conditional`), with
+    /// `--change-set`; it then decides `replacement`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub change_set: Option<String>,
 }
 
 impl ResourceChange {
@@ -152,6 +156,7 @@ fn resource_changes(old: &Map<String, Value>, new: &Map<String, Value>) -> Vec<R
             replacement,
             stateful,
             properties,
+            change_set: None,
         });
     }
     changes
@@ -228,6 +233,21 @@ fn workflow_changes(old: &Map<String, Value>, new: &Map<String, Value>) -> Vec<W
         changes.push(change);
     }
     changes
+}
+
+/// Takes CloudFormation's verdicts (logical id to a change set's
+/// `Replacement`) over the schemas': `Conditional` counts as a replacement,
+/// since it may be one.
+pub fn apply_verdicts(
+    diff: &mut TemplateDiff,
+    verdicts: &std::collections::HashMap<String, String>,
+) {
+    for change in &mut diff.resources {
+        if let Some(verdict) = verdicts.get(&change.logical_id) {
+            change.replacement = matches!(verdict.as_str(), "True" | "Conditional");
+            change.change_set = Some(verdict.clone());
+        }
+    }
 }
 
 /// How `new` differs from `old` (both parsed templates).
@@ -363,6 +383,26 @@ mod tests {
                 top_level_changed: false,
             }]
         );
+    }
+
+    #[test]
+    fn a_change_sets_verdict_overrides_the_schemas() {
+        let mut diff = compare(
+            &template(json!({ "T": table("t", "id"), "U": table("u", "id") })),
+            &template(json!({ "T": table("t2", "id"), "U": table("u", "sku") })),
+        );
+        assert!(diff.resources.iter().all(|c| c.replacement));
+        let verdicts = std::collections::HashMap::from([
+            ("T".to_owned(), "False".to_owned()),
+            ("U".to_owned(), "Conditional".to_owned()),
+        ]);
+        apply_verdicts(&mut diff, &verdicts);
+        let seen: Vec<(bool, Option<&str>)> = diff
+            .resources
+            .iter()
+            .map(|c| (c.replacement, c.change_set.as_deref()))
+            .collect();
+        assert_eq!(seen, [(false, Some("False")), (true, Some("Conditional"))]);
     }
 
     #[test]
