@@ -261,7 +261,7 @@ async fn every_call_names_the_expected_owner() {
     );
 }
 
-/// `invctl diff --change-set`: the template alone goes up, the change set
+/// `invctl diff`'s change set: the template alone goes up, the change set
 /// keeps the deployed code keys, its Replacement verdicts are read, and it
 /// is deleted without running.
 #[tokio::test]

@@ -1,12 +1,14 @@
-//! `invctl diff [--fail] [--drift]`: what a deploy would change, before
-//! anything is uploaded. The synthesized template is compared with the one
+//! `invctl diff [--fail] [--drift] [--no-change-set]`: what a deploy would
+//! change, before any code is uploaded. The synthesized template is compared with the one
 //! the stack runs ([`template`]): each resource added, removed or modified
 //! with its changing properties, marked where CloudFormation replaces it
 //! ([`replacement`]) and loudly where that loses a table's, queue's or
 //! key's data; the policy statements added and removed; the workflow
 //! states that change; each function whose code changes (its zip's sha256
-//! against the deployed code key) and each parameter. `--drift` adds what
-//! changed outside CloudFormation ([`drift`]).
+//! against the deployed code key) and each parameter. Where anything
+//! changes, CloudFormation's own verdict on replacements is read from a
+//! change set made and deleted for it ([`verdict`]; `--no-change-set`
+//! skips it). `--drift` adds what changed outside CloudFormation ([`drift`]).
 
 pub mod changes;
 pub mod drift;
@@ -38,9 +40,9 @@ pub struct DiffArgs {
     /// Also detect drift: resources changed outside CloudFormation since the last deploy
     #[arg(long)]
     pub drift: bool,
-    /// Ask CloudFormation which resources it would replace: uploads the template (not the code) to the artifact bucket and makes a change set it reads and deletes
+    /// Do not ask CloudFormation which resources it would replace (by default the template, not the code, is uploaded to the artifact bucket and a change set is made, read and deleted): the schemas decide, and nothing in the account is touched
     #[arg(long)]
-    pub change_set: bool,
+    pub no_change_set: bool,
     #[command(flatten)]
     pub report: ReportArgs,
 }
@@ -287,7 +289,7 @@ pub fn run(aws: &AwsArgs, args: &DiffArgs, out: &mut dyn Write) -> Result<(), Er
         let (code, parameters) =
             parameter_changes(&deployed, &built, plan.email.as_deref(), bucket);
 
-        if args.change_set && !diff.resources.is_empty() {
+        if !args.no_change_set && !diff.resources.is_empty() {
             let region = config.region().map(ToString::to_string).unwrap_or_default();
             let store = deploy::artifact_store(&args.stack, &plan, &config, &region).await?;
             let email = plan

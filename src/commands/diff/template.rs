@@ -47,7 +47,7 @@ pub struct ResourceChange {
     pub stateful: bool,
     pub properties: Vec<PropertyChange>,
     /// CloudFormation's own verdict (`True`, `False`, `Conditional`), with
-    /// `--change-set`; it then decides `replacement`.
+    /// read from the change set `diff` makes; it then decides `replacement`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub change_set: Option<String>,
 }

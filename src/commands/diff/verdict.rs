@@ -1,4 +1,4 @@
-//! `invctl diff --change-set`: CloudFormation's own verdict on which
+//! `invctl diff` (unless `--no-change-set`): CloudFormation's own verdict on which
 //! resources a deploy replaces. The synthesized template (not the code) is
 //! uploaded to the artifact bucket, a change set is made with the deployed
 //! code keys kept (code never replaces anything), each resource's
