@@ -269,11 +269,11 @@ pub struct CatalogEntry {
     pub stock: i64,
 }
 
-/// Every product of the inventory table, sorted by id.
-pub async fn catalog(
+/// Every item of `table`, as a Scan reads them, page after page.
+pub async fn scan_items(
     dynamodb: &aws_sdk_dynamodb::Client,
     table: &str,
-) -> Result<Vec<CatalogEntry>, DriveError> {
+) -> Result<Vec<HashMap<String, AttributeValue>>, DriveError> {
     let items: Vec<_> = dynamodb
         .scan()
         .table_name(table)
@@ -282,12 +282,24 @@ pub async fn catalog(
         .send()
         .collect()
         .await;
+    items
+        .into_iter()
+        .map(|item| {
+            item.map_err(|e| DriveError::Table {
+                table: table.to_owned(),
+                message: crate::aws::error::text(&e),
+            })
+        })
+        .collect()
+}
+
+/// Every product of the inventory table, sorted by id.
+pub async fn catalog(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    table: &str,
+) -> Result<Vec<CatalogEntry>, DriveError> {
     let mut products = Vec::new();
-    for item in items {
-        let item = item.map_err(|e| DriveError::Table {
-            table: table.to_owned(),
-            message: crate::aws::error::text(&e),
-        })?;
+    for item in scan_items(dynamodb, table).await? {
         let text = |key: &str| match item.get(key) {
             Some(AttributeValue::S(s)) => s.clone(),
             _ => String::new(),

@@ -11,8 +11,8 @@ use std::time::Duration;
 use aws_sdk_lambda::types::LastUpdateStatus;
 use serde_json::Value;
 
-use crate::commands::diff::changes::{self, CodeChange, ParameterChange};
-use crate::commands::diff::template::{self, Action, TemplateDiff};
+use crate::commands::diff::changes::{CodeChange, ParameterChange};
+use crate::commands::diff::template::{Action, TemplateDiff};
 use crate::deploy::changeset::Change;
 use crate::stack::functions::{self, FunctionSpec};
 
@@ -349,25 +349,6 @@ pub async fn apply(
         });
     }
     Ok(changed)
-}
-
-/// The differences of the deployed stack that a hotswap looks at.
-pub async fn differences(
-    client: &aws_sdk_cloudformation::Client,
-    stack: &aws_sdk_cloudformation::types::Stack,
-    new_template: &Value,
-    zips: &[(FunctionSpec, Vec<u8>, String)],
-    email: Option<&str>,
-    bucket: Option<&str>,
-) -> Result<(TemplateDiff, Vec<CodeChange>, Vec<ParameterChange>), String> {
-    let name = stack.stack_name().unwrap_or_default();
-    let deployed = changes::deployed_template(client, name).await?;
-    let diff = template::compare(&deployed, new_template);
-    let built: Vec<(FunctionSpec, String)> =
-        zips.iter().map(|(f, _, sha)| (*f, sha.clone())).collect();
-    let (code, parameters) =
-        changes::parameter_changes(&changes::stack_parameters(stack), &built, email, bucket);
-    Ok((diff, code, parameters))
 }
 
 #[cfg(test)]

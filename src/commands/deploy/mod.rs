@@ -163,26 +163,25 @@ async fn hotswap_changes(
     let new_template =
         crate::commands::diff::changes::parse_template(&plan.template).map_err(failed)?;
     let zips = zips(&args.stack, plan.arch, plan.local)?;
-    let bucket = args
-        .stack
-        .artifact_bucket
-        .as_deref()
-        .or(plan.settings.artifact_bucket.as_deref());
-    let (diff, code, parameters) = hotswap::differences(
+    let differences = crate::commands::diff::changes::differences(
         client,
         &existing,
         &new_template,
         &zips,
         plan.email.as_deref(),
-        bucket,
+        plan.named_bucket(&args.stack),
     )
     .await
     .map_err(failed)?;
-    let swap =
-        hotswap::plan(&diff, &code, &parameters).map_err(|refused| Error::HotswapRefused {
-            stack: name.clone(),
-            refused,
-        })?;
+    let swap = hotswap::plan(
+        &differences.template,
+        &differences.code,
+        &differences.parameters,
+    )
+    .map_err(|refused| Error::HotswapRefused {
+        stack: name.clone(),
+        refused,
+    })?;
     if swap.is_empty() {
         return Ok(Report::unchanged(
             name,

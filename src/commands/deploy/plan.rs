@@ -149,6 +149,14 @@ impl Plan {
         })
     }
 
+    /// The artifact bucket named by `--artifact-bucket` or the settings
+    /// file, if either names one.
+    pub(crate) fn named_bucket<'a>(&'a self, args: &'a StackArgs) -> Option<&'a str> {
+        args.artifact_bucket
+            .as_deref()
+            .or(self.settings.artifact_bucket.as_deref())
+    }
+
     pub(super) fn stack_error(&self, source: StackError) -> Error {
         Error::Stack {
             stack: self.name.clone(),
@@ -168,10 +176,9 @@ pub(crate) async fn artifact_store(
     let account = assets::account_id(config).await?;
     Ok(ArtifactStore {
         s3: assets::s3_client(config),
-        bucket: args
-            .artifact_bucket
-            .clone()
-            .or_else(|| plan.settings.artifact_bucket.clone())
+        bucket: plan
+            .named_bucket(args)
+            .map(str::to_owned)
             .unwrap_or_else(|| assets::bucket_name(&account, region)),
         region: region.to_owned(),
         owner: account,

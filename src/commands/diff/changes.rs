@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::template::TemplateDiff;
 use crate::stack::{functions, ids};
 
 /// A function whose code a deploy would change.
@@ -63,6 +64,35 @@ pub fn stack_parameters(stack: &aws_sdk_cloudformation::types::Stack) -> HashMap
             ))
         })
         .collect()
+}
+
+/// How the stack differs from what a deploy would make it.
+pub struct Differences {
+    pub template: TemplateDiff,
+    pub code: Vec<CodeChange>,
+    pub parameters: Vec<ParameterChange>,
+}
+
+/// The deployed `stack`'s template, code and parameters against
+/// `new_template`, the built `zips`, and the address and bucket a deploy
+/// would pass (when known).
+pub async fn differences(
+    client: &aws_sdk_cloudformation::Client,
+    stack: &aws_sdk_cloudformation::types::Stack,
+    new_template: &Value,
+    zips: &[(functions::FunctionSpec, Vec<u8>, String)],
+    email: Option<&str>,
+    bucket: Option<&str>,
+) -> Result<Differences, String> {
+    let deployed = deployed_template(client, stack.stack_name().unwrap_or_default()).await?;
+    let built: Vec<(functions::FunctionSpec, String)> =
+        zips.iter().map(|(f, _, sha)| (*f, sha.clone())).collect();
+    let (code, parameters) = parameter_changes(&stack_parameters(stack), &built, email, bucket);
+    Ok(Differences {
+        template: super::template::compare(&deployed, new_template),
+        code,
+        parameters,
+    })
 }
 
 /// The zip sha256 a code key names (`functions/PACKAGE/SHA.zip`).

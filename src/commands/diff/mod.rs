@@ -27,8 +27,7 @@ use crate::commands::deploy::{self, StackArgs};
 use crate::config::AwsArgs;
 use crate::drive::{self, DriveError, Located};
 use crate::output::ReportArgs;
-use crate::stack::functions;
-pub use changes::{parameter_changes, parse_template, CodeChange, ParameterChange};
+use changes::{parse_template, CodeChange, ParameterChange};
 
 #[derive(Debug, Args)]
 pub struct DiffArgs {
@@ -268,27 +267,25 @@ pub fn run(aws: &AwsArgs, args: &DiffArgs, out: &mut dyn Write) -> Result<(), Er
             stack,
         } = drive::locate(aws).await?;
         let client = aws_sdk_cloudformation::Client::new(&config);
-        let template_error = |message: String| Error::Template {
+        let zips = deploy::zips(&args.stack, plan.arch, plan.local)?;
+        let bucket = plan.named_bucket(&args.stack);
+        let changes::Differences {
+            template: mut diff,
+            code,
+            parameters,
+        } = changes::differences(
+            &client,
+            &stack,
+            &new_template,
+            &zips,
+            plan.email.as_deref(),
+            bucket,
+        )
+        .await
+        .map_err(|message| Error::Template {
             stack: name.clone(),
             message,
-        };
-        let deployed_template = changes::deployed_template(&client, &name)
-            .await
-            .map_err(template_error)?;
-        let mut diff = template::compare(&deployed_template, &new_template);
-
-        let deployed = changes::stack_parameters(&stack);
-        let zips = deploy::zips(&args.stack, plan.arch, plan.local)?;
-        let built: Vec<(functions::FunctionSpec, String)> =
-            zips.into_iter().map(|(f, _, sha)| (f, sha)).collect();
-        let bucket = args
-            .stack
-            .artifact_bucket
-            .as_deref()
-            .or(plan.settings.artifact_bucket.as_deref());
-        let (code, parameters) =
-            parameter_changes(&deployed, &built, plan.email.as_deref(), bucket);
-
+        })?;
         if !args.no_change_set && !diff.resources.is_empty() {
             let region = config.region().map(ToString::to_string).unwrap_or_default();
             let store = deploy::artifact_store(&args.stack, &plan, &config, &region).await?;
@@ -296,9 +293,8 @@ pub fn run(aws: &AwsArgs, args: &DiffArgs, out: &mut dyn Write) -> Result<(), Er
                 .email
                 .clone()
                 .or_else(|| {
-                    deployed
-                        .get(crate::stack::ids::param::NOTIFICATION_EMAIL)
-                        .cloned()
+                    changes::stack_parameters(&stack)
+                        .remove(crate::stack::ids::param::NOTIFICATION_EMAIL)
                 })
                 .unwrap_or_default();
             let bucket = bucket

@@ -7,7 +7,6 @@
 
 pub mod samples;
 
-use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime};
@@ -19,7 +18,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::AwsArgs;
-use crate::drive::{DeployedStack, DriveError, Resource};
+use crate::drive::{self, DeployedStack, DriveError, Resource};
 use crate::output::ReportArgs;
 use crate::stack::functions::{self, FunctionSpec};
 
@@ -218,26 +217,30 @@ pub fn run(aws: &AwsArgs, args: &InvokeArgs, out: &mut dyn Write) -> Result<(), 
     let given = args.event.as_deref().map(read_event).transpose()?;
     crate::aws::runtime().block_on(async {
         let mut stack = DeployedStack::find(aws).await?;
+        let physical = stack.list_resources().await?;
+        let name = physical
+            .get(spec.logical_id)
+            .filter(|n| !n.is_empty())
+            .cloned()
+            .ok_or_else(|| Error::NotInStack {
+                stack: stack.name.clone(),
+                function: spec.package.to_owned(),
+                logical_id: spec.logical_id.to_owned(),
+            })?;
         let event = match given {
             Some(bytes) => bytes,
             None => {
-                let sample = sample(&mut stack, &spec).await?;
+                let approval = physical
+                    .get(functions::APPROVAL.logical_id)
+                    .cloned()
+                    .unwrap_or_default();
+                let sample = sample(&mut stack, &spec, &approval).await?;
                 if args.sample.is_some() {
                     return crate::output::write_json(out, &sample).map_err(Error::Report);
                 }
                 sample.to_string().into_bytes()
             }
         };
-        let name = stack
-            .list_resources()
-            .await?
-            .remove(spec.logical_id)
-            .filter(|n| !n.is_empty())
-            .ok_or_else(|| Error::NotInStack {
-                stack: stack.name.clone(),
-                function: spec.package.to_owned(),
-                logical_id: spec.logical_id.to_owned(),
-            })?;
         let lambda = aws_sdk_lambda::Client::new(&stack.config);
         let started = Instant::now();
         let answer = lambda
@@ -277,68 +280,44 @@ pub fn run(aws: &AwsArgs, args: &InvokeArgs, out: &mut dyn Write) -> Result<(), 
     })
 }
 
-/// Every item of the inventory table.
-async fn products(
+/// The sample event of `function`, from the deployed stack's resources
+/// (`approval`: the approval function's name, for its URL).
+async fn sample(
     stack: &mut DeployedStack,
-) -> Result<Vec<HashMap<String, AttributeValue>>, Error> {
-    let table = stack.get(Resource::InventoryTable).await?;
-    let dynamodb = aws_sdk_dynamodb::Client::new(&stack.config);
-    let items: Vec<_> = dynamodb
-        .scan()
-        .table_name(&table)
-        .into_paginator()
-        .items()
-        .send()
-        .collect()
-        .await;
-    items
-        .into_iter()
-        .map(|item| {
-            item.map_err(|e| {
-                Error::Drive(DriveError::Table {
-                    table: table.clone(),
-                    message: crate::aws::error::text(&e),
-                })
-            })
-        })
-        .collect()
-}
-
-/// The sample event of `function`, from the deployed stack's resources.
-async fn sample(stack: &mut DeployedStack, function: &FunctionSpec) -> Result<Value, Error> {
+    function: &FunctionSpec,
+    approval: &str,
+) -> Result<Value, Error> {
     let failure = |message: String| Error::Sample {
         function: function.package.to_owned(),
         message,
     };
     let mut rng = fastrand::Rng::new();
     let now = SystemTime::now();
-    let package = function.package;
-    if package == functions::ORDER_GENERATOR.package {
-        return Ok(serde_json::json!({}));
+    let kind = SampleKind::of(function);
+    match kind {
+        SampleKind::Schedule => return Ok(serde_json::json!({})),
+        SampleKind::Url => {
+            let url = aws_sdk_lambda::Client::new(&stack.config)
+                .get_function_url_config()
+                .function_name(approval)
+                .send()
+                .await
+                .map_err(|e| failure(format!("its Function URL: {}", crate::aws::error::text(&e))))?
+                .function_url;
+            return Ok(samples::review_page_request(&url, &mut rng, now));
+        }
+        SampleKind::Sqs | SampleKind::Stream | SampleKind::Workflow => {}
     }
-    if package == functions::APPROVAL.package {
-        let name = stack
-            .list_resources()
-            .await?
-            .remove(functions::APPROVAL.logical_id)
-            .unwrap_or_default();
-        let url = aws_sdk_lambda::Client::new(&stack.config)
-            .get_function_url_config()
-            .function_name(&name)
-            .send()
-            .await
-            .map_err(|e| failure(format!("its Function URL: {}", crate::aws::error::text(&e))))?
-            .function_url;
-        return Ok(samples::review_page_request(&url, &mut rng, now));
-    }
-    let items = products(stack).await?;
+    let table = stack.get(Resource::InventoryTable).await?;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&stack.config);
+    let items = drive::scan_items(&dynamodb, &table).await?;
     let product = samples::pick_product(&items)
         .ok_or_else(|| failure("the inventory table holds no product".to_owned()))?;
     let product_id = match product.get(inventory::ID) {
         Some(AttributeValue::S(id)) => id.clone(),
         _ => String::new(),
     };
-    if package == functions::RESERVE_STOCK.package {
+    if kind == SampleKind::Sqs {
         let url = stack
             .get(Resource::Queue(crate::stack::queues::ORDERS))
             .await?;
@@ -365,9 +344,8 @@ async fn sample(stack: &mut DeployedStack, function: &FunctionSpec) -> Result<Va
         };
         return Ok(samples::queued_order(&arn, &order, &mut rng, now));
     }
-    if package == functions::INVENTORY_STREAM.package {
-        let table = stack.get(Resource::InventoryTable).await?;
-        let stream_arn = aws_sdk_dynamodb::Client::new(&stack.config)
+    if kind == SampleKind::Stream {
+        let stream_arn = dynamodb
             .describe_table()
             .table_name(&table)
             .send()

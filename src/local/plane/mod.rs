@@ -196,13 +196,9 @@ impl Plane {
             let synced = self.inner.synced.notified();
             tokio::pin!(synced);
             synced.as_mut().enable();
-            if self
-                .function(name)
-                .is_some_and(|f| f.config.code_sha256 == code_sha256)
-            {
+            if self.runs_code(name, code_sha256) {
                 return true;
             }
-            self.inner.sync_wanted.notify_one();
             if tokio::time::timeout_at(deadline, synced).await.is_err() {
                 return false;
             }
