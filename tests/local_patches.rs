@@ -2429,3 +2429,307 @@ async fn a_stack_with_termination_protection_is_not_deleted() {
         "the gap is gone: the patch can go too"
     );
 }
+
+/// Queues in each state whose attributes moto computes differently: a
+/// redrive policy and a policy, messages visible, in flight and delayed, a
+/// FIFO queue and an encrypted one. Returns, per queue, GetQueueAttributes
+/// for All and for a few names, timestamps left out (two launchers never
+/// share a clock).
+async fn queue_attributes_in_every_state(moto: &Moto, prefix: &str) -> Vec<Value> {
+    use aws_sdk_sqs::types::QueueAttributeName as Name;
+    let sqs = aws_sdk_sqs::Client::new(&moto.sdk_config().await);
+    let create = |name: String, attributes: Vec<(Name, String)>| {
+        let sqs = sqs.clone();
+        async move {
+            let mut request = sqs.create_queue().queue_name(name);
+            for (key, value) in attributes {
+                request = request.attributes(key, value);
+            }
+            request.send().await.unwrap().queue_url.unwrap()
+        }
+    };
+    let dead = create(format!("{prefix}-dead"), vec![]).await;
+    let dead_arn = format!("arn:aws:sqs:us-east-1:{}:{prefix}-dead", testkit::ACCOUNT);
+    let redrive = json!({"deadLetterTargetArn": dead_arn, "maxReceiveCount": 2}).to_string();
+    let policy = events_may_send(&format!("{prefix}-busy"), false).to_string();
+    let busy = create(
+        format!("{prefix}-busy"),
+        vec![
+            (Name::RedrivePolicy, redrive),
+            (Name::Policy, policy),
+            (Name::VisibilityTimeout, "30".into()),
+        ],
+    )
+    .await;
+    for delay in [0, 0, 0, 60] {
+        sqs.send_message()
+            .queue_url(&busy)
+            .message_body("order")
+            .delay_seconds(delay)
+            .send()
+            .await
+            .unwrap();
+    }
+    let taken = sqs
+        .receive_message()
+        .queue_url(&busy)
+        .max_number_of_messages(1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(taken.messages().len(), 1);
+    let fifo = create(
+        format!("{prefix}-ordered.fifo"),
+        vec![
+            (Name::FifoQueue, "true".into()),
+            (Name::ContentBasedDeduplication, "true".into()),
+        ],
+    )
+    .await;
+    sqs.send_message()
+        .queue_url(&fifo)
+        .message_body("first")
+        .message_group_id("g")
+        .send()
+        .await
+        .unwrap();
+    let sealed = create(
+        format!("{prefix}-sealed"),
+        vec![(Name::KmsMasterKeyId, "alias/aws/sqs".into())],
+    )
+    .await;
+    let named = [
+        Name::ApproximateNumberOfMessages,
+        Name::ApproximateNumberOfMessagesNotVisible,
+        Name::ApproximateNumberOfMessagesDelayed,
+        Name::FifoQueue,
+        Name::RedrivePolicy,
+        Name::MessageRetentionPeriod,
+    ];
+    let mut answers = Vec::new();
+    for url in [dead, busy, fifo, sealed] {
+        for names in [vec![Name::All], named.to_vec()] {
+            let mut attributes: std::collections::BTreeMap<String, String> = sqs
+                .get_queue_attributes()
+                .queue_url(&url)
+                .set_attribute_names(Some(names))
+                .send()
+                .await
+                .unwrap()
+                .attributes
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(name, value)| (name.as_str().to_owned(), value))
+                .collect();
+            attributes.remove("CreatedTimestamp");
+            attributes.remove("LastModifiedTimestamp");
+            answers.push(json!({"queue": url.rsplit('/').next(), "attributes": attributes}));
+        }
+    }
+    answers
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn queue_attributes_computed_when_read_are_those_moto_computes() {
+    let prefix = unique("attrs");
+    let patched = queue_attributes_in_every_state(patched(), &prefix).await;
+    let busy = &patched[2]["attributes"];
+    assert_eq!(busy["ApproximateNumberOfMessages"], "2", "{busy}");
+    assert_eq!(busy["ApproximateNumberOfMessagesNotVisible"], "1", "{busy}");
+    assert_eq!(busy["ApproximateNumberOfMessagesDelayed"], "1", "{busy}");
+    assert!(
+        busy["RedrivePolicy"]
+            .as_str()
+            .unwrap()
+            .contains("maxReceiveCount"),
+        "{busy}"
+    );
+    assert_eq!(patched[4]["attributes"]["FifoQueue"], "true");
+    assert!(patched[6]["attributes"]["KmsMasterKeyId"].is_string());
+    let unpatched = Moto::start_local(&["queue-attributes-on-demand"]);
+    assert_eq!(
+        patched,
+        queue_attributes_in_every_state(&unpatched, &prefix).await,
+        "the patch must change no attribute"
+    );
+}
+
+/// One HTTP/1.1 request to moto, signed in name only: the scope names the
+/// service (moto finds the backend by it; the launcher does not check
+/// signatures of the account's own keys).
+fn aws_request(host: &str, service: &str, target: Option<&str>, body: &str) -> String {
+    let content_type = if target.is_some() {
+        "application/x-amz-json-1.0"
+    } else {
+        "application/x-www-form-urlencoded"
+    };
+    let target = target
+        .map(|t| format!("X-Amz-Target: {t}\r\n"))
+        .unwrap_or_default();
+    format!(
+        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\n{target}\
+         Authorization: AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20261207/us-east-1/{service}/aws4_request, \
+         SignedHeaders=host, Signature=0\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// Reads one response (status, headers lowercased, body) from a kept connection.
+fn read_response(reader: &mut impl BufRead) -> (u16, String, String) {
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(
+            reader.read_line(&mut line).unwrap() > 0,
+            "the connection closed: {head}"
+        );
+        if line == "\r\n" {
+            break;
+        }
+        head.push_str(&line.to_lowercase());
+    }
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .map(|l| l.trim().parse().unwrap())
+        .unwrap_or_else(|| panic!("no length: {head}"));
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).unwrap();
+    (status, head, String::from_utf8(body).unwrap())
+}
+
+/// Requests to five services, two of them named by their AWS host, all
+/// written at once on one connection; each answer's status and body.
+fn pipelined_answers(moto: &Moto) -> Vec<(u16, String)> {
+    let address = moto.endpoint.trim_start_matches("http://").to_owned();
+    let queue = unique("pipelined");
+    let requests = [
+        aws_request(
+            &address,
+            "sqs",
+            Some("AmazonSQS.CreateQueue"),
+            &json!({"QueueName": queue}).to_string(),
+        ),
+        aws_request(
+            &address,
+            "dynamodb",
+            Some("DynamoDB_20120810.ListTables"),
+            "{}",
+        ),
+        aws_request(
+            "sqs.us-east-1.amazonaws.com",
+            "sqs",
+            Some("AmazonSQS.ListQueues"),
+            &json!({"QueueNamePrefix": queue}).to_string(),
+        ),
+        aws_request(
+            &address,
+            "sts",
+            None,
+            "Action=GetCallerIdentity&Version=2011-06-15",
+        ),
+        aws_request(
+            "dynamodb.us-east-1.amazonaws.com",
+            "dynamodb",
+            Some("DynamoDB_20120810.ListTables"),
+            "{}",
+        ),
+        aws_request(
+            &address,
+            "states",
+            Some("AWSStepFunctions.ListStateMachines"),
+            "{}",
+        ),
+        aws_request(
+            "sqs.us-east-1.amazonaws.com",
+            "sqs",
+            Some("AmazonSQS.ListQueues"),
+            &json!({"QueueNamePrefix": queue}).to_string(),
+        ),
+    ];
+    let mut stream = std::net::TcpStream::connect(&address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream.write_all(requests.concat().as_bytes()).unwrap();
+    let mut reader = BufReader::new(stream);
+    let answers: Vec<(u16, String)> = requests
+        .iter()
+        .map(|_| {
+            let (status, head, body) = read_response(&mut reader);
+            assert!(!head.contains("connection: close"), "{head}");
+            (status, body)
+        })
+        .collect();
+    for (status, body) in &answers {
+        assert_eq!(*status, 200, "{body}");
+    }
+    assert!(answers[0].1.contains(&queue), "{}", answers[0].1);
+    assert!(answers[1].1.contains("TableNames"), "{}", answers[1].1);
+    for listed in [&answers[2].1, &answers[6].1] {
+        assert!(listed.contains(&format!("/{queue}")), "{listed}");
+    }
+    assert!(
+        answers[3].1.contains("GetCallerIdentityResult"),
+        "{}",
+        answers[3].1
+    );
+    assert!(answers[4].1.contains("TableNames"), "{}", answers[4].1);
+    assert!(answers[5].1.contains("stateMachines"), "{}", answers[5].1);
+    answers
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_connection_carries_pipelined_requests_to_every_service() {
+    // Each request finds its own service though hosts repeat
+    // (backends-found-once), and moto without that patch answers alike.
+    let answers = pipelined_answers(patched());
+    assert_eq!(answers.len(), 7);
+    pipelined_answers(&Moto::start_local(&["backends-found-once"]));
+}
+
+#[test]
+fn a_connection_stays_open_between_requests_and_a_chunked_one_closes() {
+    let moto = patched();
+    let address = moto.endpoint.trim_start_matches("http://").to_owned();
+    let mut stream = std::net::TcpStream::connect(&address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let list_tables = aws_request(
+        &address,
+        "dynamodb",
+        Some("DynamoDB_20120810.ListTables"),
+        "{}",
+    );
+    for _ in 0..3 {
+        stream.write_all(list_tables.as_bytes()).unwrap();
+        let (status, head, body) = read_response(&mut reader);
+        assert_eq!(status, 200, "{body}");
+        assert!(!head.contains("connection: close"), "{head}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // A body without a length is served, and its connection then closed.
+    let mut chunked = std::net::TcpStream::connect(&address).unwrap();
+    chunked
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        chunked,
+        "POST / HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/x-amz-json-1.0\r\n\
+         X-Amz-Target: DynamoDB_20120810.ListTables\r\n\
+         Authorization: AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20261207/us-east-1/dynamodb/aws4_request, \
+         SignedHeaders=host, Signature=0\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{{}}\r\n0\r\n\r\n"
+    )
+    .unwrap();
+    let mut reply = String::new();
+    chunked.read_to_string(&mut reply).unwrap();
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    assert!(
+        reply.to_lowercase().contains("connection: close"),
+        "{reply}"
+    );
+    assert!(reply.contains("TableNames"), "{reply}");
+}

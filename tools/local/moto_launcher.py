@@ -6,7 +6,8 @@ it the same way. The corrections live in the `launcher` package beside this
 file, one module per service they patch (their table is
 `launcher/patches.py`), with the IAM layer (`launcher/guard.py`, evaluating
 through `launcher/iam.py`), the fault layer (`launcher/faults.py`) and the
-request counter (`launcher/counter.py`) in front of moto. Each correction
+request counter (`launcher/counter.py`) in front of moto, served by
+`launcher/server.py`. Each correction
 names the place in moto it corrects (paths relative to site-packages/moto,
 lines of 5.2.5) and has a test in tests/local_patches.rs that fails without
 it; `--without NAME` leaves one out, which is how those tests show the gap is
@@ -31,6 +32,7 @@ from launcher.awslambda import serve_lambda_code  # noqa: E402
 from launcher.faults import serve_faults  # noqa: E402
 from launcher.guard import IAM  # noqa: E402
 from launcher.patches import PATCHES  # noqa: E402
+from launcher.server import serve  # noqa: E402
 from launcher.stepfunctions import time_scale, workflow_callers  # noqa: E402
 
 MOTO_VERSION = "5.2.5"
@@ -76,14 +78,13 @@ def main():
         DomainDispatcherApplication,
         create_backend_app,
     )
-    from werkzeug.serving import run_simple
 
     app = DomainDispatcherApplication(create_backend_app)
     if "lambda-code-location" not in args.without:
         app = serve_lambda_code(app)
     app = serve_faults(app)
     print(f"moto {MOTO_VERSION} on http://{args.host}:{args.port}", flush=True)
-    run_simple(args.host, args.port, app, threaded=True, use_reloader=False)
+    serve(app, args.host, args.port)
 
 
 if __name__ == "__main__":

@@ -6,8 +6,9 @@ from launcher.cloudformation import cfn_queue_policies, cfn_state_machines, even
 from launcher.dynamodb import cancelled_transactions_keep_streams, dynamodb_one_at_a_time, transactions_copy_touched_items
 from launcher.events import rule_targets
 from launcher.scheduler import schedules
+from launcher.server import backends_found_once
 from launcher.sns import email_outbox
-from launcher.sqs import queue_attributes_keep_policy
+from launcher.sqs import queue_attributes_keep_policy, queue_attributes_on_demand
 from launcher.stepfunctions import definitions_parsed_once, events_errors_named, execution_logs, json_paths_parsed_once, start_sync_execution, task_clients_reused
 
 
@@ -41,4 +42,6 @@ PATCHES = {
     "definitions-parsed-once": definitions_parsed_once,
     "transactions-copy-touched-items": transactions_copy_touched_items,
     "termination-protection": termination_protection,
+    "queue-attributes-on-demand": queue_attributes_on_demand,
+    "backends-found-once": backends_found_once,
 }

@@ -1,4 +1,8 @@
-"""SQS: SetQueueAttributes changes only the attributes it names."""
+"""SQS: SetQueueAttributes changes only the attributes it names; a queue's
+attributes are computed when read."""
+
+import json
+
 
 def queue_attributes_keep_policy(args):
     """SetQueueAttributes changes only the attributes it names, as SQS does
@@ -16,3 +20,55 @@ def queue_attributes_keep_policy(args):
             self.policy = kept
 
     Queue._set_attributes = _set_attributes
+
+
+def queue_attributes_on_demand(args):
+    """A queue's attributes are computed when one is read, not all of them
+    at every read (sqs/models.py:517-544 builds every attribute, three of
+    them by scanning all the queue's messages, each time one is asked for;
+    receive_message asks for MessageRetentionPeriod three times per message
+    it hands out, :1282-1288, and every delivery of a rule to the queue asks
+    for FifoQueue, events/models.py:247: with a thousand orders queued,
+    half of moto's time in a burst by py-spy). The attributes, their order
+    and their values are those moto gives (a speed-up only)."""
+    from collections.abc import Mapping
+
+    from moto.core.utils import camelcase_to_underscores
+    from moto.sqs.models import Queue
+
+    class QueueAttributes(Mapping):
+        """moto's attribute dict of one queue, each value computed once,
+        when first read."""
+
+        def __init__(self, queue):
+            self._queue = queue
+            self._names = list(queue.BASE_ATTRIBUTES)
+            if queue.fifo_queue:
+                self._names += queue.FIFO_ATTRIBUTES
+            if queue.kms_master_key_id:
+                self._names += queue.KMS_ATTRIBUTES
+            for name, value in (("Policy", queue.policy), ("RedrivePolicy", queue.redrive_policy)):
+                if value and name not in self._names:
+                    self._names.append(name)
+            self._values = {}
+
+        def __getitem__(self, name):
+            if name not in self._values:
+                if name not in self._names:
+                    raise KeyError(name)
+                self._values[name] = self._compute(name)
+            return self._values[name]
+
+        def _compute(self, name):
+            if name == "RedrivePolicy" and self._queue.redrive_policy:
+                return json.dumps(self._queue.redrive_policy)
+            value = getattr(self._queue, camelcase_to_underscores(name))
+            return str(value).lower() if isinstance(value, bool) else value
+
+        def __iter__(self):
+            return iter(self._names)
+
+        def __len__(self):
+            return len(self._names)
+
+    Queue.attributes = property(QueueAttributes)

@@ -103,10 +103,13 @@ def execution_logs(args):
         message = dict(history_log, event_timestamp=str(millis))
         group = self.configuration.log_group_name
         stream = self.configuration.log_stream_name
-        try:
-            self._logs_client.create_log_stream(group, stream)
-        except ResourceAlreadyExistsException:
-            pass
+        # The stream is made at an execution's first event, not tried at each.
+        if not getattr(self, "_invctl_stream_made", False):
+            try:
+                self._logs_client.create_log_stream(group, stream)
+            except ResourceAlreadyExistsException:
+                pass
+            self._invctl_stream_made = True
         self._logs_client.put_log_events(
             group, stream, [{"timestamp": millis, "message": json.dumps(message, default=str)}]
         )
@@ -223,14 +226,46 @@ def time_scale(scale):
 # identity (botocore clients are thread-safe): moto builds a new boto3 client
 # for every task call (asl/utils/boto_client.py), tens of milliseconds of
 # CPU under the GIL each, the largest share of an execution's time.
-TASK_CLIENTS = {"reuse": False, "clients": {}}
+TASK_CLIENTS = {"reuse": False, "clients": {}, "endpoint": None}
+
+# Task calls in flight at once on one client: every execution of a burst
+# shares its workflow's client, and a pool smaller than that (botocore's
+# default is 10) drops a connection after each call beyond it, so most calls
+# paid for a new connection (and moto for a new serving thread).
+TASK_CLIENT_CONNECTIONS = 128
 
 
 def task_clients_reused(args):
     """Task calls reuse one client per region, service and identity, as an
-    SDK user would (a speed-up only: every call is still signed as the
-    workflow's role and served, checked and counted as before)."""
+    SDK user would, with a connection for each call in flight, to the
+    address moto listens on (moto's clients name `localhost`, resolved at
+    every connection). A speed-up only: every call is still signed as the
+    workflow's role and served, checked and counted as before."""
     TASK_CLIENTS["reuse"] = True
+    TASK_CLIENTS["endpoint"] = f"http://{args.host}:{args.port}"
+
+
+def _task_client(region, service):
+    """A task client as moto's boto_client_for makes it
+    (asl/utils/boto_client.py), with the pool and address above."""
+    import boto3
+    from botocore.config import Config
+    from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
+
+    return boto3.client(
+        service_name=service,
+        region_name=region,
+        aws_access_key_id="ak",
+        aws_secret_access_key="sk",
+        endpoint_url=TASK_CLIENTS["endpoint"],
+        config=Config(
+            parameter_validation=False,
+            retries={"max_attempts": 0, "total_max_attempts": 1},
+            connect_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
+            read_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
+            max_pool_connections=TASK_CLIENT_CONNECTIONS,
+        ),
+    )
 
 
 def json_paths_parsed_once(args):
@@ -307,7 +342,7 @@ def workflow_callers(args):
                     client = TASK_CLIENTS["clients"].get(key)
                 if client is not None:
                     return client
-            client = __original(region, service, state_credentials)
+            client = _task_client(region, service) if reuse else __original(region, service, state_credentials)
             if session:
                 credentials = client._request_signer._credentials
                 credentials.access_key, credentials.secret_key, credentials.token = session
