@@ -2733,3 +2733,190 @@ fn a_connection_stays_open_between_requests_and_a_chunked_one_closes() {
     );
     assert!(reply.contains("TableNames"), "{reply}");
 }
+
+/// Conditional updates that share an expression's text but not its names
+/// or values, one naming an attribute the item lacks, and longer ones that
+/// begin or end alike: each outcome, an error by its code and message.
+async fn conditional_outcomes(moto: &Moto) -> Vec<String> {
+    use aws_sdk_dynamodb::types::AttributeValue as V;
+    let config = moto.sdk_config().await;
+    let name = table(&config).await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+    dynamodb
+        .put_item()
+        .table_name(&name)
+        .item("id", V::S("p".into()))
+        .item("stock", V::N("5".into()))
+        .item("spare", V::N("1".into()))
+        .send()
+        .await
+        .unwrap();
+    let mut outcomes = Vec::new();
+    for (attribute, at_least, condition) in [
+        ("stock", "3", "#a >= :q"),
+        ("stock", "9", "#a >= :q"),
+        ("spare", "1", "#a >= :q"),
+        ("spare", "2", "#a >= :q"),
+        ("absent", "0", "#a >= :q"),
+        ("stock", "1", "#a >= :q AND attribute_not_exists(#a)"),
+        ("stock", "1", "attribute_exists(#a) AND #a >= :q"),
+    ] {
+        let answer = dynamodb
+            .update_item()
+            .table_name(&name)
+            .key("id", V::S("p".into()))
+            .update_expression("SET #a = #a - :q")
+            .condition_expression(condition)
+            .expression_attribute_names("#a", attribute)
+            .expression_attribute_values(":q", V::N(at_least.into()))
+            .send()
+            .await;
+        outcomes.push(match answer {
+            Ok(_) => format!("{attribute} >= {at_least}: updated"),
+            Err(e) => {
+                let e = e.into_service_error();
+                format!(
+                    "{attribute} >= {at_least}: {:?} {:?}",
+                    e.meta().code(),
+                    e.meta().message()
+                )
+            }
+        });
+    }
+    let item = dynamodb
+        .get_item()
+        .table_name(&name)
+        .key("id", V::S("p".into()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    outcomes.push(format!(
+        "stock {:?}, spare {:?}",
+        item["stock"], item["spare"]
+    ));
+    outcomes
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn condition_expressions_lexed_once_still_read_each_requests_names_and_values() {
+    let outcomes = conditional_outcomes(patched()).await;
+    assert_eq!(outcomes[0], "stock >= 3: updated");
+    assert!(
+        outcomes[1].contains("ConditionalCheckFailedException"),
+        "{outcomes:?}"
+    );
+    assert_eq!(outcomes[2], "spare >= 1: updated");
+    assert!(
+        outcomes[3].contains("ConditionalCheckFailedException"),
+        "{outcomes:?}"
+    );
+    assert!(
+        outcomes[4].contains("ConditionalCheckFailedException"),
+        "{outcomes:?}"
+    );
+    assert!(
+        outcomes[5].contains("ConditionalCheckFailedException"),
+        "{outcomes:?}"
+    );
+    assert_eq!(outcomes[6], "stock >= 1: updated");
+    assert_eq!(outcomes[7], r#"stock N("1"), spare N("0")"#);
+    let unpatched = Moto::start_local(&["condition-expressions-lexed-once"]);
+    assert_eq!(outcomes, conditional_outcomes(&unpatched).await);
+}
+
+/// Messages received from one queue as they become visible: one at once,
+/// one delayed by a second, one whose visibility timeout of a second runs
+/// out; each poll's bodies, sorted.
+async fn received_as_they_become_visible(moto: &Moto) -> Vec<Vec<String>> {
+    let sqs = aws_sdk_sqs::Client::new(&moto.sdk_config().await);
+    let url = sqs
+        .create_queue()
+        .queue_name(unique("visible"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    for (body, delay) in [("now", 0), ("delayed", 1)] {
+        sqs.send_message()
+            .queue_url(&url)
+            .message_body(body)
+            .delay_seconds(delay)
+            .send()
+            .await
+            .unwrap();
+    }
+    let mut polls = Vec::new();
+    for visibility in [1, 30, 30] {
+        let mut bodies: Vec<String> = sqs
+            .receive_message()
+            .queue_url(&url)
+            .max_number_of_messages(10)
+            .visibility_timeout(visibility)
+            .send()
+            .await
+            .unwrap()
+            .messages()
+            .iter()
+            .filter_map(|m| m.body.clone())
+            .collect();
+        bodies.sort();
+        polls.push(bodies);
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+    }
+    polls
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn visible_messages_found_at_one_time_are_still_those_visible_now() {
+    let (patched, unpatched) = tokio::join!(received_as_they_become_visible(patched()), async {
+        let moto = Moto::start_local(&["visible-messages-at-one-time"]);
+        received_as_they_become_visible(&moto).await
+    });
+    // The first poll sees only the undelayed message (and hides it for a
+    // second); the next sees it again with the delayed one; then neither.
+    assert_eq!(patched, vec![vec!["now"], vec!["delayed", "now"], vec![]]);
+    assert_eq!(patched, unpatched);
+}
+
+/// What moto answers an action its service lacks, and one a correction
+/// added (UpdateTerminationProtection): status and error code.
+fn unknown_and_added_actions(moto: &Moto) -> Vec<(u16, String)> {
+    let address = moto.endpoint.trim_start_matches("http://").to_owned();
+    let requests = [
+        aws_request(&address, "sqs", Some("AmazonSQS.NoSuchAction"), "{}"),
+        aws_request(
+            &address,
+            "cloudformation",
+            None,
+            "Action=UpdateTerminationProtection&Version=2010-05-15&StackName=none&EnableTerminationProtection=true",
+        ),
+    ];
+    requests
+        .iter()
+        .map(|request| {
+            let mut stream = std::net::TcpStream::connect(&address).unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(30)))
+                .unwrap();
+            stream.write_all(request.as_bytes()).unwrap();
+            let (status, _, body) = read_response(&mut BufReader::new(stream));
+            // Each answer has a request id of its own.
+            (status, body.split("<RequestId>").next().unwrap().to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn actions_listed_once_still_answer_every_action_and_refuse_the_unknown() {
+    let answers = unknown_and_added_actions(patched());
+    assert_ne!(answers[0].0, 200, "{answers:?}");
+    // The stack does not exist: CloudFormation's answer, not moto's
+    // "not implemented" for an action it lacks.
+    assert_eq!(answers[1].0, 400, "{answers:?}");
+    assert!(answers[1].1.contains("ValidationError"), "{answers:?}");
+    let unpatched = Moto::start_local(&["actions-listed-once"]);
+    assert_eq!(answers, unknown_and_added_actions(&unpatched));
+}

@@ -1,6 +1,6 @@
 """DynamoDB: requests one at a time, cancelled transactions that change
-nothing and keep streams reading, and transactions that copy only the items
-they name."""
+nothing and keep streams reading, transactions that copy only the items
+they name, and condition expressions lexed once."""
 
 import threading
 
@@ -137,3 +137,26 @@ def transactions_copy_touched_items(args):
             in_transaction.active = False
 
     models.DynamoDBBackend.transact_write_items = transact_write_items
+
+
+def condition_expressions_lexed_once(args):
+    """Each condition expression's text is split into tokens once, not at
+    every request (dynamodb/comparisons.py:310-357 tries six regular
+    expressions per token each time; every reservation's transaction and
+    update carries the same few expressions). Tokens depend on the text
+    alone and are never changed by the parse that follows, which takes them
+    from a copy of the list (a speed-up only)."""
+    from collections import deque
+
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+
+    original = ConditionExpressionParser._lex_condition_expression
+    lexed = {}
+
+    def _lex_condition_expression(self):
+        tokens = lexed.get(self.condition_expression)
+        if tokens is None:
+            tokens = lexed[self.condition_expression] = tuple(original(self))
+        return deque(tokens)
+
+    ConditionExpressionParser._lex_condition_expression = _lex_condition_expression

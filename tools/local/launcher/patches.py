@@ -3,12 +3,13 @@ they are applied."""
 
 from launcher.awslambda import function_urls, lambda_account_settings, lambda_code_location, lambda_invoke, lambda_logging_config, lambda_update_status, lambda_url_permissions, no_inline_triggers
 from launcher.cloudformation import cfn_queue_policies, cfn_state_machines, event_bus_physical_id, fn_sub_keeps_dollars, log_group_arn, outputs_after_change_set, role_policy_documents, termination_protection
-from launcher.dynamodb import cancelled_transactions_keep_streams, dynamodb_one_at_a_time, transactions_copy_touched_items
+from launcher.core import actions_listed_once
+from launcher.dynamodb import cancelled_transactions_keep_streams, condition_expressions_lexed_once, dynamodb_one_at_a_time, transactions_copy_touched_items
 from launcher.events import rule_targets
 from launcher.scheduler import schedules
 from launcher.server import backends_found_once
 from launcher.sns import email_outbox
-from launcher.sqs import queue_attributes_keep_policy, queue_attributes_on_demand
+from launcher.sqs import queue_attributes_keep_policy, queue_attributes_on_demand, visible_messages_at_one_time
 from launcher.stepfunctions import definitions_parsed_once, events_errors_named, execution_logs, json_paths_parsed_once, start_sync_execution, task_clients_reused
 
 
@@ -44,4 +45,7 @@ PATCHES = {
     "termination-protection": termination_protection,
     "queue-attributes-on-demand": queue_attributes_on_demand,
     "backends-found-once": backends_found_once,
+    "visible-messages-at-one-time": visible_messages_at_one_time,
+    "actions-listed-once": actions_listed_once,
+    "condition-expressions-lexed-once": condition_expressions_lexed_once,
 }

@@ -1,5 +1,6 @@
 """SQS: SetQueueAttributes changes only the attributes it names; a queue's
-attributes are computed when read."""
+attributes are computed when read, and its visible messages found against
+one reading of the clock."""
 
 import json
 
@@ -72,3 +73,19 @@ def queue_attributes_on_demand(args):
             return len(self._names)
 
     Queue.attributes = property(QueueAttributes)
+
+
+def visible_messages_at_one_time(args):
+    """A queue's visible messages are found against one reading of the
+    clock, not two per message (sqs/models.py:550-555 asks each message
+    whether it is visible and not delayed, and each asks the time anew,
+    through a datetime and an epoch built each time: with a thousand orders
+    queued, every ReceiveMessage read the clock two thousand times). The
+    messages found are those moto finds (a speed-up only)."""
+    from moto.sqs import models
+
+    def messages(self):
+        now = models.unix_time_millis()
+        return [m for m in self._messages if now > m.visible_at and now >= m.delayed_until]
+
+    models.Queue.messages = property(messages)
