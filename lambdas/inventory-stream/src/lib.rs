@@ -1,9 +1,15 @@
-//! inventory-stream: one check-inventory-level execution per changed item.
+//! inventory-stream: one check-inventory-level execution per item changed
+//! in a batch, with the item's newest image.
 //!
-//! The event source mapping already filters on `status = IN STOCK` (as the
-//! sample did); records without a new image (deletions) are skipped. A
-//! record that fails is reported by its sequence number, so Lambda retries
-//! from there and, after its retry limit, sends it to the failure queue.
+//! The check decides on the stock level as it is now, so an item's older
+//! records in the same batch add nothing: a burst of orders for one product
+//! arrives as up to a hundred records and is checked once, not a hundred
+//! times (on AWS, one express execution and its events instead of a
+//! hundred). The event source mapping already filters on `status = IN
+//! STOCK` (as the sample did); an item whose newest record has no new image
+//! (a deletion) is skipped. A record that fails is reported by its sequence
+//! number, so Lambda retries from there (which covers the item's older
+//! records) and, after its retry limit, sends it to the failure queue.
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
@@ -30,13 +36,37 @@ pub fn product_of(record: &EventRecord) -> Result<Option<Product>, serde_dynamo:
     serde_dynamo::from_item(image.clone()).map(Some)
 }
 
+/// The newest record of each item in a batch, in the batch's order
+/// (Lambda delivers a shard's records in sequence order).
+pub fn newest_per_item(records: &[EventRecord]) -> Vec<&EventRecord> {
+    let item = |record: &EventRecord| {
+        let mut key: Vec<String> = record
+            .change
+            .keys
+            .iter()
+            .map(|(name, value)| format!("{name}={value:?}"))
+            .collect();
+        key.sort();
+        key
+    };
+    let mut newest_at = std::collections::HashMap::new();
+    for (at, record) in records.iter().enumerate() {
+        newest_at.insert(item(record), at);
+    }
+    records
+        .iter()
+        .enumerate()
+        .filter(|(at, record)| newest_at[&item(record)] == *at)
+        .map(|(_, record)| record)
+        .collect()
+}
+
 impl StockChecker {
     pub async fn handle(&self, event: Event) -> DynamoDbEventResponse {
-        let outcomes =
-            futures_util::future::join_all(event.records.iter().map(|r| self.process(r))).await;
+        let newest = newest_per_item(&event.records);
+        let outcomes = futures_util::future::join_all(newest.iter().map(|r| self.process(r))).await;
         let mut response = DynamoDbEventResponse::default();
-        response.batch_item_failures = event
-            .records
+        response.batch_item_failures = newest
             .iter()
             .zip(outcomes)
             .filter(|(_, outcome)| *outcome == Outcome::Failed)

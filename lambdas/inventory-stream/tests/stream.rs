@@ -7,10 +7,16 @@ use lambda_support::{StartMode, WorkflowStarter};
 use serde_json::{json, Value};
 use testkit::{create_state_machine, executions, Moto, PASS_MACHINE};
 
-/// A stream record as Lambda delivers it.
-fn record(event_id: &str, sequence: &str, event_name: &str, new_image: Option<Value>) -> Value {
+/// A stream record of the item `id` as Lambda delivers it.
+fn record(
+    id: &str,
+    event_id: &str,
+    sequence: &str,
+    event_name: &str,
+    new_image: Option<Value>,
+) -> Value {
     let mut change = json!({
-        "Keys": {"id": {"S": "tv"}},
+        "Keys": {"id": {"S": id}},
         "SequenceNumber": sequence,
         "SizeBytes": 100,
         "StreamViewType": "NEW_AND_OLD_IMAGES",
@@ -30,15 +36,15 @@ fn record(event_id: &str, sequence: &str, event_name: &str, new_image: Option<Va
     })
 }
 
-fn image(stock: &str) -> Value {
+fn image(id: &str, stock: &str) -> Value {
     json!({
-        "id": {"S": "tv"}, "name": {"S": "TV"}, "stock": {"N": stock},
+        "id": {"S": id}, "name": {"S": "TV"}, "stock": {"N": stock},
         "threshold": {"N": "2"}, "status": {"S": "IN STOCK"}, "minPOAmount": {"N": "10"}
     })
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn changed_items_start_checks_and_malformed_ones_fail_by_sequence() {
+/// A checker for a new workflow of its own, and the workflow's ARN.
+async fn checker() -> (StockChecker, String) {
     let config = Moto::shared().sdk_config().await;
     let arn = create_state_machine(&config, PASS_MACHINE).await;
     let checker = StockChecker {
@@ -48,15 +54,22 @@ async fn changed_items_start_checks_and_malformed_ones_fail_by_sequence() {
             mode: StartMode::Async,
         },
     };
-    let mut pending = image("1");
+    (checker, arn)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn changed_items_start_checks_and_malformed_ones_fail_by_sequence() {
+    let config = Moto::shared().sdk_config().await;
+    let (checker, arn) = checker().await;
+    let mut pending = image("lamp", "1");
     pending["pendingPurchaseOrder"] = json!({"S": "po-1"});
-    let mut wrong_type = image("3");
+    let mut wrong_type = image("desk", "3");
     wrong_type["stock"] = json!({"S": "three"});
     let event: Event = serde_json::from_value(json!({"Records": [
-        record("e1", "100", "MODIFY", Some(image("2"))),
-        record("e2", "200", "INSERT", Some(pending)),
-        record("e3", "300", "MODIFY", Some(wrong_type)),
-        record("e4", "400", "REMOVE", None),
+        record("tv", "e1", "100", "MODIFY", Some(image("tv", "2"))),
+        record("lamp", "e2", "200", "INSERT", Some(pending)),
+        record("desk", "e3", "300", "MODIFY", Some(wrong_type)),
+        record("chair", "e4", "400", "REMOVE", None),
     ]}))
     .unwrap();
 
@@ -75,7 +88,42 @@ async fn changed_items_start_checks_and_malformed_ones_fail_by_sequence() {
         ),
         (
             execution_name("stock", "e2"),
-            json!({"id":"tv","name":"TV","stock":1,"threshold":2,"status":"IN STOCK","minPOAmount":10,"pendingPurchaseOrder":"po-1"}),
+            json!({"id":"lamp","name":"TV","stock":1,"threshold":2,"status":"IN STOCK","minPOAmount":10,"pendingPurchaseOrder":"po-1"}),
+        ),
+    ];
+    expected.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(executions(&config, &arn).await, expected);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_item_changed_many_times_in_a_batch_is_checked_once_at_its_newest() {
+    let config = Moto::shared().sdk_config().await;
+    let (checker, arn) = checker().await;
+    let mut wrong_type = image("desk", "3");
+    wrong_type["stock"] = json!({"S": "three"});
+    let event: Event = serde_json::from_value(json!({"Records": [
+        record("tv", "e1", "100", "MODIFY", Some(image("tv", "5"))),
+        record("desk", "e2", "200", "MODIFY", Some(wrong_type)),
+        record("tv", "e3", "300", "MODIFY", Some(image("tv", "4"))),
+        record("chair", "e4", "400", "MODIFY", Some(image("chair", "9"))),
+        record("chair", "e5", "500", "REMOVE", None),
+        record("desk", "e6", "600", "MODIFY", Some(image("desk", "1"))),
+        record("tv", "e7", "700", "MODIFY", Some(image("tv", "3"))),
+    ]}))
+    .unwrap();
+
+    // A malformed record followed by a good one of its item is covered by
+    // the newer one; the removed chair is not checked.
+    let response = checker.handle(event).await;
+    assert!(response.batch_item_failures.is_empty());
+    let mut expected = vec![
+        (
+            execution_name("stock", "e6"),
+            json!({"id":"desk","name":"TV","stock":1,"threshold":2,"status":"IN STOCK","minPOAmount":10}),
+        ),
+        (
+            execution_name("stock", "e7"),
+            json!({"id":"tv","name":"TV","stock":3,"threshold":2,"status":"IN STOCK","minPOAmount":10}),
         ),
     ];
     expected.sort_by(|a, b| a.0.cmp(&b.0));
