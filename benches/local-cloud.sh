@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark of the local cloud (not a test; figures go to README):
 #  - start-up: wall time of `invctl local up --detach` until it answers, 3 runs;
+#  - one request after another on a kept connection (ListQueues, 50 times);
 #  - one order alone, 50 times in a row: PutEvents to the outcome seen by
 #    `send-order --wait` (p50, max), and the whole command's wall time;
 #  - AWS requests per order, as the launcher counted them (it sees every
@@ -52,6 +53,22 @@ boto3.client("dynamodb", endpoint_url=cloud["endpoint"], region_name=cloud["regi
 PY
 
 endpoint=$("$invctl" local status --output json | "$repo/.venv/bin/python" -c 'import json, sys; print(json.load(sys.stdin)["endpoint"])')
+# One request after another on a kept connection, as an SDK sends them: the
+# floor under every step of an order (Nagle's algorithm once made it 48 ms).
+"$repo/.venv/bin/python" - "$endpoint" <<'PY'
+import sys, time, boto3
+sqs = boto3.client("sqs", endpoint_url=sys.argv[1], region_name="us-east-1",
+                   aws_access_key_id="local", aws_secret_access_key="local")
+sqs.list_queues()
+took = []
+for _ in range(50):
+    start = time.perf_counter()
+    sqs.list_queues()
+    took.append((time.perf_counter() - start) * 1000)
+took.sort()
+print(f"one request on a kept connection (ListQueues): p50 {took[25]:.1f} ms, max {took[-1]:.1f} ms (50 requests)")
+PY
+
 # AWS requests the launcher served since the last call, per order sent.
 requests_per_order() {
     "$repo/.venv/bin/python" - "$endpoint" "$1" "$2" <<'PY'
