@@ -2920,3 +2920,33 @@ fn actions_listed_once_still_answer_every_action_and_refuse_the_unknown() {
     let unpatched = Moto::start_local(&["actions-listed-once"]);
     assert_eq!(answers, unknown_and_added_actions(&unpatched));
 }
+
+/// Sixteen requests at once to a service nothing has asked yet (its model
+/// not loaded): each answer's status and whether it lists parameters.
+fn first_requests_at_once(moto: &Moto) -> Vec<(u16, bool)> {
+    let address = moto.endpoint.trim_start_matches("http://").to_owned();
+    let request = aws_request(&address, "ssm", Some("AmazonSSM.DescribeParameters"), "{}");
+    let threads: Vec<_> = (0..16)
+        .map(|_| {
+            let (address, request) = (address.clone(), request.clone());
+            std::thread::spawn(move || {
+                let mut stream = std::net::TcpStream::connect(&address).unwrap();
+                stream
+                    .set_read_timeout(Some(Duration::from_secs(60)))
+                    .unwrap();
+                stream.write_all(request.as_bytes()).unwrap();
+                let (status, _, body) = read_response(&mut BufReader::new(stream));
+                (status, body.contains("\"Parameters\""))
+            })
+        })
+        .collect();
+    threads.into_iter().map(|t| t.join().unwrap()).collect()
+}
+
+#[test]
+fn service_models_loaded_once_still_answer_every_first_request() {
+    let patched = first_requests_at_once(&Moto::start_local(&[]));
+    assert_eq!(patched, vec![(200, true); 16]);
+    let unpatched = Moto::start_local(&["service-models-loaded-once"]);
+    assert_eq!(patched, first_requests_at_once(&unpatched));
+}

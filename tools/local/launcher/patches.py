@@ -3,7 +3,7 @@ they are applied."""
 
 from launcher.awslambda import function_urls, lambda_account_settings, lambda_code_location, lambda_invoke, lambda_logging_config, lambda_update_status, lambda_url_permissions, no_inline_triggers
 from launcher.cloudformation import cfn_queue_policies, cfn_state_machines, event_bus_physical_id, fn_sub_keeps_dollars, log_group_arn, outputs_after_change_set, role_policy_documents, termination_protection
-from launcher.core import actions_listed_once
+from launcher.core import actions_listed_once, service_models_loaded_once
 from launcher.dynamodb import cancelled_transactions_keep_streams, condition_expressions_lexed_once, dynamodb_one_at_a_time, transactions_copy_touched_items
 from launcher.events import rule_targets
 from launcher.scheduler import schedules
@@ -47,5 +47,6 @@ PATCHES = {
     "backends-found-once": backends_found_once,
     "visible-messages-at-one-time": visible_messages_at_one_time,
     "actions-listed-once": actions_listed_once,
+    "service-models-loaded-once": service_models_loaded_once,
     "condition-expressions-lexed-once": condition_expressions_lexed_once,
 }
