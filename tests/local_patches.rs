@@ -646,14 +646,7 @@ async fn an_invoke_that_asks_for_the_log_tail_gets_the_planes() {
 async fn queue_after_mapping(moto: &Moto) -> usize {
     let config = moto.sdk_config().await;
     let sqs = aws_sdk_sqs::Client::new(&config);
-    let url = sqs
-        .create_queue()
-        .queue_name(unique("mapped"))
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
+    let url = new_queue(&sqs, "mapped").await;
     let arn = format!(
         "arn:aws:sqs:{}:{}:{}",
         testkit::REGION,
@@ -1410,14 +1403,7 @@ async fn each_service_answers_a_denial_in_its_own_wire_format_and_audit_lets_it_
             ]),
         )
         .await;
-        let queue = aws_sdk_sqs::Client::new(&admin)
-            .create_queue()
-            .queue_name(unique("iam-queue"))
-            .send()
-            .await
-            .unwrap()
-            .queue_url
-            .unwrap();
+        let queue = new_queue(&aws_sdk_sqs::Client::new(&admin), "iam-queue").await;
         let topic = aws_sdk_sns::Client::new(&admin)
             .create_topic()
             .name(unique("iam-topic"))
@@ -1522,6 +1508,17 @@ fn events_may_send(queue: &str, for_rule: bool) -> Value {
         "Queues": [{"Ref": queue}],
         "PolicyDocument": {"Version": "2012-10-17", "Statement": [statement]}
     }})
+}
+
+/// A new queue named after `prefix`; its URL.
+async fn new_queue(sqs: &aws_sdk_sqs::Client, prefix: &str) -> String {
+    sqs.create_queue()
+        .queue_name(unique(prefix))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap()
 }
 
 async fn queue_url(config: &SdkConfig, name: &str) -> String {
@@ -2151,14 +2148,7 @@ async fn the_launcher_counts_every_request_by_operation_and_caller() {
 async fn policy_after_setting_visibility(moto: &Moto) -> Option<String> {
     use aws_sdk_sqs::types::QueueAttributeName;
     let sqs = aws_sdk_sqs::Client::new(&moto.sdk_config().await);
-    let url = sqs
-        .create_queue()
-        .queue_name(unique("kept-policy"))
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
+    let url = new_queue(&sqs, "kept-policy").await;
     let policy = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
         "Principal": {"Service": "events.amazonaws.com"}, "Action": "sqs:SendMessage",
         "Resource": "*"}]});
@@ -2831,14 +2821,7 @@ async fn condition_expressions_lexed_once_still_read_each_requests_names_and_val
 /// out; each poll's bodies, sorted.
 async fn received_as_they_become_visible(moto: &Moto) -> Vec<Vec<String>> {
     let sqs = aws_sdk_sqs::Client::new(&moto.sdk_config().await);
-    let url = sqs
-        .create_queue()
-        .queue_name(unique("visible"))
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
+    let url = new_queue(&sqs, "visible").await;
     for (body, delay) in [("now", 0), ("delayed", 1)] {
         sqs.send_message()
             .queue_url(&url)
