@@ -158,7 +158,7 @@ run_simple('127.0.0.1', int(sys.argv[1]), DomainDispatcherApplication(create_bac
     fn launch(port: u16, command: &[&std::ffi::OsStr]) -> Moto {
         let child = Command::new("sh")
             .arg("-c")
-            .arg(r#""$@" </dev/null >/dev/null 2>&1 & pid=$!; read -r _; kill "$pid"; wait "$pid""#)
+            .arg(r#""$@" </dev/null >/dev/null 2>&1 & pid=$!; read -r _; kill "$pid" 2>/dev/null; wait "$pid""#)
             .arg("sh")
             .args(command)
             .stdin(Stdio::piped())
