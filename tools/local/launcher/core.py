@@ -7,16 +7,15 @@ def actions_listed_once(args):
     not at every request (core/responses.py:451 calls inspect.getmembers on
     the class for each one). Read at the first request, after every other
     correction has added its actions (a speed-up only)."""
+    import functools
+
     from moto.core import responses
 
     original = responses.method_names_from_class
-    listed = {}
 
+    @functools.lru_cache(maxsize=None)  # one entry per response class
     def method_names_from_class(clazz):
-        names = listed.get(clazz)
-        if names is None:
-            names = listed[clazz] = frozenset(original(clazz))
-        return names
+        return frozenset(original(clazz))
 
     responses.method_names_from_class = method_names_from_class
 

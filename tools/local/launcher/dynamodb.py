@@ -146,17 +146,18 @@ def condition_expressions_lexed_once(args):
     update carries the same few expressions). Tokens depend on the text
     alone and are never changed by the parse that follows, which takes them
     from a copy of the list (a speed-up only)."""
+    import functools
     from collections import deque
 
     from moto.dynamodb.comparisons import ConditionExpressionParser
 
     original = ConditionExpressionParser._lex_condition_expression
-    lexed = {}
+
+    @functools.lru_cache(maxsize=4096)
+    def tokens_of(text):
+        return tuple(original(ConditionExpressionParser(text, None, None)))
 
     def _lex_condition_expression(self):
-        tokens = lexed.get(self.condition_expression)
-        if tokens is None:
-            tokens = lexed[self.condition_expression] = tuple(original(self))
-        return deque(tokens)
+        return deque(tokens_of(self.condition_expression))
 
     ConditionExpressionParser._lex_condition_expression = _lex_condition_expression

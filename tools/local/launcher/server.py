@@ -110,15 +110,10 @@ def backends_found_once(args):
     disk and tries every service's URL patterns for each request, under the
     dispatcher's one lock: a fifth of moto's time in a burst by py-spy).
     The answer depends on the host alone (a speed-up only)."""
+    import functools
+
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
-    original = DomainDispatcherApplication.get_backend_for_host
-    found = {}
-
-    def get_backend_for_host(self, host):
-        # Called under the dispatcher's lock: the dict needs no lock of its own.
-        if host not in found:
-            found[host] = original(self, host)
-        return found[host]
-
-    DomainDispatcherApplication.get_backend_for_host = get_backend_for_host
+    # Bounded: the Host header is whatever a client sends.
+    DomainDispatcherApplication.get_backend_for_host = functools.lru_cache(maxsize=1024)(
+        DomainDispatcherApplication.get_backend_for_host)
