@@ -707,6 +707,27 @@ fn local_sdk_config() -> aws_config::SdkConfig {
         .build()
 }
 
+/// Test set-up: the queue's visibility timeout made 1 s (the template's is
+/// six function timeouts), so a message left in the queue comes back in a
+/// second. SQS applies a changed attribute to receives that begin after the
+/// change (on AWS it can take up to a minute to spread); a receive already
+/// waiting hides what it takes for the old timeout. So this waits out the
+/// event source's receive in flight (the plane's wait up to a second, moto's
+/// long poll another) before anything is sent: a message taken by it would
+/// stay hidden for nine minutes.
+async fn shorten_visibility_timeout(sqs: &aws_sdk_sqs::Client, queue: &str) {
+    sqs.set_queue_attributes()
+        .queue_url(queue)
+        .attributes(
+            aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout,
+            "1",
+        )
+        .send()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+}
+
 /// Messages a queue holds, visible or in flight.
 async fn held(sqs: &aws_sdk_sqs::Client, url: &str) -> u64 {
     let attributes = sqs
@@ -815,17 +836,8 @@ async fn an_order_whose_every_delivery_fails_is_reported_dead_lettered() {
     let sqs = aws_sdk_sqs::Client::new(&local_sdk_config());
     let queue = outputs["OrdersQueueUrl"].as_str().unwrap();
     let dead_letters = outputs["OrdersDeadLetterQueueUrl"].as_str().unwrap();
-    // Test set-up: a short visibility timeout, so the five receives come in
-    // seconds (the template's is six function timeouts).
-    sqs.set_queue_attributes()
-        .queue_url(queue)
-        .attributes(
-            aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout,
-            "1",
-        )
-        .send()
-        .await
-        .unwrap();
+    // Test set-up: the five receives come in seconds.
+    shorten_visibility_timeout(&sqs, queue).await;
     // The workflow's role may no longer put items (an explicit deny, as a
     // mis-scoped policy would), which the reservation's transaction needs:
     // each execution fails at once with AccessDenied, which nothing retries.
@@ -891,20 +903,11 @@ async fn an_unreadable_message_is_dead_lettered_without_holding_up_its_batch() {
     let config = local_sdk_config();
 
     // A message that is not JSON, next to a good order in the same batch.
-    // Test set-up: a short visibility timeout, so its receives come quickly
-    // (the template's is six function timeouts).
+    // Test set-up: its receives come quickly.
     let sqs = aws_sdk_sqs::Client::new(&config);
     let queue = outputs["OrdersQueueUrl"].as_str().unwrap();
     let dead_letters = outputs["OrdersDeadLetterQueueUrl"].as_str().unwrap();
-    sqs.set_queue_attributes()
-        .queue_url(queue)
-        .attributes(
-            aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout,
-            "1",
-        )
-        .send()
-        .await
-        .unwrap();
+    shorten_visibility_timeout(&sqs, queue).await;
     let good = unique("good");
     for body in [
         "this is not JSON".to_owned(),
@@ -1064,7 +1067,18 @@ impl Stack {
             }
             std::thread::sleep(Duration::from_millis(200));
         }
-        panic!("no purchase order for {product}");
+        panic!(
+            "no purchase order for {product}; the cloud's lines for the stack:\n{}",
+            self.console_lines()
+        );
+    }
+
+    /// The cloud's console lines about this stack, for a failure's message.
+    fn console_lines(&self) -> String {
+        let log =
+            std::fs::read_to_string(self.cloud.dir.path().join("cloud.log")).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().filter(|l| l.contains(&self.name)).collect();
+        lines[lines.len().saturating_sub(80)..].join("\n")
     }
 }
 
