@@ -15,8 +15,9 @@
 #    the stock to its threshold (sent, not yet reserved) to the approval
 #    email in the outbox, and from `invctl approve` to the restocked
 #    inventory (p50 and max over the products).
-# Uses a workspace of its own under a temporary folder; the functions are
-# built (or reused) in target/local-cloud, like the tests.
+# Runs the cloud in a folder of its own under a temporary folder; the
+# functions are built (or found built) in the usual target folder, like the
+# tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-tools.sh >/dev/null
@@ -28,7 +29,6 @@ invctl=$repo/target/debug/invctl
 work=$(mktemp -d)
 trap '(cd "$work" && "$invctl" local down >/dev/null 2>&1); rm -rf "$work"' EXIT
 cd "$work"
-export CARGO_TARGET_DIR=$repo/target/local-cloud
 
 for run in 1 2 3; do
     start=$(date +%s%N)

@@ -3,9 +3,8 @@
 //! `send-order`, `watch`, `scan`, `destroy`, and `invctl local down`.
 //!
 //! One local cloud serves the tests of this binary; each test deploys a
-//! stack of its own into it. The functions are built once, for this
-//! machine, into a target folder of their own (the running `cargo test`
-//! holds the usual one).
+//! stack of its own into it. The functions are those `cargo test` built
+//! (see `with_build_folders`).
 
 mod browser;
 mod util;
@@ -34,20 +33,38 @@ impl Drop for Cloud {
     }
 }
 
-fn target_dir() -> PathBuf {
-    util::repo_root().join("target").join("local-cloud")
+/// Where `invctl` run in `dir` builds the functions. Of the repository: in
+/// the target folder `cargo test` built them in (same profile, same
+/// features), where the deploy's build finds them built. Of a copy of the
+/// source (a test that edits it): Cargo names a copy's crates as the
+/// original's, so the copy writes its binaries and zips to a target folder
+/// of its own, lest the repository's deploys take its edited code, and
+/// shares only the intermediate build folder, where it reuses every
+/// dependency built.
+fn with_build_folders<'a>(command: &'a mut Command, dir: &Path) -> &'a mut Command {
+    if !dir.join("Cargo.toml").is_file() {
+        return command;
+    }
+    let shared = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| util::repo_root().join("target"));
+    command
+        .env("CARGO_TARGET_DIR", dir.join("target"))
+        .env("CARGO_BUILD_BUILD_DIR", shared)
 }
 
 fn invctl_in(dir: &Path, args: &[&str]) -> Output {
     util::run(
-        Command::new(assert_cmd::cargo::cargo_bin("invctl"))
-            .args(args)
-            .current_dir(dir)
-            .env("CARGO_TARGET_DIR", target_dir())
-            .env("INVCTL_POLL_MS", "200")
-            .env_remove("AWS_ENDPOINT_URL")
-            .env_remove("AWS_PROFILE")
-            .stdin(std::process::Stdio::null()),
+        with_build_folders(
+            &mut Command::new(assert_cmd::cargo::cargo_bin("invctl")),
+            dir,
+        )
+        .args(args)
+        .current_dir(dir)
+        .env("INVCTL_POLL_MS", "200")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_PROFILE")
+        .stdin(std::process::Stdio::null()),
     )
 }
 
@@ -97,7 +114,7 @@ fn foreground_cloud(args: &[&str]) -> Cloud {
 }
 
 fn foreground_cloud_in(dir: tempfile::TempDir, args: &[&str]) -> Cloud {
-    let child = Command::new("sh")
+    let child = with_build_folders(&mut Command::new("sh"), dir.path())
         .arg("-c")
         .arg(r#""$@" >cloud.log 2>&1 & pid=$!; read -r _; kill -TERM "$pid"; wait "$pid""#)
         .arg("sh")
@@ -105,7 +122,6 @@ fn foreground_cloud_in(dir: tempfile::TempDir, args: &[&str]) -> Cloud {
         .args(["local", "up"])
         .args(args)
         .current_dir(dir.path())
-        .env("CARGO_TARGET_DIR", target_dir())
         // The user's own AWS settings, which the cloud must not pass on.
         .env("AWS_ACCESS_KEY_ID", "AKIAUSERSOWNKEY")
         .env("AWS_SECRET_ACCESS_KEY", USERS_OWN_SECRET)
