@@ -881,6 +881,117 @@ async fn a_cancelled_transaction_leaves_streams_reading_and_writes_no_records() 
     assert_ne!(records, ["later"], "the gap is gone: the patch can go too");
 }
 
+/// What a stream reader polling all along sees while transactions of many
+/// writes are cancelled, then while puts commit: the ids of the records.
+async fn stream_read_during_cancelled_transactions(moto: &Moto) -> Vec<String> {
+    use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+    let config = moto.sdk_config().await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+    let (table, stream_arn) = testkit::create_streamed_table(&config, "reading").await;
+    let streams = aws_sdk_dynamodbstreams::Client::new(&config);
+    let shard = streams
+        .describe_stream()
+        .stream_arn(&stream_arn)
+        .send()
+        .await
+        .unwrap()
+        .stream_description()
+        .unwrap()
+        .shards()[0]
+        .shard_id()
+        .unwrap()
+        .to_owned();
+    let mut iterator = streams
+        .get_shard_iterator()
+        .stream_arn(&stream_arn)
+        .shard_id(shard)
+        .shard_iterator_type(aws_sdk_dynamodbstreams::types::ShardIteratorType::TrimHorizon)
+        .send()
+        .await
+        .unwrap()
+        .shard_iterator()
+        .unwrap()
+        .to_owned();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader =
+        tokio::spawn({
+            let done = done.clone();
+            async move {
+                let mut seen = Vec::new();
+                loop {
+                    let finished = done.load(std::sync::atomic::Ordering::SeqCst);
+                    let page = streams
+                        .get_records()
+                        .shard_iterator(&iterator)
+                        .send()
+                        .await
+                        .unwrap();
+                    seen.extend(page.records().iter().filter_map(|r| {
+                        r.dynamodb()?.new_image()?.get("id")?.as_s().ok().cloned()
+                    }));
+                    iterator = page.next_shard_iterator().unwrap().to_owned();
+                    if finished {
+                        return seen;
+                    }
+                }
+            }
+        });
+    let put = |id: String, condition: Option<&str>| {
+        TransactWriteItem::builder()
+            .put(
+                Put::builder()
+                    .table_name(&table)
+                    .item("id", AttributeValue::S(id))
+                    .set_condition_expression(condition.map(str::to_owned))
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+    };
+    // Each transaction writes 90 items (a while for moto), then fails.
+    for round in 0..10 {
+        let mut writes: Vec<TransactWriteItem> = (0..90)
+            .map(|i| put(format!("cancelled-{round}-{i}"), None))
+            .collect();
+        writes.push(put(
+            format!("refused-{round}"),
+            Some("attribute_exists(id)"),
+        ));
+        let cancelled = dynamodb
+            .transact_write_items()
+            .set_transact_items(Some(writes))
+            .send()
+            .await;
+        assert!(cancelled.is_err(), "the transaction should be cancelled");
+    }
+    for later in 0..5 {
+        dynamodb
+            .put_item()
+            .table_name(&table)
+            .item("id", AttributeValue::S(format!("later-{later}")))
+            .send()
+            .await
+            .unwrap();
+    }
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    reader.await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stream_read_during_a_cancelled_transaction_sees_none_of_its_writes() {
+    let later: Vec<String> = (0..5).map(|n| format!("later-{n}")).collect();
+    assert_eq!(
+        stream_read_during_cancelled_transactions(patched()).await,
+        later
+    );
+    let unpatched = Moto::start_local(&["cancelled-transactions-keep-streams"]);
+    assert_ne!(
+        stream_read_during_cancelled_transactions(&unpatched).await,
+        later,
+        "the gap is gone: the patch can go too"
+    );
+}
+
 #[test]
 fn the_launcher_refuses_a_moto_it_was_not_written_for() {
     let python = testkit::venv_python();

@@ -24,13 +24,30 @@ def dynamodb_one_at_a_time(args):
 
 def cancelled_transactions_keep_streams(args):
     """A cancelled TransactWriteItems leaves each table it touched in place
-    with its items as they were and no stream records of its own, as
-    DynamoDB does (dynamodb/models/__init__.py:604-715 restores a deep copy
-    of each whole table: its stream shard is swapped for a copy, so a shard
-    iterator opened before reads a shard that never grows again, and the
-    cancelled writes' stream records stay in that copy)."""
+    with its items as they were and no stream records of its own, not even
+    for a moment, as DynamoDB does (dynamodb/models/__init__.py:604-715
+    restores a deep copy of each whole table: its stream shard is swapped
+    for a copy, so a shard iterator opened before reads a shard that never
+    grows again, and the cancelled writes' stream records stay in that
+    copy). A transaction's records are held until it commits: appended as
+    moto writes them, they were there for a stream read to take while moto
+    worked through the transaction (stream reads are not DynamoDB requests,
+    which go one at a time), and once taken away the reader's iterator,
+    past them, skipped as many records of later writes."""
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import StreamShard
 
+    held = threading.local()
+    original_add = StreamShard.add
+
+    def add(self, old, new):
+        records = getattr(held, "records", None)
+        if records is None:
+            original_add(self, old, new)
+        else:
+            records.append((self, old, new))
+
+    StreamShard.add = add
     original = DynamoDBBackend.transact_write_items
 
     def transact_write_items(self, transact_items):
@@ -39,20 +56,22 @@ def cancelled_transactions_keep_streams(args):
             _, op = next(iter(item.items()))
             name = op.get("TableName") if isinstance(op, dict) else None
             if name in self.tables and name not in live:
-                table = self.tables[name]
-                shard = getattr(table, "stream_shard", None)
-                live[name] = (table, len(shard.items) if shard is not None else None)
+                live[name] = self.tables[name]
+        held.records = []
         try:
-            return original(self, transact_items)
+            result = original(self, transact_items)
         except Exception:
-            for name, (table, records) in live.items():
+            held.records = None
+            for name, table in live.items():
                 restored = self.tables.get(name)
                 if restored is not None and restored is not table:
                     table.items = restored.items
                 self.tables[name] = table
-                if records is not None and table.stream_shard is not None:
-                    del table.stream_shard.items[records:]
             raise
+        committed, held.records = held.records, None
+        for shard, old, new in committed:
+            original_add(shard, old, new)
+        return result
 
     DynamoDBBackend.transact_write_items = transact_write_items
 
