@@ -19,12 +19,10 @@ repo=$PWD
 invctl=$repo/target/debug/invctl
 work=$(mktemp -d)
 trap '(cd "$work/cloud" && "$invctl" local down >/dev/null 2>&1); rm -rf "$work"' EXIT
-# The copy's binaries and zips in a target folder of its own (Cargo names
-# its crates as the repository's, so a shared one would hand the
-# repository's deploys the copy's code); the dependencies already built in
-# the repository's are reused through the shared build folder.
-export CARGO_BUILD_BUILD_DIR=${CARGO_TARGET_DIR:-$repo/target}
-export CARGO_TARGET_DIR=$work/src/target
+# The copy builds in a target folder of copies only, as the watch test's
+# does: Cargo names its crates as the repository's, so a shared one would
+# hand the repository's builds the copy's code.
+export CARGO_TARGET_DIR=$repo/target/source-copies
 git ls-files -z | (mkdir -p "$work/src" && cd "$repo" && xargs -0 cp --parents -t "$work/src")
 ln -s "$repo/.venv" "$work/src/.venv"
 mkdir "$work/cloud" && cd "$work/cloud"

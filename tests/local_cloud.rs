@@ -9,7 +9,7 @@
 mod browser;
 mod util;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -36,21 +36,19 @@ impl Drop for Cloud {
 /// Where `invctl` run in `dir` builds the functions. Of the repository: in
 /// the target folder `cargo test` built them in (same profile, same
 /// features), where the deploy's build finds them built. Of a copy of the
-/// source (a test that edits it): Cargo names a copy's crates as the
-/// original's, so the copy writes its binaries and zips to a target folder
-/// of its own, lest the repository's deploys take its edited code, and
-/// shares only the intermediate build folder, where it reuses every
-/// dependency built.
+/// source (a test that edits it): in a target folder of copies only. Cargo
+/// names a copy's crates as the repository's, so sharing any build folder
+/// with the repository would hand its deploys the copy's binaries, and
+/// rlibs of its other crates rebuilt from other paths (a doc test then
+/// found no crate).
 fn with_build_folders<'a>(command: &'a mut Command, dir: &Path) -> &'a mut Command {
     if !dir.join("Cargo.toml").is_file() {
         return command;
     }
-    let shared = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| util::repo_root().join("target"));
-    command
-        .env("CARGO_TARGET_DIR", dir.join("target"))
-        .env("CARGO_BUILD_BUILD_DIR", shared)
+    command.env(
+        "CARGO_TARGET_DIR",
+        util::repo_root().join("target").join("source-copies"),
+    )
 }
 
 fn invctl_in(dir: &Path, args: &[&str]) -> Output {
@@ -1484,8 +1482,11 @@ fn source_copy() -> tempfile::TempDir {
     copy
 }
 
+/// Named to start first (tests start in the order of their names): its
+/// copy's first build compiles every dependency, minutes of CPU that then
+/// overlap the other tests, which mostly wait on moto.
 #[test]
-fn watch_mode_serves_a_changed_handler_without_restarting_the_cloud() {
+fn a_handler_changed_under_watch_is_served_without_restarting_the_cloud() {
     let copy = source_copy();
     let source = copy.path().to_owned();
     let cloud = foreground_cloud_in(copy, &["--watch"]);
