@@ -9,7 +9,7 @@
 mod browser;
 mod util;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -36,19 +36,22 @@ impl Drop for Cloud {
 /// Where `invctl` run in `dir` builds the functions. Of the repository: in
 /// the target folder `cargo test` built them in (same profile, same
 /// features), where the deploy's build finds them built. Of a copy of the
-/// source (a test that edits it): in a target folder of copies only. Cargo
-/// names a copy's crates as the repository's, so sharing any build folder
-/// with the repository would hand its deploys the copy's binaries, and
-/// rlibs of its other crates rebuilt from other paths (a doc test then
-/// found no crate).
+/// source (a test that edits it, see `source_copy`): its binaries and zips
+/// in a target folder of copies, its intermediate files in the
+/// repository's, where it finds every dependency built.
 fn with_build_folders<'a>(command: &'a mut Command, dir: &Path) -> &'a mut Command {
     if !dir.join("Cargo.toml").is_file() {
         return command;
     }
-    command.env(
-        "CARGO_TARGET_DIR",
-        util::repo_root().join("target").join("source-copies"),
-    )
+    let shared = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| util::repo_root().join("target"));
+    command
+        .env(
+            "CARGO_TARGET_DIR",
+            util::repo_root().join("target").join("source-copies"),
+        )
+        .env("CARGO_BUILD_BUILD_DIR", shared)
 }
 
 fn invctl_in(dir: &Path, args: &[&str]) -> Output {
@@ -1478,8 +1481,45 @@ fn source_copy() -> tempfile::TempDir {
             std::fs::copy(&from, &to).unwrap();
         }
     }
+    as_another_version(copy.path());
     std::os::unix::fs::symlink(repo.join(".venv"), copy.path().join(".venv")).unwrap();
     copy
+}
+
+/// Makes the copy's crates another version of the repository's. Cargo
+/// names a crate's build files after its name and version, not its folder:
+/// a copy of the same version, built where the repository builds, rebuilt
+/// the repository's rlibs from other paths (invctl's doc test then found no
+/// crate for approval). Another version keeps every file of the copy's own
+/// crates apart, while the dependencies, the same, are found built.
+fn as_another_version(copy: &Path) {
+    const OURS: &str = "version = \"0.1.0\"";
+    const COPY: &str = "version = \"0.1.0-copy\"";
+    let lock = copy.join("Cargo.lock");
+    let text = std::fs::read_to_string(&lock).unwrap();
+    // The lock's path packages are the blocks without a `source`.
+    let blocks: Vec<String> = text
+        .split("\n\n")
+        .map(|block| {
+            if block.starts_with("[[package]]") && !block.contains("\nsource = ") {
+                block.replacen(OURS, COPY, 1)
+            } else {
+                block.to_owned()
+            }
+        })
+        .collect();
+    std::fs::write(&lock, blocks.join("\n\n")).unwrap();
+    // Each manifest's package version is its one line `version = "0.1.0"`.
+    for manifest in util::files_under(copy, "toml") {
+        if manifest.file_name().is_some_and(|n| n == "Cargo.toml") {
+            let text = std::fs::read_to_string(&manifest).unwrap();
+            let line = format!("\n{OURS}\n");
+            if text.contains("[package]") && text.contains(&line) {
+                let changed = text.replacen(&line, &format!("\n{COPY}\n"), 1);
+                std::fs::write(&manifest, changed).unwrap();
+            }
+        }
+    }
 }
 
 /// Named to start first (tests start in the order of their names): its
