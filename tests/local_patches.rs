@@ -801,17 +801,14 @@ async fn concurrent_dynamodb_writes_are_never_lost() {
     panic!("no write was lost without the lock: (acknowledged, found) per round {rounds:?}");
 }
 
-/// After a cancelled transaction (one write applied, then a failed
-/// condition), the records a stream reader sees: what a later put made.
-async fn stream_records_after_a_cancelled_transaction(moto: &Moto) -> Vec<String> {
-    use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
-    let config = moto.sdk_config().await;
-    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
-    let (table, stream_arn) = testkit::create_streamed_table(&config, "streamed").await;
-    let streams = aws_sdk_dynamodbstreams::Client::new(&config);
+/// An iterator from the start of the stream's one shard.
+async fn trim_horizon_iterator(
+    streams: &aws_sdk_dynamodbstreams::Client,
+    stream_arn: &str,
+) -> String {
     let shard = streams
         .describe_stream()
-        .stream_arn(&stream_arn)
+        .stream_arn(stream_arn)
         .send()
         .await
         .unwrap()
@@ -821,9 +818,9 @@ async fn stream_records_after_a_cancelled_transaction(moto: &Moto) -> Vec<String
         .shard_id()
         .unwrap()
         .to_owned();
-    let iterator = streams
+    streams
         .get_shard_iterator()
-        .stream_arn(&stream_arn)
+        .stream_arn(stream_arn)
         .shard_id(shard)
         .shard_iterator_type(aws_sdk_dynamodbstreams::types::ShardIteratorType::TrimHorizon)
         .send()
@@ -831,7 +828,18 @@ async fn stream_records_after_a_cancelled_transaction(moto: &Moto) -> Vec<String
         .unwrap()
         .shard_iterator()
         .unwrap()
-        .to_owned();
+        .to_owned()
+}
+
+/// After a cancelled transaction (one write applied, then a failed
+/// condition), the records a stream reader sees: what a later put made.
+async fn stream_records_after_a_cancelled_transaction(moto: &Moto) -> Vec<String> {
+    use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+    let config = moto.sdk_config().await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+    let (table, stream_arn) = testkit::create_streamed_table(&config, "streamed").await;
+    let streams = aws_sdk_dynamodbstreams::Client::new(&config);
+    let iterator = trim_horizon_iterator(&streams, &stream_arn).await;
     let put = |id: &str, condition: Option<&str>| {
         TransactWriteItem::builder()
             .put(
@@ -889,29 +897,7 @@ async fn stream_read_during_cancelled_transactions(moto: &Moto) -> Vec<String> {
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
     let (table, stream_arn) = testkit::create_streamed_table(&config, "reading").await;
     let streams = aws_sdk_dynamodbstreams::Client::new(&config);
-    let shard = streams
-        .describe_stream()
-        .stream_arn(&stream_arn)
-        .send()
-        .await
-        .unwrap()
-        .stream_description()
-        .unwrap()
-        .shards()[0]
-        .shard_id()
-        .unwrap()
-        .to_owned();
-    let mut iterator = streams
-        .get_shard_iterator()
-        .stream_arn(&stream_arn)
-        .shard_id(shard)
-        .shard_iterator_type(aws_sdk_dynamodbstreams::types::ShardIteratorType::TrimHorizon)
-        .send()
-        .await
-        .unwrap()
-        .shard_iterator()
-        .unwrap()
-        .to_owned();
+    let mut iterator = trim_horizon_iterator(&streams, &stream_arn).await;
     let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let reader =
         tokio::spawn({
