@@ -19,9 +19,10 @@ repo=$PWD
 invctl=$repo/target/debug/invctl
 work=$(mktemp -d)
 trap '(cd "$work/cloud" && "$invctl" local down >/dev/null 2>&1); rm -rf "$work"' EXIT
-# The copy builds in a target folder of copies only, as the watch test's
-# does: Cargo names its crates as the repository's, so a shared one would
-# hand the repository's builds the copy's code.
+# The copy builds in a target folder of copies only: Cargo names its
+# crates as the repository's, so sharing the repository's would hand its
+# builds the copy's code (the watch test makes its copy another version
+# instead, to reuse the repository's dependencies).
 export CARGO_TARGET_DIR=$repo/target/source-copies
 git ls-files -z | (mkdir -p "$work/src" && cd "$repo" && xargs -0 cp --parents -t "$work/src")
 ln -s "$repo/.venv" "$work/src/.venv"

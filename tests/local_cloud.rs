@@ -1523,8 +1523,8 @@ fn as_another_version(copy: &Path) {
 }
 
 /// Named to start first (tests start in the order of their names): its
-/// copy's first build compiles every dependency, minutes of CPU that then
-/// overlap the other tests, which mostly wait on moto.
+/// copy's first build compiles the workspace's crates again (a minute or
+/// two of CPU), which then overlaps the other tests, mostly waiting on moto.
 #[test]
 fn a_handler_changed_under_watch_is_served_without_restarting_the_cloud() {
     let copy = source_copy();
