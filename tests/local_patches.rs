@@ -678,6 +678,128 @@ async fn moto_leaves_mapped_queues_to_the_execution_plane() {
     assert_eq!(queue_after_mapping(&unpatched).await, 0, "moto consumed it");
 }
 
+/// Messages already in the race's queue, left alone by it: each delete
+/// walks the whole queue, so a long queue holds each walk open across GIL
+/// switches, as a burst's backlog does.
+const WAITING_MESSAGES: usize = 1_000;
+
+/// Sends `each` messages while `each` others (received before) are
+/// deleted, all at once, into a queue of `WAITING_MESSAGES` more; returns
+/// the queue's visible and in-flight messages afterwards.
+async fn queue_after_concurrent_sends_and_deletes(moto: &Moto, each: usize) -> (usize, usize) {
+    use aws_sdk_sqs::types::{QueueAttributeName, SendMessageBatchRequestEntry};
+    let config = moto.sdk_config().await;
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let url = new_queue(&sqs, "deletes").await;
+    let send_all = |count: usize, what: &'static str| {
+        let (sqs, url) = (sqs.clone(), url.clone());
+        async move {
+            let entries: Vec<_> = (0..count)
+                .map(|i| {
+                    SendMessageBatchRequestEntry::builder()
+                        .id(format!("m{i}"))
+                        .message_body(format!("{what}-{i}"))
+                        .build()
+                        .unwrap()
+                })
+                .collect();
+            for batch in entries.chunks(10) {
+                let sent = sqs
+                    .send_message_batch()
+                    .queue_url(&url)
+                    .set_entries(Some(batch.to_vec()))
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(sent.failed().is_empty(), "{:?}", sent.failed());
+            }
+        }
+    };
+    send_all(each, "doomed").await;
+    let mut receipts = Vec::new();
+    while receipts.len() < each {
+        let received = sqs
+            .receive_message()
+            .queue_url(&url)
+            .max_number_of_messages(10)
+            .visibility_timeout(600)
+            .send()
+            .await
+            .unwrap();
+        receipts.extend(
+            received
+                .messages()
+                .iter()
+                .filter_map(|m| m.receipt_handle().map(str::to_owned)),
+        );
+    }
+    send_all(WAITING_MESSAGES, "waiting").await;
+    let mut calls = Vec::new();
+    for (i, receipt) in receipts.into_iter().enumerate() {
+        let (deleter, queue) = (sqs.clone(), url.clone());
+        calls.push(tokio::spawn(async move {
+            deleter
+                .delete_message()
+                .queue_url(&queue)
+                .receipt_handle(receipt)
+                .send()
+                .await
+                .unwrap();
+        }));
+        let (sender, queue) = (sqs.clone(), url.clone());
+        calls.push(tokio::spawn(async move {
+            sender
+                .send_message()
+                .queue_url(&queue)
+                .message_body(format!("sent-{i}"))
+                .send()
+                .await
+                .unwrap();
+        }));
+    }
+    for call in calls {
+        call.await.unwrap();
+    }
+    let attributes = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+        .send()
+        .await
+        .unwrap();
+    let count = |name: QueueAttributeName| -> usize {
+        attributes.attributes().unwrap()[&name].parse().unwrap()
+    };
+    (
+        count(QueueAttributeName::ApproximateNumberOfMessages),
+        count(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn a_message_sent_while_others_are_deleted_is_never_lost() {
+    let each = 200;
+    let expected = (WAITING_MESSAGES + each, 0);
+    assert_eq!(
+        queue_after_concurrent_sends_and_deletes(patched(), each).await,
+        expected
+    );
+    // Without the patch, a round loses sends or undoes deletes; twenty
+    // rounds without either would mean the gap is gone (then the patch can
+    // go too).
+    let unpatched = Moto::start_local(&["queue-deletes-keep-sends"]);
+    let mut rounds = Vec::new();
+    for _ in 0..20 {
+        let found = queue_after_concurrent_sends_and_deletes(&unpatched, each).await;
+        rounds.push(found);
+        if found != expected {
+            return;
+        }
+    }
+    panic!("no send lost and no delete undone without the patch: (visible, in flight) per round {rounds:?}");
+}
+
 /// Items already in the race's table. A failed transaction deep-copies the
 /// whole table, so a full table holds each copy open long enough (many GIL
 /// switches) for concurrent puts to land inside it: the race then shows in

@@ -9,7 +9,7 @@ from launcher.events import rule_targets
 from launcher.scheduler import schedules
 from launcher.server import backends_found_once
 from launcher.sns import email_outbox
-from launcher.sqs import queue_attributes_keep_policy, queue_attributes_on_demand, visible_messages_at_one_time
+from launcher.sqs import queue_attributes_keep_policy, queue_attributes_on_demand, queue_deletes_keep_sends, visible_messages_at_one_time
 from launcher.stepfunctions import definitions_parsed_once, events_errors_named, execution_logs, json_paths_parsed_once, start_sync_execution, task_clients_reused
 
 
@@ -26,6 +26,7 @@ PATCHES = {
     "lambda-account-settings": lambda_account_settings,
     "cfn-queue-policies": cfn_queue_policies,
     "queue-attributes-keep-policy": queue_attributes_keep_policy,
+    "queue-deletes-keep-sends": queue_deletes_keep_sends,
     "lambda-url-permissions": lambda_url_permissions,
     "log-group-arn": log_group_arn,
     "role-policy-documents": role_policy_documents,
