@@ -94,7 +94,7 @@ pub fn codes_for(service: &str, operation: &str) -> Option<Vec<&'static str>> {
             codes.extend(DYNAMODB_LOAD);
             codes
         }
-        ("dynamodb" | "dynamodbstreams", _) => DYNAMODB_LOAD.to_vec(),
+        ("dynamodb", _) => DYNAMODB_LOAD.to_vec(),
         ("events", "PutEvents") => vec!["ThrottlingException", "PartialFailure"],
         ("events" | "states" | "kms" | "logs", _) => vec!["ThrottlingException"],
         ("sns", "Publish") => vec![
@@ -117,7 +117,12 @@ impl FaultRule {
         let Some((service, operation)) = self.target.split_once(':') else {
             return Err(FaultError::Target(self.target));
         };
-        let service = service.to_ascii_lowercase();
+        let mut service = service.to_ascii_lowercase();
+        // DynamoDB Streams' requests are signed, and named in IAM, as
+        // dynamodb: a rule for `dynamodbstreams` would never fire.
+        if service == "dynamodbstreams" {
+            service = "dynamodb".to_owned();
+        }
         if operation.is_empty() || !operation.chars().all(|c| c.is_ascii_alphanumeric()) {
             return Err(FaultError::Target(self.target));
         }
@@ -295,6 +300,15 @@ mod tests {
                 .unwrap()
                 .target,
             "dynamodb:TransactWriteItems"
+        );
+        // As the stream's requests are signed: the rule would never fire
+        // under the SDK's name for the service.
+        assert_eq!(
+            rule("dynamodbstreams:GetRecords", "InternalServerError")
+                .checked()
+                .unwrap()
+                .target,
+            "dynamodb:GetRecords"
         );
         assert!(rule("deliver:sqs", "duplicate").checked().is_ok());
         assert!(rule("sns:Publish", "KMSThrottling").checked().is_ok());
