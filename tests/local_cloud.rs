@@ -724,20 +724,20 @@ fn local_sdk_config() -> aws_config::SdkConfig {
         .build()
 }
 
-/// Test set-up: the queue's visibility timeout made 1 s (the template's is
-/// six function timeouts), so a message left in the queue comes back in a
-/// second. SQS applies a changed attribute to receives that begin after the
-/// change (on AWS it can take up to a minute to spread); a receive already
-/// waiting hides what it takes for the old timeout. So this waits out the
-/// event source's receive in flight (the plane's wait up to a second, moto's
-/// long poll another) before anything is sent: a message taken by it would
-/// stay hidden for nine minutes.
-async fn shorten_visibility_timeout(sqs: &aws_sdk_sqs::Client, queue: &str) {
+/// Test set-up: the queue's visibility timeout made `seconds` (the
+/// template's is six function timeouts, nine minutes), so a message left in
+/// the queue comes back soon. SQS applies a changed attribute to receives
+/// that begin after the change (on AWS it can take up to a minute to
+/// spread); a receive already waiting hides what it takes for the old
+/// timeout. So this waits out the event source's receive in flight (the
+/// plane's wait up to a second, moto's long poll another) before anything
+/// is sent: a message taken by it would stay hidden for the old timeout.
+async fn set_visibility_timeout(sqs: &aws_sdk_sqs::Client, queue: &str, seconds: u32) {
     sqs.set_queue_attributes()
         .queue_url(queue)
         .attributes(
             aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout,
-            "1",
+            seconds.to_string(),
         )
         .send()
         .await
@@ -854,7 +854,7 @@ async fn an_order_whose_every_delivery_fails_is_reported_dead_lettered() {
     let queue = outputs["OrdersQueueUrl"].as_str().unwrap();
     let dead_letters = outputs["OrdersDeadLetterQueueUrl"].as_str().unwrap();
     // Test set-up: the five receives come in seconds.
-    shorten_visibility_timeout(&sqs, queue).await;
+    set_visibility_timeout(&sqs, queue, 1).await;
     // The workflow's role may no longer put items (an explicit deny, as a
     // mis-scoped policy would), which the reservation's transaction needs:
     // each execution fails at once with AccessDenied, which nothing retries.
@@ -913,8 +913,11 @@ async fn an_order_whose_every_delivery_fails_is_reported_dead_lettered() {
     assert!(stack.reservations().is_empty());
 }
 
+/// Also, on the same short timeout: a processed order whose delete fails
+/// (as SQS may answer it) comes back, is reserved once, and the console
+/// says why it came back.
 #[tokio::test(flavor = "multi_thread")]
-async fn an_unreadable_message_is_dead_lettered_without_holding_up_its_batch() {
+async fn an_unreadable_message_is_dead_lettered_and_an_undeleted_order_comes_back_once() {
     let stack = Stack::deploy("unreadable");
     let outputs = stack.outputs();
     let config = local_sdk_config();
@@ -924,7 +927,7 @@ async fn an_unreadable_message_is_dead_lettered_without_holding_up_its_batch() {
     let sqs = aws_sdk_sqs::Client::new(&config);
     let queue = outputs["OrdersQueueUrl"].as_str().unwrap();
     let dead_letters = outputs["OrdersDeadLetterQueueUrl"].as_str().unwrap();
-    shorten_visibility_timeout(&sqs, queue).await;
+    set_visibility_timeout(&sqs, queue, 1).await;
     let good = unique("good");
     for body in [
         "this is not JSON".to_owned(),
@@ -983,6 +986,73 @@ async fn an_unreadable_message_is_dead_lettered_without_holding_up_its_batch() {
     })
     .await;
     assert!(logged.is_some(), "no function output in {group}");
+
+    // Every attempt of the poller's delete answered ServiceUnavailable, and
+    // of one of the stream poller's reads InternalServerError (the SDK
+    // tries three times). A visibility timeout of 10 s outlasts the SDK's
+    // tries, so no second delivery's delete takes one of the three faults.
+    set_visibility_timeout(&sqs, queue, 10).await;
+    for (target, error) in [
+        ("sqs:DeleteMessageBatch", "ServiceUnavailable"),
+        ("dynamodb:GetRecords", "InternalServerError"),
+    ] {
+        ok(invctl_in(
+            stack.cloud.dir.path(),
+            &[
+                "local",
+                "fault",
+                "add",
+                target,
+                "--error",
+                error,
+                "--times",
+                "3",
+                "--caller",
+                &stack.name,
+            ],
+        ));
+    }
+    let before = stack.stock("chair");
+    let sent = json(&ok(stack.invctl(&[
+        "send-order",
+        "--product",
+        "chair",
+        "--wait",
+        "--timeout",
+        "300",
+        "--output",
+        "json",
+    ])));
+    assert_eq!(outcomes(&sent), ["reserved"]);
+    // The console says why it comes back, once the SDK's last try failed,
+    // and that the stream could not be read; the stream's records of the
+    // order still reach their function afterwards.
+    let said = |lines: &str| {
+        let after_read_failure = lines
+            .split_once("cannot read the stream of")
+            .map(|(_, after)| after);
+        lines.contains("processed message(s) not deleted")
+            && lines.contains("ServiceUnavailable")
+            && after_read_failure.is_some_and(|after| after.contains("record(s) processed"))
+    };
+    let settled = testkit::eventually(Duration::from_secs(120), || async {
+        (held(&sqs, queue).await == 0 && said(&stack.console_lines())).then_some(())
+    })
+    .await;
+    assert!(
+        settled.is_some(),
+        "the undeleted order did not come back and go, or the console did not say why: the queue holds {}; the cloud's lines:\n{}",
+        held(&sqs, queue).await,
+        stack.console_lines()
+    );
+    assert_eq!(
+        fired_for(stack.cloud, &stack.name),
+        [
+            ("sqs:DeleteMessageBatch ServiceUnavailable".to_owned(), 3),
+            ("dynamodb:GetRecords InternalServerError".to_owned(), 3)
+        ]
+    );
+    assert_eq!(stack.stock("chair"), before - 1, "reserved once");
 }
 
 #[test]

@@ -92,6 +92,29 @@ impl Console {
     }
 }
 
+/// A failure a poller meets on every try (a refused or unanswered request,
+/// retried each second): its line once, and again only when it changes or
+/// after a success, so a lasting failure shows without flooding the console.
+#[derive(Default)]
+pub struct RepeatedFailure {
+    last: std::sync::Mutex<Option<String>>,
+}
+
+impl RepeatedFailure {
+    pub fn report(&self, console: &Console, text: String) {
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        if last.as_deref() != Some(text.as_str()) {
+            console.failure(text.clone());
+            *last = Some(text);
+        }
+    }
+
+    /// The request went through: the next failure is reported again.
+    pub fn settled(&self) {
+        *self.last.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+}
+
 enum Sink {
     Plain(Box<dyn Write + Send>),
     Terminal { bar: ProgressBar, colour: bool },
@@ -178,35 +201,62 @@ mod tests {
         assert_eq!(console::strip_ansi_codes(&failure), "13:04:05.067 failed");
     }
 
-    #[test]
-    fn lines_reach_the_output_in_order() {
-        #[derive(Clone, Default)]
-        struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-        impl Write for Shared {
-            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-                self.0.lock().unwrap().extend_from_slice(bytes);
-                Ok(bytes.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
+    #[derive(Clone, Default)]
+    struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
         }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// The texts (without their times) of the `count` lines written by
+    /// `write`, once the console has written them and is gone.
+    fn written(count: usize, write: impl FnOnce(&Console)) -> Vec<String> {
         let out = Shared::default();
         let console = Console::new(Box::new(out.clone()));
-        console.line("one".into());
-        console.status("ignored when plain".into());
-        console.failure("two".into());
-        console.function_log("fn", "three");
+        write(&console);
         drop(console);
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
         let text = loop {
             let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
-            if text.lines().count() == 3 || std::time::Instant::now() > deadline {
+            if text.lines().count() >= count || std::time::Instant::now() > deadline {
                 break text;
             }
             std::thread::sleep(Duration::from_millis(10));
         };
-        let texts: Vec<&str> = text.lines().map(|l| &l[13..]).collect();
+        text.lines().map(|l| l[13..].to_owned()).collect()
+    }
+
+    #[test]
+    fn lines_reach_the_output_in_order() {
+        let texts = written(3, |console| {
+            console.line("one".into());
+            console.status("ignored when plain".into());
+            console.failure("two".into());
+            console.function_log("fn", "three");
+        });
         assert_eq!(texts, ["one", "two", "  [fn] three"]);
+    }
+
+    #[test]
+    fn a_repeated_failure_shows_once_until_it_changes_or_a_try_succeeds() {
+        let texts = written(5, |console| {
+            let failure = RepeatedFailure::default();
+            for _ in 0..3 {
+                failure.report(console, "denied".into());
+            }
+            failure.report(console, "throttled".into());
+            failure.report(console, "throttled".into());
+            failure.settled();
+            failure.report(console, "throttled".into());
+            failure.report(console, "denied".into());
+            console.line("end".into());
+        });
+        assert_eq!(texts, ["denied", "throttled", "throttled", "denied", "end"]);
     }
 }

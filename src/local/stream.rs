@@ -13,7 +13,7 @@ use aws_sdk_lambda::types::EventSourceMappingConfiguration;
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
-use super::console::Console;
+use super::console::{Console, RepeatedFailure};
 use super::plane::{Outcome, Plane};
 use super::{batch_answer, BatchAnswer};
 
@@ -97,40 +97,57 @@ impl StreamPoller {
         }
     }
 
-    async fn shard_iterators(&self) -> Option<Vec<String>> {
+    async fn shard_iterators(&self) -> Result<Vec<String>, String> {
         let stream = self
             .streams
             .describe_stream()
             .stream_arn(&self.stream_arn)
             .send()
             .await
-            .ok()?;
+            .map_err(|e| crate::aws::error::text(&e))?;
         let mut iterators = Vec::new();
-        for shard in stream.stream_description()?.shards() {
+        let description = stream
+            .stream_description()
+            .ok_or("DescribeStream answered no description")?;
+        for shard in description.shards() {
             // From the start of the shard either way; LATEST is `since`.
             let kind = ShardIteratorType::TrimHorizon;
             let iterator = self
                 .streams
                 .get_shard_iterator()
                 .stream_arn(&self.stream_arn)
-                .shard_id(shard.shard_id()?)
+                .set_shard_id(shard.shard_id().map(str::to_owned))
                 .shard_iterator_type(kind)
                 .send()
                 .await
-                .ok()?
-                .shard_iterator?;
-            iterators.push(iterator);
+                .map_err(|e| crate::aws::error::text(&e))?;
+            iterators.extend(iterator.shard_iterator);
         }
-        Some(iterators)
+        Ok(iterators)
+    }
+
+    /// A failed stream request, on the console once until it changes.
+    fn report(&self, failure: &RepeatedFailure, why: String) {
+        failure.report(
+            &self.console,
+            format!(
+                "{}: cannot read the stream of {} (retrying): {why}",
+                self.function,
+                table_of(&self.stream_arn)
+            ),
+        );
     }
 
     pub async fn run(self) {
+        let failure = RepeatedFailure::default();
         let mut iterators = loop {
-            if let Some(iterators) = self.shard_iterators().await {
-                break iterators;
+            match self.shard_iterators().await {
+                Ok(iterators) => break iterators,
+                Err(why) => self.report(&failure, why),
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
         };
+        failure.settled();
         loop {
             if !self.plane.loaded().contains_key(&self.function) {
                 // Being replaced or removed: read nothing meanwhile.
@@ -139,15 +156,22 @@ impl StreamPoller {
             }
             let mut idle = true;
             for iterator in iterators.iter_mut() {
-                let Ok(page) = self
+                let page = match self
                     .streams
                     .get_records()
                     .shard_iterator(iterator.clone())
                     .limit(self.batch_size as i32)
                     .send()
                     .await
-                else {
-                    continue;
+                {
+                    Ok(page) => {
+                        failure.settled();
+                        page
+                    }
+                    Err(e) => {
+                        self.report(&failure, crate::aws::error::text(&e));
+                        continue;
+                    }
                 };
                 if let Some(next) = page.next_shard_iterator() {
                     *iterator = next.to_owned();

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 
 use super::names::{function_name, short};
-use crate::local::console::Console;
+use crate::local::console::{Console, RepeatedFailure};
 use crate::local::plane::{Outcome, Plane};
 use crate::local::BatchAnswer;
 
@@ -32,6 +32,7 @@ pub(super) struct QueuePoller {
     batch_size: i32,
     window: Duration,
     report_failures: bool,
+    receive_failure: RepeatedFailure,
 }
 
 impl QueuePoller {
@@ -60,6 +61,7 @@ impl QueuePoller {
                 .function_response_types()
                 .iter()
                 .any(|t| t.as_str() == "ReportBatchItemFailures"),
+            receive_failure: RepeatedFailure::default(),
         }
     }
 
@@ -127,8 +129,22 @@ impl QueuePoller {
                 .send()
                 .await;
             match received {
-                Ok(answer) => batch.extend(answer.messages.unwrap_or_default()),
-                Err(_) => tokio::time::sleep(Duration::from_secs(1)).await,
+                Ok(answer) => {
+                    self.receive_failure.settled();
+                    batch.extend(answer.messages.unwrap_or_default())
+                }
+                Err(e) => {
+                    self.receive_failure.report(
+                        &self.console,
+                        format!(
+                            "{}: cannot receive from {} (retrying every second): {}",
+                            self.function,
+                            short(&self.queue_arn),
+                            crate::aws::error::text(&e)
+                        ),
+                    );
+                    tokio::time::sleep(Duration::from_secs(1)).await
+                }
             }
             if batch.len() as i32 >= self.batch_size || started.elapsed() >= self.window {
                 return batch;
@@ -220,13 +236,30 @@ impl QueuePoller {
             ));
         }
         if !done.is_empty() {
-            let _ = self
+            let count = done.len();
+            let deleted = self
                 .sqs
                 .delete_message_batch()
                 .queue_url(url)
                 .set_entries(Some(done))
                 .send()
                 .await;
+            let not_deleted = match &deleted {
+                Ok(answer) => answer.failed().first().map(|first| {
+                    (
+                        answer.failed().len(),
+                        format!("{}: {}", first.code(), first.message().unwrap_or_default()),
+                    )
+                }),
+                Err(e) => Some((count, crate::aws::error::text(e))),
+            };
+            // As on AWS the messages come back; the line says why they do.
+            if let Some((count, why)) = not_deleted {
+                self.console.failure(format!(
+                    "{}: {count} processed message(s) not deleted, so the queue delivers them again after their visibility timeout: {why}",
+                    self.function
+                ));
+            }
         }
     }
 }
