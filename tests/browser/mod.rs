@@ -1,6 +1,6 @@
 //! Headless Chromium for tests, driven through WebDriver (chromedriver) with
 //! thirtyfour. Debian's `chromium` and `chromium-driver` packages provide
-//! both; CI installs them.
+//! both; the test command (scripts/test.sh) installs them when missing.
 
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -85,7 +85,7 @@ impl Browser {
     pub async fn start() -> Browser {
         assert!(
             std::path::Path::new(CHROMIUM).exists() && std::path::Path::new(CHROMEDRIVER).exists(),
-            "the browser tests need Debian's chromium and chromium-driver: apt-get install chromium chromium-driver (.ci/run installs them)"
+            "the browser tests need Debian's chromium and chromium-driver: apt-get install chromium chromium-driver (scripts/test.sh, the test command, installs them)"
         );
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
