@@ -624,21 +624,7 @@ fn a_burst_under_conflicts_and_throttling_never_oversells_and_loses_nothing() {
         ),
     ];
     for (target, error, how, much) in rules {
-        ok(invctl_in(
-            stack.cloud.dir.path(),
-            &[
-                "local",
-                "fault",
-                "add",
-                target,
-                "--error",
-                error,
-                how,
-                much,
-                "--caller",
-                &stack.name,
-            ],
-        ));
+        stack.fault(target, error, &[how, much]);
     }
     let sent = json(&ok(stack.invctl(&[
         "send-order",
@@ -996,21 +982,7 @@ async fn an_unreadable_message_is_dead_lettered_and_an_undeleted_order_comes_bac
         ("sqs:DeleteMessageBatch", "ServiceUnavailable"),
         ("dynamodb:GetRecords", "InternalServerError"),
     ] {
-        ok(invctl_in(
-            stack.cloud.dir.path(),
-            &[
-                "local",
-                "fault",
-                "add",
-                target,
-                "--error",
-                error,
-                "--times",
-                "3",
-                "--caller",
-                &stack.name,
-            ],
-        ));
+        stack.fault(target, error, &["--times", "3"]);
     }
     let before = stack.stock("chair");
     let sent = json(&ok(stack.invctl(&[
@@ -1158,6 +1130,15 @@ impl Stack {
             "no purchase order for {product}; the cloud's lines for the stack:\n{}",
             self.console_lines()
         );
+    }
+
+    /// A fault rule for this stack's callers: `target` answered `error`, as
+    /// often as `flags` say.
+    fn fault(&self, target: &str, error: &str, flags: &[&str]) {
+        let mut args = vec!["local", "fault", "add", target, "--error", error];
+        args.extend_from_slice(flags);
+        args.extend(["--caller", self.name.as_str()]);
+        ok(invctl_in(self.cloud.dir.path(), &args));
     }
 
     /// The cloud's console lines about this stack, for a failure's message.
