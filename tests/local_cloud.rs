@@ -899,9 +899,8 @@ async fn an_order_whose_every_delivery_fails_is_reported_dead_lettered() {
     assert!(stack.reservations().is_empty());
 }
 
-/// Also, on the same short timeout: a processed order whose delete fails
-/// (as SQS may answer it) comes back, is reserved once, and the console
-/// says why it came back.
+/// Also: a processed order whose delete fails (as SQS may answer it) comes
+/// back, is reserved once, and the console says why it came back.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unreadable_message_is_dead_lettered_and_an_undeleted_order_comes_back_once() {
     let stack = Stack::deploy("unreadable");
@@ -985,17 +984,7 @@ async fn an_unreadable_message_is_dead_lettered_and_an_undeleted_order_comes_bac
         stack.fault(target, error, &["--times", "3"]);
     }
     let before = stack.stock("chair");
-    let sent = json(&ok(stack.invctl(&[
-        "send-order",
-        "--product",
-        "chair",
-        "--wait",
-        "--timeout",
-        "300",
-        "--output",
-        "json",
-    ])));
-    assert_eq!(outcomes(&sent), ["reserved"]);
+    stack.order("chair", "1");
     // The console says why it comes back, once the SDK's last try failed,
     // and that the stream could not be read; the stream's records of the
     // order still reach their function afterwards.
@@ -1003,9 +992,9 @@ async fn an_unreadable_message_is_dead_lettered_and_an_undeleted_order_comes_bac
         let after_read_failure = lines
             .split_once("cannot read the stream of")
             .map(|(_, after)| after);
-        lines.contains("processed message(s) not deleted")
-            && lines.contains("ServiceUnavailable")
-            && after_read_failure.is_some_and(|after| after.contains("record(s) processed"))
+        lines.lines().any(|line| {
+            line.contains("processed message(s) not deleted") && line.contains("ServiceUnavailable")
+        }) && after_read_failure.is_some_and(|after| after.contains("record(s) processed"))
     };
     let settled = testkit::eventually(Duration::from_secs(120), || async {
         (held(&sqs, queue).await == 0 && said(&stack.console_lines())).then_some(())
