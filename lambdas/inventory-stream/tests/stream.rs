@@ -129,3 +129,57 @@ async fn an_item_changed_many_times_in_a_batch_is_checked_once_at_its_newest() {
     expected.sort_by(|a, b| a.0.cmp(&b.0));
     assert_eq!(executions(&config, &arn).await, expected);
 }
+
+/// `record` for an item that was `old_image` before the change.
+fn modified(id: &str, event_id: &str, sequence: &str, old_image: Value, new_image: Value) -> Value {
+    let mut change = record(id, event_id, sequence, "MODIFY", Some(new_image));
+    change["dynamodb"]["OldImage"] = old_image;
+    change
+}
+
+fn with_marker(mut image: Value) -> Value {
+    image["pendingPurchaseOrder"] = json!({"S": "po-1"});
+    image
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_released_purchase_order_is_not_checked_but_a_stock_change_is() {
+    let config = Moto::shared().sdk_config().await;
+    let (checker, arn) = checker().await;
+    let mut raised_threshold = image("desk", "3");
+    raised_threshold["threshold"] = json!({"N": "5"});
+    let mut wrong_type = image("chair", "4");
+    wrong_type["stock"] = json!({"S": "four"});
+    let event: Event = serde_json::from_value(json!({"Records": [
+        // A rejected purchase order releases tv's marker and nothing else.
+        modified("tv", "e1", "100", with_marker(image("tv", "2")), image("tv", "2")),
+        // lamp dropped while its purchase order was open, then it was released.
+        modified("lamp", "e2", "200", with_marker(image("lamp", "3")), with_marker(image("lamp", "2"))),
+        modified("lamp", "e3", "300", with_marker(image("lamp", "2")), image("lamp", "2")),
+        modified("desk", "e4", "400", image("desk", "3"), raised_threshold),
+        // chair's change fails at its newest record: the retry must see it whole.
+        modified("chair", "e5", "500", image("chair", "5"), image("chair", "4")),
+        modified("chair", "e6", "600", image("chair", "4"), wrong_type),
+    ]}))
+    .unwrap();
+
+    let response = checker.handle(event).await;
+    let failed: Vec<_> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone().unwrap())
+        .collect();
+    assert_eq!(failed, ["500"]);
+    let mut expected = vec![
+        (
+            execution_name("stock", "e3"),
+            json!({"id":"lamp","name":"TV","stock":2,"threshold":2,"status":"IN STOCK","minPOAmount":10}),
+        ),
+        (
+            execution_name("stock", "e4"),
+            json!({"id":"desk","name":"TV","stock":3,"threshold":5,"status":"IN STOCK","minPOAmount":10}),
+        ),
+    ];
+    expected.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(executions(&config, &arn).await, expected);
+}
