@@ -1,9 +1,10 @@
 //! The stream handler against moto: which records start which executions.
 
 use aws_lambda_events::event::dynamodb::Event;
+use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use inventory_domain::execution_name;
 use inventory_stream::StockChecker;
-use lambda_support::{StartMode, WorkflowStarter};
+use lambda_support::{SdkConfig, StartMode, WorkflowStarter};
 use serde_json::{json, Value};
 use testkit::{create_state_machine, executions, Moto, PASS_MACHINE};
 
@@ -57,6 +58,21 @@ async fn checker() -> (StockChecker, String) {
     (checker, arn)
 }
 
+/// The sequence numbers a response reports failed.
+fn failed_sequences(response: DynamoDbEventResponse) -> Vec<String> {
+    response
+        .batch_item_failures
+        .into_iter()
+        .map(|f| f.item_identifier.unwrap())
+        .collect()
+}
+
+/// The workflow `arn` ran exactly the `expected` executions (name, input).
+async fn assert_started(config: &SdkConfig, arn: &str, mut expected: Vec<(String, Value)>) {
+    expected.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(executions(config, arn).await, expected);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn changed_items_start_checks_and_malformed_ones_fail_by_sequence() {
     let config = Moto::shared().sdk_config().await;
@@ -73,15 +89,10 @@ async fn changed_items_start_checks_and_malformed_ones_fail_by_sequence() {
     ]}))
     .unwrap();
 
-    let response = checker.handle(event).await;
-    let failed: Vec<_> = response
-        .batch_item_failures
-        .iter()
-        .map(|f| f.item_identifier.clone().unwrap())
-        .collect();
+    let failed = failed_sequences(checker.handle(event).await);
     assert_eq!(failed, ["300"]);
 
-    let mut expected = vec![
+    let expected = vec![
         (
             execution_name("stock", "e1"),
             json!({"id":"tv","name":"TV","stock":2,"threshold":2,"status":"IN STOCK","minPOAmount":10}),
@@ -91,8 +102,7 @@ async fn changed_items_start_checks_and_malformed_ones_fail_by_sequence() {
             json!({"id":"lamp","name":"TV","stock":1,"threshold":2,"status":"IN STOCK","minPOAmount":10,"pendingPurchaseOrder":"po-1"}),
         ),
     ];
-    expected.sort_by(|a, b| a.0.cmp(&b.0));
-    assert_eq!(executions(&config, &arn).await, expected);
+    assert_started(&config, &arn, expected).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -114,9 +124,8 @@ async fn an_item_changed_many_times_in_a_batch_is_checked_once_at_its_newest() {
 
     // A malformed record followed by a good one of its item is covered by
     // the newer one; the removed chair is not checked.
-    let response = checker.handle(event).await;
-    assert!(response.batch_item_failures.is_empty());
-    let mut expected = vec![
+    assert!(failed_sequences(checker.handle(event).await).is_empty());
+    let expected = vec![
         (
             execution_name("stock", "e6"),
             json!({"id":"desk","name":"TV","stock":1,"threshold":2,"status":"IN STOCK","minPOAmount":10}),
@@ -126,8 +135,7 @@ async fn an_item_changed_many_times_in_a_batch_is_checked_once_at_its_newest() {
             json!({"id":"tv","name":"TV","stock":3,"threshold":2,"status":"IN STOCK","minPOAmount":10}),
         ),
     ];
-    expected.sort_by(|a, b| a.0.cmp(&b.0));
-    assert_eq!(executions(&config, &arn).await, expected);
+    assert_started(&config, &arn, expected).await;
 }
 
 /// `record` for an item that was `old_image` before the change.
@@ -163,14 +171,9 @@ async fn a_released_purchase_order_is_not_checked_but_a_stock_change_is() {
     ]}))
     .unwrap();
 
-    let response = checker.handle(event).await;
-    let failed: Vec<_> = response
-        .batch_item_failures
-        .iter()
-        .map(|f| f.item_identifier.clone().unwrap())
-        .collect();
+    let failed = failed_sequences(checker.handle(event).await);
     assert_eq!(failed, ["500"]);
-    let mut expected = vec![
+    let expected = vec![
         (
             execution_name("stock", "e3"),
             json!({"id":"lamp","name":"TV","stock":2,"threshold":2,"status":"IN STOCK","minPOAmount":10}),
@@ -180,6 +183,5 @@ async fn a_released_purchase_order_is_not_checked_but_a_stock_change_is() {
             json!({"id":"desk","name":"TV","stock":3,"threshold":5,"status":"IN STOCK","minPOAmount":10}),
         ),
     ];
-    expected.sort_by(|a, b| a.0.cmp(&b.0));
-    assert_eq!(executions(&config, &arn).await, expected);
+    assert_started(&config, &arn, expected).await;
 }
